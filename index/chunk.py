@@ -1,0 +1,104 @@
+"""Chunk a parsed bulletin into section-bounded llama-index nodes that fit the embedding model's window.
+
+Short consecutive paragraphs of one section share a node (up to PACK_TOKENS, so a vector stays about one topic);
+a paragraph too long for the model's window is split at sentence boundaries into several nodes. Every node carries the full paragraphs it touches in its metadata,
+because the paragraph, not the chunk, is what answers quote and cite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
+
+from index.embed import MAX_TOKENS, count_tokens
+from index.parse import Bulletin, Paragraph
+
+PACK_TOKENS = 128
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"“(]?[A-Z0-9])")
+# Metadata that is stored with a node but not embedded: only the section title joins the text in the vector.
+_NOT_EMBEDDED = [
+    "bulletin_id", "bulletin_title", "period", "period_start", "period_end", "section_index", "paragraphs",
+    "paragraph_ids", "source", "sha256",
+]
+
+
+def month_number(period: str | None) -> int:
+    """ "2021-03" -> 202103, the integer form Chroma can compare in range filters (0 when unknown)."""
+    return int(period.replace("-", "")) if period else 0
+
+
+def _pieces(paragraph: Paragraph, budget: int) -> list[str]:
+    """The paragraph itself, or sentence windows of it when it does not fit `budget` tokens."""
+    if count_tokens(paragraph.text) <= budget:
+        return [paragraph.text]
+    pieces, current = [], ""
+    for sentence in _SENTENCE_END.split(paragraph.text):
+        while count_tokens(sentence) > budget:  # a single run-on sentence: cut it by words
+            words = sentence.split()
+            cut = max(1, len(words) * budget // count_tokens(sentence))
+            pieces.append(" ".join(words[:cut]))
+            sentence = " ".join(words[cut:])
+        candidate = f"{current} {sentence}".strip()
+        if current and count_tokens(candidate) > budget:
+            pieces.append(current)
+            candidate = sentence
+        current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def chunk(bulletin: Bulletin) -> list[TextNode]:
+    nodes: list[TextNode] = []
+    for section_index, section in enumerate(bulletin.sections):
+        budget = MAX_TOKENS - count_tokens(section.title) - 4  # room for the title and separators
+        groups: list[tuple[list[Paragraph], list[str]]] = []
+        for paragraph in section.paragraphs:
+            pieces = _pieces(paragraph, budget)
+            if len(pieces) == 1 and groups and len(groups[-1][0]) == len(groups[-1][1]):
+                joined = "\n\n".join(groups[-1][1] + pieces)
+                if count_tokens(joined) <= min(budget, PACK_TOKENS):
+                    groups[-1][0].append(paragraph)
+                    groups[-1][1].append(pieces[0])
+                    continue
+            for piece in pieces:
+                groups.append(([paragraph], [piece]))
+        for paragraphs, texts in groups:
+            nodes.append(_node(bulletin, section_index, paragraphs, "\n\n".join(texts)))
+    return nodes
+
+
+def _node(bulletin: Bulletin, section_index: int, paragraphs: list[Paragraph], text: str) -> TextNode:
+    section = bulletin.sections[section_index]
+    node_id = hashlib.sha1(f"{bulletin.id}\x00{bulletin.sha256}\x00{section_index}\x00{text}".encode()).hexdigest()
+    node = TextNode(
+        id_=f"{bulletin.id}:{node_id[:16]}",
+        text=text,
+        metadata={
+            "section": section.title,
+            "bulletin_id": bulletin.id,
+            "bulletin_title": bulletin.title,
+            "period": bulletin.period or "",
+            "period_start": month_number(bulletin.period_start),
+            "period_end": month_number(bulletin.period_end),
+            "section_index": section_index,
+            "paragraph_ids": json.dumps([p.id for p in paragraphs]),
+            "paragraphs": json.dumps([[p.id, p.ordinal, p.text] for p in paragraphs]),
+            "source": bulletin.source,
+            "sha256": bulletin.sha256,
+        },
+        excluded_embed_metadata_keys=_NOT_EMBEDDED,
+        excluded_llm_metadata_keys=_NOT_EMBEDDED,
+        metadata_template="{value}",
+        text_template="{metadata_str}\n\n{content}",
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=bulletin.id)
+    return node
+
+
+def embedding_text(node: TextNode) -> str:
+    """What the model embeds for a node: its section title, then its text."""
+    return node.get_content(metadata_mode=MetadataMode.EMBED)

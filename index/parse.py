@@ -1,0 +1,345 @@
+"""Parse a bulletin file into sections and paragraphs with stable ids.
+
+Bulletins arrive as Markdown, plain text, HTML or PDF, often converted from a two-column print layout: headings
+are ▶ banners or short title lines rather than Markdown, paragraphs break across pages, and page furniture (a
+banner title, a lone URL) sits between the two halves of a paragraph. Every reader turns its format into plain
+lines; one structure pass then finds sections, repairs broken paragraphs and drops the furniture.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+from index.text import clean_markdown, fold
+
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+
+class ParseError(ValueError):
+    """The file cannot be read as a bulletin; the message says why, for the person who supplied it."""
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    id: str
+    text: str
+    ordinal: int  # 1-based position within its section, the "¶n" people see
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    parent: str | None = None  # the ▶ / Markdown heading it sits under, used to resume "(cont'd)" sections
+
+
+@dataclass
+class Bulletin:
+    id: str
+    title: str
+    period: str | None  # as a reader would write it: "March 2021", "Jan-Mar 2021"
+    period_start: str | None  # "2021-03", for range filters
+    period_end: str | None
+    source: str
+    sha256: str
+    sections: list[Section]
+
+    def paragraphs(self):
+        for section in self.sections:
+            for paragraph in section.paragraphs:
+                yield section, paragraph
+
+
+def bulletin_id(name: str) -> str:
+    """The id a file name gives a bulletin: its stem, lower-cased, with anything but [a-z0-9-_] made a dash."""
+    stem = Path(name).stem.lower()
+    slug = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-")
+    if not slug:
+        raise ParseError(f"cannot derive a bulletin id from the file name {name!r}")
+    return slug
+
+
+def load(path: str | Path) -> Bulletin:
+    path = Path(path)
+    return parse(path.read_bytes(), path.name, source=str(path))
+
+
+def parse(data: bytes, name: str, *, source: str | None = None) -> Bulletin:
+    """Parse the bytes of one bulletin file; `name` gives its id and, by its suffix, its format."""
+    kind = FORMATS.get(Path(name).suffix.lower())
+    if kind is None:
+        raise ParseError(f"unsupported file type {Path(name).suffix or '(none)'}; use one of {sorted(FORMATS)}")
+    text, title_hint = _READERS[kind](data)
+    sections = _structure(text, bulletin_id(name))
+    if not sections:
+        raise ParseError(f"{name}: no text found")
+    title = title_hint or _title_from_name(name, text)
+    period = _period(title_hint or "") or _period(Path(name).stem) or _period("\n".join(text.splitlines()[:20]))
+    return Bulletin(
+        id=bulletin_id(name),
+        title=title,
+        period=period[0] if period else None,
+        period_start=period[1] if period else None,
+        period_end=period[2] if period else None,
+        source=source or name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        sections=sections,
+    )
+
+
+# --- readers: bytes -> (plain lines with blank lines between blocks, title if the format states one) ---------
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _read_markdown(data: bytes) -> tuple[str, str | None]:
+    text = _decode(data)
+    h1 = re.search(r"^#\s+(.+)$", text, re.M)
+    return text, (clean_markdown(h1.group(1)) if h1 else None)
+
+
+def _read_text(data: bytes) -> tuple[str, str | None]:
+    return _decode(data), None
+
+
+_HTML_BLOCKS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "th", "dt", "dd"]
+
+
+def _read_html(data: bytes) -> tuple[str, str | None]:
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    blocks = []
+    for element in soup.find_all(_HTML_BLOCKS):
+        if element.find(_HTML_BLOCKS):  # a container: its inner blocks speak for themselves
+            continue
+        text = element.get_text(" ", strip=True)
+        if not text:
+            continue
+        if element.name[0] == "h":
+            blocks.append("#" * int(element.name[1]) + " " + text)
+            title = title or (text if element.name == "h1" else None)
+        elif element.name == "li":
+            blocks.append("- " + text)
+        else:
+            blocks.append(text)
+    return "\n\n".join(blocks), title
+
+
+def _read_pdf(data: bytes) -> tuple[str, str | None]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ParseError(f"not a readable PDF: {exc}") from None
+    if not any(page.strip() for page in pages):
+        raise ParseError("the PDF holds no extractable text (scanned images need OCR first)")
+    return "\n\n".join(pages), (str(title).strip() or None) if title else None
+
+
+_READERS = {"markdown": _read_markdown, "text": _read_text, "html": _read_html, "pdf": _read_pdf}
+
+
+# --- structure ----------------------------------------------------------------------------------------------
+
+_URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
+_BANNER = re.compile(r"^[▶►▸▷]\s*(.+)$")
+_BULLET = re.compile(r"^(?:[-*+•▪◦]|\*\*|\d+[.)])\s+(?:[▶►▸▷]\s*)?(.*)$")
+_CONTD = re.compile(r"\s*\((?:cont(?:'|’)?d|continued)\.?\)\s*$", re.I)
+_TERMINAL = re.compile(r"[.!?:;)\"”’»]$")
+_MINOR = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with", "&", "-"}
+
+
+def _is_title_line(line: str) -> bool:
+    """A short standalone line in title case, such as "Special Projects & Innovation Branch (SPIB)"."""
+    words = line.split()
+    if len(line) > 80 or len(words) > 12 or line[-1] in ".,;:!?" or not line[0].isupper():
+        return False
+    significant = [w for w in words if w.lower() not in _MINOR]
+    capitalised = [w for w in significant if w[0].isupper() or w[0].isdigit() or w[0] in "(&"]
+    return bool(significant) and len(capitalised) >= 0.75 * len(significant)
+
+
+def _is_short_label(line: str) -> bool:
+    return len(line) <= 90 and not line.endswith(".") and not _BULLET.match(line)
+
+
+def _pair_text(label: str, value: str) -> str:
+    """One readable line from a label/value block: "1,061 Individuals trained", "Pillar I: Addressing …"."""
+    if re.fullmatch(r"[\d.,%$€£+~ ]+", label):
+        return f"{label} {value}"
+    return f"{label}: {value}"
+
+
+def _blocks(text: str) -> list[list[str]]:
+    blocks, current = [], []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line:
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _classify(lines: list[str]) -> tuple[str, object]:
+    """("heading", (level, title)) | ("furniture", None) | ("bullets", [texts]) | ("pair", text) | ("text", text)."""
+    if len(lines) == 1:
+        line = lines[0]
+        if _URL_LINE.match(line):
+            return "furniture", None
+        if m := _MD_HEADING.match(line):
+            return "heading", (len(m.group(1)), clean_markdown(m.group(2)))
+        if m := _BANNER.match(line):
+            if len(line) <= 100 and not line.endswith("."):
+                return "heading", (1, clean_markdown(m.group(1)))
+        elif _is_title_line(clean_markdown(line)):
+            return "heading", (7, clean_markdown(line))
+    if _BULLET.match(lines[0]):
+        items: list[str] = []
+        for line in lines:
+            m = _BULLET.match(line)
+            if m:
+                items.append(m.group(1))
+            else:
+                items[-1] += " " + line
+        return "bullets", [clean_markdown(item) for item in items]
+    if len(lines) == 2 and all(_is_short_label(line) for line in lines):
+        return "pair", _pair_text(clean_markdown(lines[0]), clean_markdown(lines[1]))
+    return "text", clean_markdown(" ".join(lines))
+
+
+def _continues(previous: str, following: str) -> bool:
+    """Whether `following` is the second half of `previous`, split by a page or column break."""
+    if _TERMINAL.search(previous):
+        return False
+    return following[:1].islower() or previous.endswith((",", "–", "-", "—"))
+
+
+def _structure(text: str, bulletin: str) -> list[Section]:
+    sections: list[Section] = []
+    current: Section | None = None
+    top: str | None = None  # the latest level-1 heading
+    dangling: tuple[Section, list] | None = None  # (section, [text]) of a paragraph that stops mid-sentence
+    pending_pairs: list[str] = []
+
+    def start(title: str) -> Section:
+        section = Section(title=title, parent=top)
+        sections.append(section)
+        return section
+
+    def add(texts: list[str]) -> None:
+        nonlocal current, dangling
+        for piece in texts:
+            piece = piece.strip()
+            if not piece:
+                continue
+            if dangling and _continues(dangling[1][0], piece):
+                dangling[1][0] += " " + piece
+                current = dangling[0]
+            else:
+                if current is None:
+                    current = start("Introduction")
+                cell = [piece]
+                current.paragraphs.append(cell)  # type: ignore[arg-type]  # texts until ids are assigned
+                dangling = (current, cell)
+
+    def flush_pairs() -> None:
+        if pending_pairs:
+            add(["; ".join(pending_pairs)])
+            pending_pairs.clear()
+
+    for lines in _blocks(text):
+        kind, value = _classify(lines)
+        if kind != "pair":
+            flush_pairs()
+        if kind == "furniture":
+            continue
+        if kind == "heading":
+            level, title = value  # type: ignore[misc]
+            base = _CONTD.sub("", title).strip()
+            if base != title:  # "(cont'd)": the section it names goes on
+                resumed = next((s for s in reversed(sections) if base in (s.title, s.parent) and s.paragraphs), None)
+                current = resumed if resumed is not None else start(base)
+                continue
+            current = start(title)
+            if level < 7:
+                top = title
+            continue
+        if kind == "pair":
+            pending_pairs.append(value)  # type: ignore[arg-type]
+        else:
+            add(value if kind == "bullets" else [value])  # type: ignore[list-item]
+    flush_pairs()
+    return [_with_ids(section, bulletin) for section in sections if section.paragraphs]
+
+
+def _with_ids(section: Section, bulletin: str) -> Section:
+    """Replace raw texts by Paragraphs whose ids hash their content, so they survive edits elsewhere."""
+    paragraphs, seen = [], set()
+    for ordinal, (text,) in enumerate(section.paragraphs, start=1):
+        digest = hashlib.sha1(f"{bulletin}\x00{section.title}\x00{text}".encode()).hexdigest()[:10]
+        pid, n = f"p-{digest}", 2
+        while pid in seen:
+            pid, n = f"p-{digest}-{n}", n + 1
+        seen.add(pid)
+        paragraphs.append(Paragraph(id=pid, text=text, ordinal=ordinal))
+    return Section(title=section.title, paragraphs=paragraphs, parent=section.parent)
+
+
+# --- title and period -----------------------------------------------------------------------------------------
+
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_RANGE = re.compile(_MONTH + r"\s*[-–—/]\s*" + _MONTH + r"\s+(\d{4})", re.I)
+_SINGLE = re.compile(r"\b" + _MONTH + r"\s+(\d{4})\b", re.I)
+_NUMERIC = re.compile(r"(?<!\d)(\d{4})[-_.](\d{2})(?!\d)")
+_ABBR = {name.lower()[:3]: i for i, name in enumerate(calendar.month_name) if name}
+
+
+def _month(token: str) -> int:
+    return _ABBR[token.lower()[:3]]
+
+
+def _period(text: str) -> tuple[str, str, str] | None:
+    """(label, start "YYYY-MM", end "YYYY-MM") of the first period `text` states."""
+    if m := _RANGE.search(text):
+        first, last, year = _month(m.group(1)), _month(m.group(2)), m.group(3)
+        label = f"{calendar.month_abbr[first]}-{calendar.month_abbr[last]} {year}"
+        return label, f"{year}-{first:02d}", f"{year}-{last:02d}"
+    if m := _SINGLE.search(text):
+        month, year = _month(m.group(1)), m.group(2)
+        return f"{calendar.month_name[month]} {year}", f"{year}-{month:02d}", f"{year}-{month:02d}"
+    if (m := _NUMERIC.search(text)) and 1 <= int(m.group(2)) <= 12:
+        year, month = m.group(1), int(m.group(2))
+        return f"{calendar.month_name[month]} {year}", f"{year}-{month:02d}", f"{year}-{month:02d}"
+    return None
+
+
+def _title_from_name(name: str, text: str) -> str:
+    """ "unoct-highlights-2021-03.md" -> "UNOCT Highlights": acronyms spelled as the text spells them."""
+    stem = _NUMERIC.sub(" ", Path(name).stem)
+    words = [w for w in re.split(r"[-_\s]+", stem) if w and not w.isdigit()]
+    upper = set(re.findall(r"\b[A-Z]{2,}\b", text))
+    titled = [w.upper() if w.upper() in upper else w.capitalize() for w in words]
+    return " ".join(titled) or fold(Path(name).stem)

@@ -1,0 +1,266 @@
+"""The extractive answerer: quote the sentence (or clause) that answers, cite its paragraph, or abstain.
+
+Nothing is generated. A question is answered only when one retrieved paragraph (with its section and bulletin
+titles as context) covers every informative term of the question, by word, synonym or acronym, and holds the
+kind of fact asked for (a number for "how many", a date for "when", a name for "who"). Otherwise the bulletins do
+not say, and bqa says so, pointing at the closest paragraphs instead of guessing: a paragraph about the Doha Hub
+that never mentions funding does not answer "Who funded the Doha Hub?".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from llama_index.core.schema import NodeWithScore
+
+from index.retrieve import Corpus
+from index.text import MONTH_NAMES, concept, terms, words
+
+GENERIC_SHARE = 0.3  # a term in more than this share of paragraphs narrows nothing down: it is not required
+MAX_LIST_ITEMS = 8
+
+_NUMBER = re.compile(r"\d")
+_AMOUNT = re.compile(r"(?:US)?\$\s?\d|\d[\d,.]*\s?(?:million|billion|USD|EUR|euros?|dollars?)\b|USD\s?\d", re.I)
+_DATE = re.compile(
+    r"\b(?:\d{1,2}\s*(?:[-–&]\s*\d{1,2}\s*)?)?(?:" + "|".join(m[:3] for m in MONTH_NAMES) + r")[a-z]*\.?(?:\s+\d{4})?\b"
+    r"|\b(?:19|20)\d{2}\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z&.-]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"“(]?[A-Z0-9])")
+_CLAUSE = re.compile(r";\s+|,\s+and\s+(?=from\b|to\b|with\b|in\b|for\b)")
+
+
+@dataclass
+class Citation:
+    n: int
+    bulletin_id: str
+    bulletin_title: str
+    period: str | None
+    section: str
+    paragraph_id: str
+    quote: str
+    text: str
+    score: float
+    ordinal: int = 0
+
+    def as_json(self, url: str) -> dict:
+        return {
+            "n": self.n, "bulletin_id": self.bulletin_id, "bulletin_title": self.bulletin_title,
+            "period": self.period, "section": self.section, "paragraph_id": self.paragraph_id,
+            "quote": self.quote, "text": self.text, "url": url, "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class Answer:
+    text: str
+    answerable: bool
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
+class _Group:
+    """One thing the question asks about: a term with its synonyms, or an acronym with its long form."""
+
+    label: str
+    weight: float
+    required: bool
+    concepts: frozenset[str] = frozenset()
+    alias: object = None
+
+    def found(self, present: set[str]) -> bool:
+        if self.alias is not None:
+            return self.alias.matches(present)
+        return bool(self.concepts & present)
+
+
+@dataclass
+class _Unit:
+    """A quotable span of a paragraph: a sentence, or a clause of one that lists several facts."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class _Question:
+    text: str
+    kind: str | None  # number | amount | date | entity | list
+    groups: list[_Group]
+    words: set[str]  # the question's own lower-cased words, so a "who" answer names someone new
+
+
+def _kind(question: str) -> tuple[str | None, str | None]:
+    """The kind of fact asked for, and the head noun that names it ("which countries" -> "countries")."""
+    q = question.lower().strip()
+    if re.search(r"\bhow much\b|\bwhat (?:amount|sum)\b", q):
+        return "amount", None
+    if re.search(r"\bhow many\b|\bwhat (?:number|percentage|share) of\b", q):
+        return "number", None
+    if re.search(r"\bwhen\b|\b(?:what|which) (?:date|day|year|month|time)\b|\bsince when\b", q):
+        return "date", None
+    if m := re.search(r"\b(?:which|what) (\w+?)(?:'s|s'|’s)?\b", q):
+        head = m.group(1)
+        if re.match(r"(?:countr|state|organi[sz]ation|entit|partner|agenc|donor|member|government|nation|institution|bod)", head):
+            return "entity", head
+    if re.search(r"\b(?:what|which) (?:are|were) the\b", q):
+        return "list", None
+    if re.match(r"(?:who|whom|whose)\b", q) or re.search(r"\b(?:with|by) whom\b|\bwho\b", q):
+        return "entity", None
+    if re.search(r"\bwhere\b", q):
+        return "entity", None
+    return None, None
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def analyse(self, question: str, corpus: Corpus) -> _Question:
+        kind, head = _kind(question)
+        aliases = corpus.aliases.found_in(question)
+        total = max(len(corpus.order), 1)
+
+        def weight(concepts) -> float:
+            df = min(corpus.document_frequency.get(c, 0) for c in concepts)
+            return math.log((total - df + 0.5) / (df + 0.5) + 1.0), df / total
+
+        groups: list[_Group] = []
+        covered: set[str] = set()
+        for alias in aliases:
+            w, share = weight(set(alias.short_terms))
+            groups.append(_Group(alias.short, w, True, alias=alias))
+            covered |= set(alias.short_terms) | set(alias.long_terms)
+        head_terms = set(terms(head)) if head else set()
+        seen = set()
+        for term in terms(question):
+            c = concept(term)
+            if term in covered or c in seen:
+                continue
+            seen.add(c)
+            w, share = weight({c})
+            groups.append(_Group(term, w, share <= GENERIC_SHARE and term not in head_terms, concepts=frozenset({c})))
+        return _Question(question, kind, groups, {w.lower() for w in words(question)})
+
+    def answer(self, question: str, hits: list[NodeWithScore], corpus: Corpus | None) -> Answer:
+        if corpus is None or not hits:
+            return Answer("The bulletins don't say: no bulletin is indexed that could answer this.", False)
+        q = self.analyse(question, corpus)
+        best = None
+        for rank, hit in enumerate(hits):
+            node = hit.node
+            context = node.text + "\n" + node.metadata["section"] + "\n" + node.metadata["bulletin_title"]
+            context += "\n" + (node.metadata.get("period") or "")
+            present = {concept(t) for t in terms(context)}
+            missing = [g for g in q.groups if g.required and not g.found(present)]
+            total = sum(g.weight for g in q.groups) or 1.0
+            context_cover = sum(g.weight for g in q.groups if g.found(present)) / total
+            for unit in _units(node.text):
+                unit_present = {concept(t) for t in terms(unit.text)}
+                unit_cover = sum(g.weight for g in q.groups if g.found(unit_present)) / total
+                typed = self._has_kind(q, unit.text)
+                answerable = not missing and typed and any(g.required for g in q.groups)
+                score = (
+                    2.0 * answerable + 2.0 * context_cover + unit_cover + 0.5 * typed
+                    + 0.3 * (hit.score or 0.0) - 0.05 * rank - 0.001 * len(unit.text)
+                )
+                if best is None or score > best[0]:
+                    best = (score, answerable, hit, unit, missing)
+        _, answerable, hit, unit, missing = best
+        if not answerable:
+            return self._abstain(q, hits, missing)
+        parts = [(hit, unit)] + self._list_items(hit, unit, corpus)
+        return self._compose(parts)
+
+    def _has_kind(self, q: _Question, text: str) -> bool:
+        if q.kind in (None, "list"):
+            return True
+        if q.kind == "amount":
+            return bool(_AMOUNT.search(text)) or bool(_NUMBER.search(text))
+        if q.kind == "number":
+            numbers = set(re.findall(r"\d[\d,]*", text)) - {w for w in q.words if w[0].isdigit()}
+            return bool(numbers)
+        if q.kind == "date":
+            return bool(_DATE.search(text))
+        names = {m.group(0).lower().strip(".") for m in _CAPITALISED.finditer(text)}
+        return bool(names - q.words)
+
+    def _list_items(self, hit: NodeWithScore, unit: _Unit, corpus: Corpus) -> list[tuple[NodeWithScore, _Unit]]:
+        """When the answer introduces a list ("the Office has 5 functions:"), the items that follow it."""
+        if not unit.text.rstrip().endswith(":") or unit.end < len(hit.node.text.rstrip()):
+            return []
+        order = corpus.order
+        position = order.index(hit.node.node_id)
+        items = []
+        for pid in order[position + 1 : position + 1 + MAX_LIST_ITEMS]:
+            node = corpus.paragraphs[pid]
+            if node.metadata["section"] != hit.node.metadata["section"]:
+                break
+            items.append((NodeWithScore(node=node, score=hit.score), _Unit(0, len(node.text), node.text)))
+        return items
+
+    def _compose(self, parts: list[tuple[NodeWithScore, _Unit]]) -> Answer:
+        citations: list[Citation] = []
+        lines = []
+        for hit, unit in parts:
+            citation = next((c for c in citations if c.paragraph_id == hit.node.node_id), None)
+            if citation is None:
+                citation = _citation(len(citations) + 1, hit, unit.text)
+                citations.append(citation)
+            prefix = "" if unit.start == 0 or hit.node.text[: unit.start].rstrip().endswith((".", "!", "?")) else "… "
+            lines.append(f"{prefix}{unit.text} [{citation.n}]")
+        separator = "\n" if len(lines) > 1 and lines[0].rstrip(" [0-9]").endswith(":") else " "
+        if separator == "\n":
+            lines = [lines[0]] + [f"- {line}" for line in lines[1:]]
+        return Answer(separator.join(lines), True, citations)
+
+    def _abstain(self, q: _Question, hits: list[NodeWithScore], missing: list[_Group]) -> Answer:
+        related = [hit for hit in hits[:2] if (hit.node.metadata.get("dense_score") or 0) >= 0.3]
+        if not related:
+            return Answer("The bulletins don't say anything about this.", False)
+        citations = [_citation(i, hit, _units(hit.node.text)[0].text) for i, hit in enumerate(related, start=1)]
+        about = ", ".join(f"“{g.label}”" for g in missing[:3])
+        reason = f" (nothing about {about} there)" if about else ""
+        refs = " ".join(f"[{c.n}]" for c in citations)
+        return Answer(f"The bulletins don't say{reason}. Closest related: {refs}", False, citations)
+
+
+def _citation(n: int, hit: NodeWithScore, quote: str) -> Citation:
+    meta = hit.node.metadata
+    return Citation(
+        n=n, bulletin_id=meta["bulletin_id"], bulletin_title=meta["bulletin_title"], period=meta.get("period"),
+        section=meta["section"], paragraph_id=hit.node.node_id, quote=quote, text=hit.node.text,
+        score=float(hit.score or 0.0), ordinal=meta.get("ordinal", 0),
+    )
+
+
+def _units(text: str) -> list[_Unit]:
+    """Sentences of a paragraph, and the clauses of those that list several facts, with their offsets.
+
+    A trailing date in parentheses ("(16-18 March)") stays with the sentence before it."""
+    units: list[_Unit] = []
+    spans, start = [], 0
+    for match in _SENTENCE.finditer(text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and text[s:e].startswith("(") and text[s:e].rstrip().endswith(")"):
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    for s, e in merged:
+        units.append(_Unit(s, e, text[s:e].strip()))
+        clause_start = s
+        pieces = []
+        for match in _CLAUSE.finditer(text, s, e):
+            pieces.append((clause_start, match.start()))
+            clause_start = match.end()
+        if pieces:
+            pieces.append((clause_start, e))
+            units.extend(_Unit(a, b, text[a:b].strip(" ;,")) for a, b in pieces if len(text[a:b].split()) >= 2)
+    return units

@@ -1,0 +1,107 @@
+"""Conversations and their turns, in SQLite under the data folder.
+
+A turn is written before its answer is returned, so a restart loses nothing; WAL mode lets several threads and
+worker processes share the file.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    resolved_question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    answerable INTEGER NOT NULL,
+    citations TEXT NOT NULL,
+    timing_ms TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (conversation_id, n)
+);
+"""
+
+
+class ConversationNotFound(LookupError):
+    pass
+
+
+class History:
+    def __init__(self, path: str | Path, ttl_seconds: int):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.ttl = ttl_seconds
+        self._local = threading.local()
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    def start(self) -> str:
+        conversation_id = secrets.token_urlsafe(16)
+        now = time.time()
+        self._connect().execute("INSERT INTO conversations VALUES (?, ?, ?)", (conversation_id, now, now))
+        return conversation_id
+
+    def _live(self, db: sqlite3.Connection, conversation_id: str) -> sqlite3.Row:
+        row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is None or time.time() - row["updated"] > self.ttl:
+            raise ConversationNotFound(conversation_id)
+        return row
+
+    def turns(self, conversation_id: str) -> list[dict]:
+        db = self._connect()
+        self._live(db, conversation_id)
+        rows = db.execute("SELECT * FROM turns WHERE conversation_id = ? ORDER BY n", (conversation_id,)).fetchall()
+        return [
+            {
+                "n": row["n"], "question": row["question"], "resolved_question": row["resolved_question"],
+                "answer": row["answer"], "answerable": bool(row["answerable"]),
+                "citations": json.loads(row["citations"]), "timing_ms": json.loads(row["timing_ms"]),
+                "created": row["created"],
+            }
+            for row in rows
+        ]
+
+    def add_turn(self, conversation_id: str, turn: dict) -> int:
+        db = self._connect()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._live(db, conversation_id)
+            n = db.execute(
+                "SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id, n, turn["question"], turn["resolved_question"], turn["answer"],
+                    int(turn["answerable"]), json.dumps(turn["citations"]), json.dumps(turn["timing_ms"]), now,
+                ),
+            )
+            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return n

@@ -1,0 +1,70 @@
+"""The composition of bqa: index store, retrieval, answerer and conversation history behind one `ask`.
+
+The Flask app and the CLI both build exactly one of these (see `BulletinQA.from_config`), so a question asked over
+HTTP, in Slack or on the command line goes through the same steps and returns the same JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from index.retrieve import Filters, Searcher
+from index.store import Store
+from service.answer import ExtractiveAnswerer
+from service.config import Config
+from service.history import History
+
+UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
+
+
+class BulletinQA:
+    def __init__(self, config: Config, store: Store, history: History):
+        self.config = config
+        self.store = store
+        self.searcher = Searcher(store)
+        self.answerer = ExtractiveAnswerer()
+        self.history = history
+
+    @classmethod
+    def from_config(cls, config: Config) -> "BulletinQA":
+        store = Store.open(config.data_dir, config.chroma_url)
+        return cls(config, store, History(config.data_dir / "bqa.sqlite3", config.conversation_ttl))
+
+    def index(self, paths=None, progress=None):
+        """Bring the index in line with the corpus folders (or `paths`)."""
+        return self.store.sync(paths or self.config.corpus_dirs, progress=progress)
+
+    def ask(
+        self,
+        question: str,
+        url_for: UrlBuilder,
+        conversation_id: str | None = None,
+        top_k: int | None = None,
+        filters: Filters | None = None,
+    ) -> dict:
+        started = time.perf_counter()
+        if conversation_id is None:
+            conversation_id = self.history.start()
+        else:
+            self.history.turns(conversation_id)  # raises ConversationNotFound before any work is done
+        resolved = question
+        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved)
+        retrieved = time.perf_counter()
+        answer = self.answerer.answer(resolved, hits, self.searcher.corpus())
+        answered = time.perf_counter()
+        response = {
+            "conversation_id": conversation_id,
+            "answer": answer.text,
+            "answerable": answer.answerable,
+            "resolved_question": resolved,
+            "answerer": self.answerer.name,
+            "citations": [c.as_json(url_for(c.bulletin_id, c.paragraph_id)) for c in answer.citations],
+            "timing_ms": {
+                "retrieve": round((retrieved - started) * 1000, 2),
+                "answer": round((answered - retrieved) * 1000, 2),
+                "total": round((answered - started) * 1000, 2),
+            },
+        }
+        self.history.add_turn(conversation_id, {"question": question, **response})
+        return response
