@@ -114,44 +114,167 @@ def _read_text(data: bytes) -> tuple[str, str | None]:
     return _decode(data), None
 
 
-_HTML_BLOCKS = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "th", "dt", "dd"]
+# Elements that start a new block of text; everything else (a, b, span, em, …) flows inside the current one.
+_HTML_BLOCKS = frozenset(
+    "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure form h1 h2 h3 h4 "
+    "h5 h6 hr li main ol p pre section summary table tbody td tfoot th thead tr ul".split()
+)
+_HTML_SKIP = ["script", "style", "noscript", "template", "nav", "header", "footer", "head", "svg", "form", "button"]
 
 
 def _read_html(data: bytes) -> tuple[str, str | None]:
+    """Blocks of the page body in document order: headings as Markdown headings, list items as "- " bullets,
+    a <br> as a line break inside its block; scripts, styles and navigation left out."""
+    from bs4.element import NavigableString, Tag
+
     soup = BeautifulSoup(data, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer"]):
-        tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else None
-    blocks = []
-    for element in soup.find_all(_HTML_BLOCKS):
-        if element.find(_HTML_BLOCKS):  # a container: its inner blocks speak for themselves
-            continue
-        text = element.get_text(" ", strip=True)
+    for tag in soup(_HTML_SKIP):
+        tag.decompose()
+    blocks: list[str] = []
+    buffer: list[str] = []
+    open_items: list[list[bool]] = []  # per enclosing <li>: [whether it has produced its first block yet]
+
+    def flush(kind: str) -> None:
+        text = "\n".join(re.sub(r"[ \t\r\f\v\xa0]+", " ", line).strip() for line in "".join(buffer).split("\n"))
+        text = re.sub(r"\n{2,}", "\n", text).strip()
+        buffer.clear()
         if not text:
-            continue
-        if element.name[0] == "h":
-            blocks.append("#" * int(element.name[1]) + " " + text)
-            title = title or (text if element.name == "h1" else None)
-        elif element.name == "li":
-            blocks.append("- " + text)
-        else:
+            return
+        if kind[0] == "h" and kind[1:].isdigit():
+            blocks.append("#" * int(kind[1]) + " " + text.replace("\n", " "))
+            return
+        if kind == "pre":
             blocks.append(text)
-    return "\n\n".join(blocks), title
+            return
+        if open_items and not open_items[-1][0]:
+            open_items[-1][0] = True
+            text = "- " + text
+        blocks.append(text)
+
+    def walk(node: Tag, kind: str) -> None:
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                if type(child) is NavigableString:  # not a comment, doctype or CDATA
+                    buffer.append(str(child) if kind == "pre" else re.sub(r"\s+", " ", str(child)))
+            elif isinstance(child, Tag):
+                if child.name == "br":
+                    buffer.append("\n")
+                elif child.name in _HTML_BLOCKS:
+                    flush(kind)
+                    if child.name == "li":
+                        open_items.append([False])
+                    walk(child, child.name if child.name != "body" else kind)
+                    flush(child.name)
+                    if child.name == "li":
+                        open_items.pop()
+                else:
+                    walk(child, kind)
+
+    walk(soup.body or soup, "div")
+    flush("div")
+    if title is None:
+        h1 = next((b[2:] for b in blocks if b.startswith("# ")), None)
+        title = h1
+    return "\n\n".join(blocks), (title or None)
 
 
 def _read_pdf(data: bytes) -> tuple[str, str | None]:
+    """Lines of text in reading order, a blank line wherever the page leaves a vertical gap (between paragraphs,
+    around headings, at a column or page break), and words hyphenated across a line break joined again."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PdfReadError, PdfStreamError
 
+    if not data.lstrip()[:5] == b"%PDF-":
+        raise ParseError("not a PDF file (it does not start with %PDF-)")
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata or {}).get("/Title") if reader.metadata else None
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise ParseError(f"not a readable PDF: {exc}") from None
-    if not any(page.strip() for page in pages):
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ParseError("the PDF is password-protected; supply an unencrypted copy")
+        pages = [_pdf_page_lines(page) for page in reader.pages]
+        metadata = reader.metadata
+        title = metadata.get("/Title") if metadata else None
+    except ParseError:
+        raise
+    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        raise ParseError(f"not a readable PDF (damaged or truncated?): {exc}") from None
+    if not pages:
+        raise ParseError("the PDF has no pages (is the file truncated?)")
+    if not any(any(line.strip() for line in page) for page in pages):
         raise ParseError("the PDF holds no extractable text (scanned images need OCR first)")
-    return "\n\n".join(pages), (str(title).strip() or None) if title else None
+    text = "\n\n".join("\n".join(page) for page in pages)
+    return text, (str(title).strip() or None) if title else None
+
+
+@dataclass
+class _PdfLine:
+    text: str
+    y: float  # baseline, in page space (up is larger)
+    size: float  # rendered font size
+    upright: bool
+
+
+def _pdf_page_lines(page) -> list[str]:
+    """One page as lines, with "" where a vertical gap separates blocks."""
+    lines: list[_PdfLine] = []
+    current: _PdfLine | None = None
+
+    def visit(text, cm, tm, _font, size):
+        nonlocal current
+        if not text:
+            return
+        m = [  # tm x cm: text space to page space
+            tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3],
+            tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3],
+            tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5],
+        ]
+        rendered = abs(size or 0) * ((m[2] ** 2 + m[3] ** 2) ** 0.5) or 1.0
+        for i, part in enumerate(text.split("\n")):
+            if i:
+                current = None
+            if current is None:
+                if not part.strip():
+                    continue
+                current = _PdfLine(part, m[5], rendered, abs(m[1]) < 1e-6 and m[3] > 0)
+                lines.append(current)
+            else:
+                current.text += part
+                current.size = max(current.size, rendered)
+
+    page.extract_text(visitor_text=visit)
+    for line in lines:
+        line.text = re.sub(r"\s+", " ", line.text).strip()
+    lines = [line for line in lines if line.text]
+    if not lines:
+        return []
+    pitch = _line_pitch(lines)
+    out = [lines[0].text]
+    for previous, line in zip(lines, lines[1:]):
+        drop = previous.y - line.y
+        size = max(previous.size, line.size)
+        same_size = abs(previous.size - line.size) <= 0.15 * size
+        if previous.upright and line.upright and same_size and 0 < drop <= pitch * 1.3 * size:
+            if re.search(r"[^\W\d_]-$", out[-1]) and line.text[:1].isalpha():  # "counter-" / "terrorism"
+                out[-1] += line.text
+                continue
+        else:
+            out.append("")
+        out.append(line.text)
+    return out
+
+
+def _line_pitch(lines: list[_PdfLine]) -> float:
+    """The usual baseline distance between two lines of one paragraph, as a multiple of the font size."""
+    ratios = [
+        round((a.y - b.y) / max(a.size, b.size) / 0.05) * 0.05
+        for a, b in zip(lines, lines[1:])
+        if a.upright and b.upright and abs(a.size - b.size) <= 0.15 * max(a.size, b.size)
+    ]
+    ratios = [r for r in ratios if 0.9 <= r <= 1.8]
+    if not ratios:
+        return 1.25
+    counts = {r: ratios.count(r) for r in ratios}
+    return max(sorted(counts), key=lambda r: counts[r])  # the most common; the tightest on a tie
 
 
 _READERS = {"markdown": _read_markdown, "text": _read_text, "html": _read_html, "pdf": _read_pdf}

@@ -41,6 +41,7 @@ _PHRASES = [
     (re.compile(r"\b(?:take|takes|took|taking|taken) part\b", re.I), "participate"),
     (re.compile(r"\b(?:bring|brings|brought|bringing) together\b", re.I), "participate"),
     (re.compile(r"\bset up\b", re.I), "establish"),
+    (re.compile(r"\b(?:take|takes|took|taking|taken) place\b", re.I), ""),
 ]
 
 # Words that mean the same thing in bulletins; each stem maps to the name of its group.

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import pycountry
 from llama_index.core.schema import NodeWithScore
 
 from index.retrieve import Corpus
@@ -20,6 +21,7 @@ from index.text import MONTH_NAMES, concept, terms, words
 
 GENERIC_SHARE = 0.3  # a term in more than this share of paragraphs narrows nothing down: it is not required
 MAX_LIST_ITEMS = 8
+RELATED_COSINE = 0.3  # below this a paragraph is not even "related" enough to show beside an abstention
 
 _NUMBER = re.compile(r"\d")
 _AMOUNT = re.compile(r"(?:US)?\$\s?\d|\d[\d,.]*\s?(?:million|billion|USD|EUR|euros?|dollars?)\b|USD\s?\d", re.I)
@@ -29,6 +31,20 @@ _DATE = re.compile(
     re.I,
 )
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][A-Za-z&.-]+")
+_COUNTRY_HEAD = re.compile(r"(?:countr|state|nation|government)")
+
+
+def _country_names() -> re.Pattern:
+    names = {"UK", "USA", "US", "United States", "Russia", "Iran", "Syria", "Turkey", "Türkiye", "Korea"}
+    for country in pycountry.countries:
+        for attribute in ("name", "common_name"):
+            value = getattr(country, attribute, None)
+            if value:
+                names.add(re.sub(r"\s*[,(].*$", "", value))
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+
+
+_COUNTRY = _country_names()
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"“(]?[A-Z0-9])")
 _CLAUSE = re.compile(r";\s+|,\s+and\s+(?=from\b|to\b|with\b|in\b|for\b)")
 
@@ -90,6 +106,7 @@ class _Unit:
 class _Question:
     text: str
     kind: str | None  # number | amount | date | entity | list
+    head: str | None  # the noun naming what is asked for: "which countries" -> "countries"
     groups: list[_Group]
     words: set[str]  # the question's own lower-cased words, so a "who" answer names someone new
 
@@ -107,8 +124,8 @@ def _kind(question: str) -> tuple[str | None, str | None]:
         head = m.group(1)
         if re.match(r"(?:countr|state|organi[sz]ation|entit|partner|agenc|donor|member|government|nation|institution|bod)", head):
             return "entity", head
-    if re.search(r"\b(?:what|which) (?:are|were) the\b", q):
-        return "list", None
+    if m := re.search(r"\b(?:what|which) (?:are|were) the (?:\w+ )??(\w+s)\b", q):
+        return "list", m.group(1)
     if re.match(r"(?:who|whom|whose)\b", q) or re.search(r"\b(?:with|by) whom\b|\bwho\b", q):
         return "entity", None
     if re.search(r"\bwhere\b", q):
@@ -143,41 +160,60 @@ class ExtractiveAnswerer:
             seen.add(c)
             w, share = weight({c})
             groups.append(_Group(term, w, share <= GENERIC_SHARE and term not in head_terms, concepts=frozenset({c})))
-        return _Question(question, kind, groups, {w.lower() for w in words(question)})
+        return _Question(question, kind, head, groups, {w.lower() for w in words(question)})
 
     def answer(self, question: str, hits: list[NodeWithScore], corpus: Corpus | None) -> Answer:
         if corpus is None or not hits:
             return Answer("The bulletins don't say: no bulletin is indexed that could answer this.", False)
         q = self.analyse(question, corpus)
+        total = sum(g.weight for g in q.groups) or 1.0
         best = None
         for rank, hit in enumerate(hits):
             node = hit.node
-            context = node.text + "\n" + node.metadata["section"] + "\n" + node.metadata["bulletin_title"]
-            context += "\n" + (node.metadata.get("period") or "")
+            context = "\n".join(
+                [node.text, node.metadata["section"], node.metadata["bulletin_title"], node.metadata.get("period") or ""]
+            )
             present = {concept(t) for t in terms(context)}
             missing = [g for g in q.groups if g.required and not g.found(present)]
-            total = sum(g.weight for g in q.groups) or 1.0
             context_cover = sum(g.weight for g in q.groups if g.found(present)) / total
-            for unit in _units(node.text):
-                unit_present = {concept(t) for t in terms(unit.text)}
-                unit_cover = sum(g.weight for g in q.groups if g.found(unit_present)) / total
+            for unit in _sentences(node.text):  # a section title qualifies each sentence under it
+                unit_cover = self._cover(q, unit.text + "\n" + node.metadata["section"], total)
                 typed = self._has_kind(q, unit.text)
-                answerable = not missing and typed and any(g.required for g in q.groups)
+                answerable = not missing and (typed or q.kind == "list") and any(g.required for g in q.groups)
                 score = (
                     2.0 * answerable + 2.0 * context_cover + unit_cover + 0.5 * typed
                     + 0.3 * (hit.score or 0.0) - 0.05 * rank - 0.001 * len(unit.text)
                 )
                 if best is None or score > best[0]:
-                    best = (score, answerable, hit, unit, missing)
-        _, answerable, hit, unit, missing = best
+                    best = (score, answerable, hit, unit)
+        _, answerable, hit, unit = best
         if not answerable:
-            return self._abstain(q, hits, missing)
-        parts = [(hit, unit)] + self._list_items(hit, unit, corpus)
-        return self._compose(parts)
+            return self._abstain(hits)
+        if q.kind == "list":
+            return self._compose([(hit, unit)] + self._list_items(hit, unit, corpus))
+        unit = self._narrow(q, hit.node.text, unit, total)
+        return self._compose([(hit, unit)] + (self._list_items(hit, unit, corpus) if q.kind is None else []))
+
+    def _cover(self, q: _Question, text: str, total: float) -> float:
+        present = {concept(t) for t in terms(text)}
+        return sum(g.weight for g in q.groups if g.found(present)) / total
+
+    def _narrow(self, q: _Question, text: str, sentence: _Unit, total: float) -> _Unit:
+        """The clause of a sentence listing several facts that holds the answer ("… from India ($500,000) …")."""
+        clauses = [c for c in _clauses(text, sentence) if self._has_kind(q, c.text)]
+        if not clauses:
+            return sentence
+        scored = sorted(((self._cover(q, c.text, total), c) for c in clauses), key=lambda pair: -pair[0])
+        if scored[0][0] == 0 or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+            return sentence
+        return scored[0][1]
 
     def _has_kind(self, q: _Question, text: str) -> bool:
-        if q.kind in (None, "list"):
+        if q.kind is None:
             return True
+        if q.kind == "list":  # items named by the head noun ("Pillar I: …; Pillar II: …"), or a list's lead-in
+            head = set(terms(q.head or ""))
+            return text.rstrip().endswith(":") or sum(t in head for t in terms(text)) >= 2
         if q.kind == "amount":
             return bool(_AMOUNT.search(text)) or bool(_NUMBER.search(text))
         if q.kind == "number":
@@ -185,6 +221,8 @@ class ExtractiveAnswerer:
             return bool(numbers)
         if q.kind == "date":
             return bool(_DATE.search(text))
+        if q.head and _COUNTRY_HEAD.match(q.head):
+            return bool({m.group(0).lower() for m in _COUNTRY.finditer(text)} - q.words)
         names = {m.group(0).lower().strip(".") for m in _CAPITALISED.finditer(text)}
         return bool(names - q.words)
 
@@ -217,15 +255,14 @@ class ExtractiveAnswerer:
             lines = [lines[0]] + [f"- {line}" for line in lines[1:]]
         return Answer(separator.join(lines), True, citations)
 
-    def _abstain(self, q: _Question, hits: list[NodeWithScore], missing: list[_Group]) -> Answer:
-        related = [hit for hit in hits[:2] if (hit.node.metadata.get("dense_score") or 0) >= 0.3]
+    def _abstain(self, hits: list[NodeWithScore]) -> Answer:
+        """No invented answer: say so, and point at the closest paragraphs so the reader can judge."""
+        related = [hit for hit in hits[:2] if (hit.node.metadata.get("dense_score") or 0) >= RELATED_COSINE]
         if not related:
             return Answer("The bulletins don't say anything about this.", False)
-        citations = [_citation(i, hit, _units(hit.node.text)[0].text) for i, hit in enumerate(related, start=1)]
-        about = ", ".join(f"“{g.label}”" for g in missing[:3])
-        reason = f" (nothing about {about} there)" if about else ""
+        citations = [_citation(i, hit, _sentences(hit.node.text)[0].text) for i, hit in enumerate(related, start=1)]
         refs = " ".join(f"[{c.n}]" for c in citations)
-        return Answer(f"The bulletins don't say{reason}. Closest related: {refs}", False, citations)
+        return Answer(f"The bulletins don't answer this. Closest related: {refs}", False, citations)
 
 
 def _citation(n: int, hit: NodeWithScore, quote: str) -> Citation:
@@ -237,11 +274,8 @@ def _citation(n: int, hit: NodeWithScore, quote: str) -> Citation:
     )
 
 
-def _units(text: str) -> list[_Unit]:
-    """Sentences of a paragraph, and the clauses of those that list several facts, with their offsets.
-
-    A trailing date in parentheses ("(16-18 March)") stays with the sentence before it."""
-    units: list[_Unit] = []
+def _sentences(text: str) -> list[_Unit]:
+    """The sentences of a paragraph with their offsets; a trailing "(16-18 March)" stays with its sentence."""
     spans, start = [], 0
     for match in _SENTENCE.finditer(text):
         spans.append((start, match.start()))
@@ -253,14 +287,16 @@ def _units(text: str) -> list[_Unit]:
             merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))
-    for s, e in merged:
-        units.append(_Unit(s, e, text[s:e].strip()))
-        clause_start = s
-        pieces = []
-        for match in _CLAUSE.finditer(text, s, e):
-            pieces.append((clause_start, match.start()))
-            clause_start = match.end()
-        if pieces:
-            pieces.append((clause_start, e))
-            units.extend(_Unit(a, b, text[a:b].strip(" ;,")) for a, b in pieces if len(text[a:b].split()) >= 2)
-    return units
+    return [_Unit(s, e, text[s:e].strip()) for s, e in merged]
+
+
+def _clauses(text: str, sentence: _Unit) -> list[_Unit]:
+    """The clauses of a sentence that lists several facts ("…, and from India …", "a; b; c")."""
+    pieces, start = [], sentence.start
+    for match in _CLAUSE.finditer(text, sentence.start, sentence.end):
+        pieces.append((start, match.start()))
+        start = match.end()
+    if not pieces:
+        return []
+    pieces.append((start, sentence.end))
+    return [_Unit(a, b, text[a:b].strip(" ;,")) for a, b in pieces if len(text[a:b].split()) >= 2]

@@ -13,6 +13,7 @@ from index.retrieve import Filters, Searcher
 from index.store import Store
 from service.answer import ExtractiveAnswerer
 from service.config import Config
+from service.conversation import resolve
 from service.history import History
 
 UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
@@ -45,10 +46,10 @@ class BulletinQA:
     ) -> dict:
         started = time.perf_counter()
         if conversation_id is None:
-            conversation_id = self.history.start()
+            conversation_id, earlier = self.history.start(), []
         else:
-            self.history.turns(conversation_id)  # raises ConversationNotFound before any work is done
-        resolved = question
+            earlier = self.history.turns(conversation_id)  # raises ConversationNotFound before any work is done
+        resolved = resolve(question, earlier)
         hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved)
         retrieved = time.perf_counter()
         answer = self.answerer.answer(resolved, hits, self.searcher.corpus())

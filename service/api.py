@@ -1,0 +1,145 @@
+"""The JSON API, under /api/v1: ask a question, browse the indexed bulletins, read a conversation back.
+
+Requests are validated here, before anything reaches the pipeline, and every refusal names a distinct error code
+(see `service.errors`), because the pipeline trusts its arguments: a boolean `top_k` or a 1 MB question would
+otherwise surface as a confusing answer or a 500 instead of a 400 the client can act on.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, jsonify, request, url_for
+
+from index.retrieve import FilterError, Filters
+from service import context
+from service.errors import APIError, error_response
+from service.history import ConversationNotFound
+from service.openapi import document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+ASK_FIELDS = frozenset({"question", "conversation_id", "top_k", "filters"})
+TOP_K_RANGE = (1, 20)
+
+
+@bp.errorhandler(ConversationNotFound)
+def conversation_not_found(e: ConversationNotFound):
+    return error_response(404, "conversation_not_found", "No such conversation, or it has expired; start a new one.")
+
+
+def _json_object() -> dict:
+    """The request body as a JSON object, or the APIError that says what is wrong with it.
+
+    The body is read with `get_data`, which enforces MAX_CONTENT_LENGTH (raising a 413 that the app turns into
+    JSON), also for chunked bodies without a Content-Length.
+    """
+    if request.mimetype != "application/json":
+        raise APIError(415, "unsupported_media_type", "Send the request body as JSON, with Content-Type: application/json.")
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise APIError(400, "invalid_body", "The request body must be a JSON object.")
+    return body
+
+
+def _ask_arguments(body: dict) -> dict:
+    unknown = sorted(set(body) - ASK_FIELDS)
+    if unknown:
+        raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(ASK_FIELDS))}.")
+
+    if "question" not in body:
+        raise APIError(400, "missing_question", "Give the question to answer as \"question\".")
+    question = body["question"]
+    if not isinstance(question, str):
+        raise APIError(400, "invalid_question", "\"question\" must be a string.")
+    question = question.strip()
+    if not question:
+        raise APIError(400, "missing_question", "\"question\" is empty.")
+    limit = context.config().max_question_chars
+    if len(question) > limit:
+        raise APIError(400, "question_too_long", f"\"question\" is longer than {limit} characters.")
+
+    top_k = body.get("top_k")
+    low, high = TOP_K_RANGE
+    # bool is a subclass of int, but `"top_k": true` is a client bug, not a request for one paragraph.
+    if top_k is not None and (type(top_k) is not int or not low <= top_k <= high):
+        raise APIError(400, "invalid_top_k", f"\"top_k\" must be a whole number from {low} to {high}.")
+
+    conversation_id = body.get("conversation_id")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise APIError(400, "invalid_conversation_id", "\"conversation_id\" must be a string returned by an earlier answer.")
+
+    try:
+        filters = Filters.parse(body.get("filters"))
+    except FilterError as e:
+        raise APIError(400, "invalid_filters", str(e)) from None
+
+    return {"question": question, "conversation_id": conversation_id, "top_k": top_k, "filters": filters}
+
+
+@bp.post("/ask")
+def ask():
+    """Answer one question, in a new conversation or in the one named by `conversation_id`."""
+    arguments = _ask_arguments(_json_object())
+    result = context.qa().ask(url_for=context.source_url, **arguments)
+    return jsonify(result)
+
+
+def _summary(bulletin: dict) -> dict:
+    return {
+        "id": bulletin["id"],
+        "title": bulletin["title"],
+        "period": bulletin["period"],
+        "sections": len(bulletin["sections"]),
+        "paragraphs": sum(len(ids) for _, ids in bulletin["sections"]),
+        "url": context.source_url(bulletin["id"]),
+    }
+
+
+@bp.get("/bulletins")
+def bulletins():
+    corpus = context.qa().searcher.corpus()
+    if corpus is None:
+        return jsonify({"bulletins": []})
+    return jsonify({"bulletins": [_summary(b) for b in corpus.bulletins.values()]})
+
+
+@bp.get("/bulletins/<bulletin_id>")
+def bulletin(bulletin_id: str):
+    corpus = context.qa().searcher.corpus()
+    found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
+    if found is None:
+        raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed.")
+    sections = []
+    for title, paragraph_ids in found["sections"]:
+        paragraphs = []
+        for pid in paragraph_ids:
+            node = corpus.paragraphs[pid]
+            paragraphs.append(
+                {"id": pid, "n": node.metadata["ordinal"], "text": node.text, "url": context.source_url(bulletin_id, pid)}
+            )
+        sections.append({"title": title, "paragraphs": paragraphs})
+    return jsonify(
+        {
+            "id": found["id"],
+            "title": found["title"],
+            "period": found["period"],
+            "url": context.source_url(bulletin_id),
+            "sections": sections,
+        }
+    )
+
+
+@bp.get("/conversations/<conversation_id>")
+def conversation(conversation_id: str):
+    """Every turn of a live conversation, oldest first; ConversationNotFound becomes a 404 above."""
+    return jsonify({"conversation_id": conversation_id, "turns": context.qa().history.turns(conversation_id)})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document(context.config().public_url))

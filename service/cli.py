@@ -1,0 +1,138 @@
+"""`bqa`: the front door. Index bulletins, ask questions, serve the API, evaluate on a question set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from service.config import Config
+
+
+def _progress(total: int):
+    """A tqdm bar for embedding `total` chunks; returns the callback the store ticks after each batch."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
+
+    def tick(n: int) -> None:
+        bar.update(n)
+        if bar.n >= total:
+            bar.close()
+
+    return tick
+
+
+def _service(config: Config, paths=None):
+    """The service with its index brought up to date (unchanged bulletins cost nothing)."""
+    from service.pipeline import BulletinQA
+
+    qa = BulletinQA.from_config(config)
+    report = qa.index(paths, progress=_progress)
+    print(f"Index: {report.summary()}", file=sys.stderr)
+    return qa
+
+
+def _url_for(config: Config):
+    base = config.public_url or "http://127.0.0.1:8000"
+    return lambda bulletin_id, paragraph_id: f"{base}/bulletins/{bulletin_id}#{paragraph_id}"
+
+
+def cmd_index(args, config: Config) -> int:
+    _service(config, args.paths or None)
+    return 0
+
+
+def cmd_ask(args, config: Config) -> int:
+    from index.retrieve import Filters
+
+    qa = _service(config)
+    filters = Filters(bulletin_ids=tuple(args.bulletin or ()))
+    response = qa.ask(args.question, _url_for(config), top_k=args.top_k, filters=filters)
+    if args.json:
+        print(json.dumps(response, indent=2, ensure_ascii=False))
+        return 0
+    print(textwrap.fill(response["answer"], width=100, replace_whitespace=False))
+    for citation in response["citations"]:
+        period = f", {citation['period']}" if citation["period"] else ""
+        print(f"\n[{citation['n']}] {citation['bulletin_title']}{period} — {citation['section']}")
+        print(textwrap.indent(textwrap.fill(f"“{citation['quote']}”", width=96), "    "))
+        print(f"    {citation['url']}")
+    return 0
+
+
+def cmd_serve(args, config: Config) -> int:
+    from service.app import create_app
+
+    qa = _service(config)
+    app = create_app(config, qa=qa)
+    print(f"Serving on http://{args.host}:{args.port}/", file=sys.stderr)
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_eval(args, config: Config) -> int:
+    from service.app import create_app
+    from service.evaluate import evaluate, load_items
+
+    items = load_items(args.file)
+    qa = _service(config)
+    client = create_app(config, qa=qa).test_client()
+
+    def ask(question: str, conversation_id: str | None) -> dict:
+        body = {"question": question}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        response = client.post("/api/v1/ask", json=body)
+        if response.status_code != 200:
+            raise SystemExit(f"/api/v1/ask answered {response.status_code}: {response.get_data(as_text=True)}")
+        return response.get_json()
+
+    report = evaluate(items, ask)
+    print(json.dumps(report.as_json(), indent=2, ensure_ascii=False) if args.json else report.table())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="bqa", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="index bulletin files or folders (incremental)")
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BQA_CORPUS or corpus/)")
+    index.set_defaults(run=cmd_index)
+
+    ask = commands.add_parser("ask", help="answer one question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the same JSON the API returns")
+    ask.add_argument("--top-k", type=int, choices=range(1, 21), metavar="1..20", default=None)
+    ask.add_argument("--bulletin", action="append", help="only this bulletin id (repeatable)")
+    ask.set_defaults(run=cmd_ask)
+
+    serve = commands.add_parser("serve", help="index the corpus if needed, then serve the API and web pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    evaluation = commands.add_parser("eval", help="score answers on a question set (dev.jsonl format)")
+    evaluation.add_argument("file", type=Path)
+    evaluation.add_argument("--json", action="store_true")
+    evaluation.set_defaults(run=cmd_eval)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    from index.parse import ParseError
+
+    args = parser().parse_args(argv)
+    config = Config.from_env()
+    try:
+        return args.run(args, config)
+    except (ParseError, FileNotFoundError, ValueError) as exc:
+        print(f"bqa: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
