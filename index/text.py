@@ -52,6 +52,7 @@ _SYNONYMS = {
     "establish": ("establish", "found", "creat"),
     "countri": ("countri", "nation"),
     "peopl": ("peopl", "individu", "person"),
+    "partner": ("partner", "partnership", "collabor", "cooper"),
 }
 _GROUP = {stem: group for group, stems in _SYNONYMS.items() for stem in stems}
 
