@@ -30,22 +30,31 @@ def month_number(period: str | None) -> int:
     return int(period.replace("-", "")) if period else 0
 
 
+def _fit(sentence: str, budget: int) -> list[str]:
+    """A sentence as runs of whole words of at most `budget` tokens each (one run unless it is a run-on)."""
+    if count_tokens(sentence) <= budget:
+        return [sentence]
+    runs, current = [], []
+    for word in sentence.split():
+        if current and count_tokens(" ".join(current + [word])) > budget:
+            runs.append(" ".join(current))
+            current = []
+        current.append(word)
+    return runs + [" ".join(current)]
+
+
 def _pieces(paragraph: Paragraph, budget: int) -> list[str]:
-    """The paragraph itself, or sentence windows of it when it does not fit `budget` tokens."""
+    """The paragraph itself, or consecutive sentence windows of it when it does not fit `budget` tokens."""
     if count_tokens(paragraph.text) <= budget:
         return [paragraph.text]
     pieces, current = [], ""
     for sentence in _SENTENCE_END.split(paragraph.text):
-        while count_tokens(sentence) > budget:  # a single run-on sentence: cut it by words
-            words = sentence.split()
-            cut = max(1, len(words) * budget // count_tokens(sentence))
-            pieces.append(" ".join(words[:cut]))
-            sentence = " ".join(words[cut:])
-        candidate = f"{current} {sentence}".strip()
-        if current and count_tokens(candidate) > budget:
-            pieces.append(current)
-            candidate = sentence
-        current = candidate
+        for run in _fit(sentence, budget):
+            candidate = f"{current} {run}".strip()
+            if current and count_tokens(candidate) > budget:
+                pieces.append(current)
+                candidate = run
+            current = candidate
     if current:
         pieces.append(current)
     return pieces

@@ -110,3 +110,27 @@ def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
             continue
         out.append(stem(token))
     return out
+
+
+_CONNECTOR = {"of", "and", "for", "the", "on", "&", "de", "in"}
+_NOT_NAMES = set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES} | {"who", "what", "when", "where", "which", "how", "why"}
+
+
+def entity_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the names in a text: runs of capitalised words, acronyms and their connectors
+    ("the Global Counter-Terrorism Coordination Compact"), months and the opening wh-word excluded."""
+    spans, run = [], None
+    tokens = list(re.finditer(r"[\w&'’-]+", text))
+    for i, token in enumerate(tokens):
+        word = token.group(0)
+        capitalised = word[0].isupper() and i > 0 and word.lower() not in _NOT_NAMES
+        if capitalised:
+            run = (run[0] if run else token.start(), token.end())
+        elif run and word.lower() in _CONNECTOR and i + 1 < len(tokens) and tokens[i + 1].group(0)[0].isupper():
+            continue
+        elif run:
+            spans.append(run)
+            run = None
+    if run:
+        spans.append(run)
+    return spans

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pycountry
 from llama_index.core.schema import NodeWithScore
 
 from index.retrieve import Corpus
-from index.text import MONTH_NAMES, concept, terms, words
+from index.text import MONTH_NAMES, concept, entity_spans, terms, words
 
 GENERIC_SHARE = 0.3  # a term in more than this share of paragraphs narrows nothing down: it is not required
 MAX_LIST_ITEMS = 8
@@ -86,6 +87,7 @@ class _Group:
     required: bool
     concepts: frozenset[str] = frozenset()
     alias: object = None
+    from_context: bool = False  # from the earlier question a follow-up leans on
 
     def found(self, present: set[str]) -> bool:
         if self.alias is not None:
@@ -136,50 +138,64 @@ def _kind(question: str) -> tuple[str | None, str | None]:
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def analyse(self, question: str, corpus: Corpus) -> _Question:
+    def analyse(self, question: str, corpus: Corpus, context: str | None = None) -> _Question:
+        """What the question asks about, term by term, weighted by how rare each term is in the corpus.
+
+        Terms of the `context` (the earlier question a follow-up leans on) help rank, but only the names in it
+        must be found again: "Which countries were involved? [How many participants did the Boko Haram
+        consultation have?]" needs Boko Haram, not participants."""
         kind, head = _kind(question)
-        aliases = corpus.aliases.found_in(question)
         total = max(len(corpus.order), 1)
-
-        def weight(concepts) -> float:
-            df = min(corpus.document_frequency.get(c, 0) for c in concepts)
-            return math.log((total - df + 0.5) / (df + 0.5) + 1.0), df / total
-
         groups: list[_Group] = []
-        covered: set[str] = set()
-        for alias in aliases:
-            w, share = weight(set(alias.short_terms))
-            groups.append(_Group(alias.short, w, True, alias=alias))
-            covered |= set(alias.short_terms) | set(alias.long_terms)
+        seen: set[str] = set()
+
+        def add(text: str, required: Callable[[str], bool], from_context: bool) -> None:
+            for alias in corpus.aliases.found_in(text):
+                if alias.short not in seen:
+                    seen.update({alias.short, *alias.short_terms, *alias.long_terms})
+                    groups.append(_Group(alias.short, _idf(corpus, alias.short_terms, total)[0], True, alias=alias,
+                                         from_context=from_context))
+            for term in terms(text):
+                c = concept(term)
+                if term in seen or c in seen:
+                    continue
+                seen.add(c)
+                weight, share = _idf(corpus, [c], total)
+                groups.append(_Group(term, weight, share <= GENERIC_SHARE and required(term), frozenset({c}),
+                                     from_context=from_context))
+
         head_terms = set(terms(head)) if head else set()
-        seen = set()
-        for term in terms(question):
-            c = concept(term)
-            if term in covered or c in seen:
-                continue
-            seen.add(c)
-            w, share = weight({c})
-            groups.append(_Group(term, w, share <= GENERIC_SHARE and term not in head_terms, concepts=frozenset({c})))
+        add(question, lambda term: term not in head_terms, False)
+        if context:
+            names = {t for start, end in entity_spans(context) for t in terms(context[start:end])}
+            add(context, lambda term: term in names, True)
         return _Question(question, kind, head, groups, {w.lower() for w in words(question)})
 
-    def answer(self, question: str, hits: list[NodeWithScore], corpus: Corpus | None) -> Answer:
+    def answer(
+        self, question: str, hits: list[NodeWithScore], corpus: Corpus | None, context: str | None = None
+    ) -> Answer:
         if corpus is None or not hits:
             return Answer("The bulletins don't say: no bulletin is indexed that could answer this.", False)
-        q = self.analyse(question, corpus)
+        q = self.analyse(question, corpus, context)
         total = sum(g.weight for g in q.groups) or 1.0
+        context_groups = [g for g in q.groups if g.from_context]
+        context_total = sum(g.weight for g in context_groups) or 1.0
         best = None
         for rank, hit in enumerate(hits):
             node = hit.node
-            context = "\n".join(
+            surroundings = "\n".join(
                 [node.text, node.metadata["section"], node.metadata["bulletin_title"], node.metadata.get("period") or ""]
             )
-            present = {concept(t) for t in terms(context)}
+            present = {concept(t) for t in terms(surroundings)}
             missing = [g for g in q.groups if g.required and not g.found(present)]
             context_cover = sum(g.weight for g in q.groups if g.found(present)) / total
+            on_topic = not context_groups or sum(g.weight for g in context_groups if g.found(present)) / context_total >= 0.5
+            anchored = bool(context_groups) or any(g.required for g in q.groups)
+            grounded = not missing and on_topic and anchored
             for unit in _sentences(node.text):  # a section title qualifies each sentence under it
                 unit_cover = self._cover(q, unit.text + "\n" + node.metadata["section"], total)
                 typed = self._has_kind(q, unit.text)
-                answerable = not missing and (typed or q.kind == "list") and any(g.required for g in q.groups)
+                answerable = grounded and (typed or q.kind == "list")
                 score = (
                     2.0 * answerable + 2.0 * context_cover + unit_cover + 0.5 * typed
                     + 0.3 * (hit.score or 0.0) - 0.05 * rank - 0.001 * len(unit.text)
@@ -263,6 +279,12 @@ class ExtractiveAnswerer:
         citations = [_citation(i, hit, _sentences(hit.node.text)[0].text) for i, hit in enumerate(related, start=1)]
         refs = " ".join(f"[{c.n}]" for c in citations)
         return Answer(f"The bulletins don't answer this. Closest related: {refs}", False, citations)
+
+
+def _idf(corpus: Corpus, concepts, total: int) -> tuple[float, float]:
+    """BM25's idf of the rarest of `concepts`, and the share of paragraphs holding it."""
+    df = min(corpus.document_frequency.get(c, 0) for c in concepts)
+    return math.log((total - df + 0.5) / (df + 0.5) + 1.0), df / total
 
 
 def _citation(n: int, hit: NodeWithScore, quote: str) -> Citation:

@@ -21,6 +21,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ASK_FIELDS = frozenset({"question", "conversation_id", "top_k", "filters"})
 TOP_K_RANGE = (1, 20)
+BODY_READ_SIZE = 16 * 1024
 
 
 @bp.errorhandler(ConversationNotFound)
@@ -28,15 +29,28 @@ def conversation_not_found(e: ConversationNotFound):
     return error_response(404, "conversation_not_found", "No such conversation, or it has expired; start a new one.")
 
 
-def _json_object() -> dict:
-    """The request body as a JSON object, or the APIError that says what is wrong with it.
+def _read_body() -> bytes:
+    """The whole request body, or RequestEntityTooLarge (413) when it is over MAX_CONTENT_LENGTH.
 
-    The body is read with `get_data`, which enforces MAX_CONTENT_LENGTH (raising a 413 that the app turns into
-    JSON), also for chunked bodies without a Content-Length.
+    With a Content-Length, Werkzeug refuses an oversized body before reading it. Without one (a chunked body),
+    `request.get_data()` would stop reading at the limit and silently return a truncated body: Werkzeug's
+    `LimitedStream.readall` ends at the maximum instead of raising. Only a read *past* the limit raises, so the
+    stream is read in pieces until it ends. (A chunked body of exactly the limit is therefore refused too.)
     """
+    stream = request.stream
+    chunks = []
+    while chunk := stream.read(BODY_READ_SIZE):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_object() -> dict:
+    """The request body as a JSON object, or the APIError that says what is wrong with it."""
     if request.mimetype != "application/json":
-        raise APIError(415, "unsupported_media_type", "Send the request body as JSON, with Content-Type: application/json.")
-    raw = request.get_data(cache=True)
+        raise APIError(
+            415, "unsupported_media_type", "Send the request body as JSON, with Content-Type: application/json."
+        )
+    raw = _read_body()
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -49,7 +63,8 @@ def _json_object() -> dict:
 def _ask_arguments(body: dict) -> dict:
     unknown = sorted(set(body) - ASK_FIELDS)
     if unknown:
-        raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(ASK_FIELDS))}.")
+        allowed = ", ".join(sorted(ASK_FIELDS))
+        raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}. Allowed: {allowed}.")
 
     if "question" not in body:
         raise APIError(400, "missing_question", "Give the question to answer as \"question\".")
@@ -71,7 +86,9 @@ def _ask_arguments(body: dict) -> dict:
 
     conversation_id = body.get("conversation_id")
     if conversation_id is not None and not isinstance(conversation_id, str):
-        raise APIError(400, "invalid_conversation_id", "\"conversation_id\" must be a string returned by an earlier answer.")
+        raise APIError(
+            400, "invalid_conversation_id", "\"conversation_id\" must be a string returned by an earlier answer."
+        )
 
     try:
         filters = Filters.parse(body.get("filters"))
@@ -119,9 +136,8 @@ def bulletin(bulletin_id: str):
         paragraphs = []
         for pid in paragraph_ids:
             node = corpus.paragraphs[pid]
-            paragraphs.append(
-                {"id": pid, "n": node.metadata["ordinal"], "text": node.text, "url": context.source_url(bulletin_id, pid)}
-            )
+            url = context.source_url(bulletin_id, pid)
+            paragraphs.append({"id": pid, "n": node.metadata["ordinal"], "text": node.text, "url": url})
         sections.append({"title": title, "paragraphs": paragraphs})
     return jsonify(
         {
@@ -142,4 +158,4 @@ def conversation(conversation_id: str):
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document(context.config().public_url))
+    return jsonify(document(context.config()))

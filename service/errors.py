@@ -51,7 +51,7 @@ def _http_message(e: HTTPException) -> str:
     if e.code == 404:
         return f"Nothing is served at {request.path}."
     if e.code == 405:
-        allowed = ", ".join(sorted(getattr(e, "valid_methods", None) or ()))
+        allowed = ", ".join(sorted(set(getattr(e, "valid_methods", None) or ()) - {"OPTIONS", "HEAD"}))
         return f"{request.method} is not allowed here" + (f"; use {allowed}." if allowed else ".")
     if e.code == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from llama_index.core.schema import NodeWithScore
+
 from index.retrieve import Filters, Searcher
 from index.store import Store
 from service.answer import ExtractiveAnswerer
 from service.config import Config
-from service.conversation import resolve
+from service.conversation import carried_paragraphs, resolve
 from service.history import History
 
 UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
@@ -50,15 +52,18 @@ class BulletinQA:
         else:
             earlier = self.history.turns(conversation_id)  # raises ConversationNotFound before any work is done
         resolved = resolve(question, earlier)
-        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved)
+        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved.text)
+        corpus = self.searcher.corpus()
+        if resolved.context and corpus is not None:
+            hits += self._carried(corpus, earlier, hits, filters or Filters())
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(resolved, hits, self.searcher.corpus())
+        answer = self.answerer.answer(resolved.question, hits, corpus, context=resolved.context)
         answered = time.perf_counter()
         response = {
             "conversation_id": conversation_id,
             "answer": answer.text,
             "answerable": answer.answerable,
-            "resolved_question": resolved,
+            "resolved_question": resolved.text,
             "answerer": self.answerer.name,
             "citations": [c.as_json(url_for(c.bulletin_id, c.paragraph_id)) for c in answer.citations],
             "timing_ms": {
@@ -69,3 +74,15 @@ class BulletinQA:
         }
         self.history.add_turn(conversation_id, {"question": question, **response})
         return response
+
+    @staticmethod
+    def _carried(corpus, earlier: list[dict], hits: list[NodeWithScore], filters: Filters) -> list[NodeWithScore]:
+        """The previous answer's paragraphs, as extra candidates ranked after what retrieval found."""
+        present = {hit.node.node_id for hit in hits}
+        floor = min((hit.score or 0.0 for hit in hits), default=0.0)
+        carried = []
+        for pid in carried_paragraphs(earlier):
+            node = corpus.paragraphs.get(pid)
+            if node is not None and pid not in present and filters.admits(node.metadata):
+                carried.append(NodeWithScore(node=node, score=floor))
+        return carried

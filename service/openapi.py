@@ -1,0 +1,327 @@
+"""The OpenAPI 3.1 description of the HTTP interface, served at /api/v1/openapi.json.
+
+It is a Python literal rather than a generated document so that it reads as the contract it is; the tests check
+that every JSON route of the app appears here and that real responses validate against these schemas, so the two
+cannot drift apart silently. Schemas are JSON Schema 2020-12, as OpenAPI 3.1 specifies.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from service.config import Config
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json(_ref("Error"), description)
+
+
+_STRING_OR_NULL = {"type": ["string", "null"]}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {
+                        "type": "string",
+                        "description": "Stable, machine-readable reason.",
+                        "examples": [
+                            "unsupported_media_type", "invalid_json", "invalid_body", "unknown_field",
+                            "missing_question", "invalid_question", "question_too_long", "invalid_top_k",
+                            "invalid_filters", "invalid_conversation_id", "payload_too_large",
+                            "conversation_not_found", "bulletin_not_found", "not_found", "method_not_allowed",
+                            "internal_error",
+                        ],
+                    },
+                    "message": {"type": "string", "description": "What went wrong, for people."},
+                },
+            }
+        },
+    },
+    "Filters": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Restricts which paragraphs may be retrieved. A bulletin matches a period range when the "
+        "months it covers overlap it.",
+        "properties": {
+            "bulletin_ids": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "period_from": {"type": ["string", "null"], "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "examples": ["2021-01"]},
+            "period_to": {"type": ["string", "null"], "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "examples": ["2021-06"]},
+        },
+    },
+    "AskRequest": {
+        "type": "object",
+        "required": ["question"],
+        "additionalProperties": False,
+        "properties": {
+            "question": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 2000,
+                "description": "Not blank; surrounding whitespace is ignored.",
+                "examples": ["Who funded CT Travel?"],
+            },
+            "conversation_id": {
+                "type": ["string", "null"],
+                "description": "Continue this conversation; omit (or null) to start a new one.",
+            },
+            "top_k": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": 20,
+                "description": "Paragraphs to retrieve; the server's default when omitted or null. Write it as a "
+                "whole number (5, not 5.0).",
+            },
+            "filters": {"oneOf": [_ref("Filters"), {"type": "null"}]},
+        },
+    },
+    "Citation": {
+        "type": "object",
+        "required": [
+            "n", "bulletin_id", "bulletin_title", "period", "section", "paragraph_id", "quote", "text", "url", "score",
+        ],
+        "properties": {
+            "n": {"type": "integer", "minimum": 1, "description": "The number the answer refers to as [n]."},
+            "bulletin_id": {"type": "string"},
+            "bulletin_title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "section": {"type": "string"},
+            "paragraph_id": {"type": "string"},
+            "quote": {"type": "string", "description": "The sentence or clause the answer quotes."},
+            "text": {"type": "string", "description": "The whole cited paragraph."},
+            "url": {
+                "type": "string",
+                "format": "uri",
+                "description": "Absolute URL of the paragraph in the source view: "
+                "/bulletins/{bulletin_id}#{paragraph_id}.",
+            },
+            "score": {"type": "number"},
+        },
+    },
+    "Timing": {
+        "type": "object",
+        "required": ["retrieve", "answer", "total"],
+        "properties": {
+            "retrieve": {"type": "number", "minimum": 0},
+            "answer": {"type": "number", "minimum": 0},
+            "total": {"type": "number", "minimum": 0},
+        },
+        "description": "Milliseconds spent on each step.",
+    },
+    "AskResponse": {
+        "type": "object",
+        "required": [
+            "conversation_id", "answer", "answerable", "resolved_question", "answerer", "citations", "timing_ms",
+        ],
+        "properties": {
+            "conversation_id": {"type": "string", "description": "Send it back to ask a follow-up."},
+            "answer": {"type": "string", "description": "Quoted from the bulletins with [n] markers, or why not."},
+            "answerable": {"type": "boolean", "description": "False when the bulletins do not say."},
+            "resolved_question": {"type": "string", "description": "The question as it was searched for."},
+            "answerer": {"type": "string", "examples": ["extractive"]},
+            "citations": {
+                "type": "array",
+                "items": _ref("Citation"),
+                "description": "Sources of the answer; when answerable is false, the closest related paragraphs.",
+            },
+            "timing_ms": _ref("Timing"),
+        },
+    },
+    "BulletinSummary": {
+        "type": "object",
+        "required": ["id", "title", "period", "sections", "paragraphs", "url"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "sections": {"type": "integer", "minimum": 0},
+            "paragraphs": {"type": "integer", "minimum": 0},
+            "url": {"type": "string", "format": "uri"},
+        },
+    },
+    "BulletinList": {
+        "type": "object",
+        "required": ["bulletins"],
+        "properties": {"bulletins": {"type": "array", "items": _ref("BulletinSummary")}},
+    },
+    "Paragraph": {
+        "type": "object",
+        "required": ["id", "n", "text", "url"],
+        "properties": {
+            "id": {"type": "string"},
+            "n": {"type": "integer", "description": "Position in its section, shown as ¶n."},
+            "text": {"type": "string"},
+            "url": {"type": "string", "format": "uri"},
+        },
+    },
+    "Section": {
+        "type": "object",
+        "required": ["title", "paragraphs"],
+        "properties": {"title": {"type": "string"}, "paragraphs": {"type": "array", "items": _ref("Paragraph")}},
+    },
+    "Bulletin": {
+        "type": "object",
+        "required": ["id", "title", "period", "url", "sections"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "url": {"type": "string", "format": "uri"},
+            "sections": {"type": "array", "items": _ref("Section")},
+        },
+    },
+    "Turn": {
+        "type": "object",
+        "required": [
+            "n", "question", "resolved_question", "answer", "answerable", "citations", "timing_ms", "created",
+        ],
+        "properties": {
+            "n": {"type": "integer", "minimum": 1},
+            "question": {"type": "string"},
+            "resolved_question": {"type": "string"},
+            "answer": {"type": "string"},
+            "answerable": {"type": "boolean"},
+            "citations": {"type": "array", "items": _ref("Citation")},
+            "timing_ms": _ref("Timing"),
+            "created": {"type": "number", "description": "Unix time the turn was recorded."},
+        },
+    },
+    "Conversation": {
+        "type": "object",
+        "required": ["conversation_id", "turns"],
+        "properties": {"conversation_id": {"type": "string"}, "turns": {"type": "array", "items": _ref("Turn")}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "index", "answerer"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "no_index", "unavailable"]},
+            "index": {
+                "type": "object",
+                "required": ["generation", "bulletins", "paragraphs"],
+                "properties": {
+                    "generation": _STRING_OR_NULL,
+                    "bulletins": {"type": "integer", "minimum": 0},
+                    "paragraphs": {"type": "integer", "minimum": 0},
+                },
+            },
+            "answerer": {"type": "string"},
+        },
+    },
+}
+
+_ID = {"in": "path", "required": True, "schema": {"type": "string"}}
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "bqa",
+        "version": "1",
+        "description": "Question answering over bulletins. Every answer quotes the bulletins and cites the "
+        "paragraphs it quotes; when they do not say, `answerable` is false. Every error is an `Error` object.",
+    },
+    "paths": {
+        "/api/v1/ask": {
+            "post": {
+                "operationId": "ask",
+                "summary": "Answer a question from the bulletins, with citations",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("AskRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("AskResponse"), "The answer, or an explanation that the bulletins do not say."),
+                    "400": _error("Invalid JSON, body or field (see the error code)."),
+                    "404": _error("conversation_not_found: unknown or expired conversation_id."),
+                    "413": _error("The body is larger than the limit (64 kB by default)."),
+                    "415": _error("The body is not sent as application/json."),
+                    "500": _error("Unexpected failure; it is logged."),
+                },
+            }
+        },
+        "/api/v1/bulletins": {
+            "get": {
+                "operationId": "listBulletins",
+                "summary": "The indexed bulletins",
+                "responses": {"200": _json(_ref("BulletinList"), "Every indexed bulletin; empty when none is.")},
+            }
+        },
+        "/api/v1/bulletins/{bulletin_id}": {
+            "get": {
+                "operationId": "getBulletin",
+                "summary": "One bulletin, section by section and paragraph by paragraph",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": _json(_ref("Bulletin"), "The bulletin."),
+                    "404": _error("bulletin_not_found."),
+                },
+            }
+        },
+        "/api/v1/conversations/{conversation_id}": {
+            "get": {
+                "operationId": "getConversation",
+                "summary": "The turns of a conversation, oldest first",
+                "parameters": [{"name": "conversation_id", **_ID}],
+                "responses": {
+                    "200": _json(_ref("Conversation"), "The conversation."),
+                    "404": _error("conversation_not_found: unknown or expired."),
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "getOpenAPI",
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1 document.", "content": {"application/json": {}}}},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "Whether an index is being served, and which",
+                "responses": {
+                    "200": _json(_ref("Health"), "status ok: an index is served."),
+                    "503": _json(_ref("Health"), "status no_index (nothing indexed yet) or unavailable (the store "
+                                 "cannot be reached)."),
+                },
+            }
+        },
+        "/bulletins/{bulletin_id}": {
+            "get": {
+                "operationId": "viewBulletin",
+                "summary": "The bulletin as an HTML page; each paragraph's id is its fragment, as citation URLs use",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": {"description": "HTML page.", "content": {"text/html": {}}},
+                    "404": {"description": "HTML page: no such bulletin.", "content": {"text/html": {}}},
+                },
+            }
+        },
+    },
+    "components": {"schemas": SCHEMAS},
+}
+
+
+def document(config: Config | None = None) -> dict:
+    """The document for a service run with `config`: its question limit, and its public address as the server."""
+    spec = copy.deepcopy(SPEC)
+    if config is not None:
+        spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["maxLength"] = config.max_question_chars
+        if config.public_url:
+            spec["servers"] = [{"url": config.public_url.rstrip("/")}]
+    return spec

@@ -1,0 +1,157 @@
+"""The pages for people (home, source view, 404) and the health check, over the indexed seed corpus."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from urllib.parse import quote
+
+import pytest
+from flask import render_template
+from markupsafe import escape
+
+from service.app import create_app
+from service.pipeline import BulletinQA
+
+BULLETIN = "unoct-highlights-2021-03"
+
+
+@pytest.fixture(scope="module")
+def app(config, qa):
+    return create_app(config, qa=qa)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+# --- health ---------------------------------------------------------------------------------------------------
+
+
+def test_healthz_reports_the_served_index(client, qa):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    corpus = qa.searcher.corpus()
+    assert response.get_json() == {
+        "status": "ok",
+        "index": {"generation": qa.store.active_name(), "bulletins": 1, "paragraphs": len(corpus.paragraphs)},
+        "answerer": "extractive",
+    }
+
+
+def test_healthz_is_503_without_an_index(config, tmp_path):
+    client = create_app(qa=BulletinQA.from_config(replace(config, data_dir=tmp_path / "data"))).test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "status": "no_index",
+        "index": {"generation": None, "bulletins": 0, "paragraphs": 0},
+        "answerer": "extractive",
+    }
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "No bulletins are indexed yet" in page.get_data(as_text=True)
+    assert client.get(f"/bulletins/{BULLETIN}").status_code == 404
+
+
+# --- the source view ------------------------------------------------------------------------------------------
+
+
+def test_source_view_shows_every_section_and_paragraph(client, qa):
+    response = client.get(f"/bulletins/{BULLETIN}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    corpus = qa.searcher.corpus()
+    bulletin = corpus.bulletins[BULLETIN]
+    assert f"<h1>{escape(bulletin['title'])}</h1>" in html
+    assert "March 2021" in html
+    assert re.findall(r"<h2>(.*?)</h2>", html) == [str(escape(title)) for title, _ in bulletin["sections"]]
+    ids = re.findall(r'<p id="([^"]+)" class="paragraph">', html)
+    assert ids == corpus.order
+    for pid in corpus.order:
+        node = corpus.paragraphs[pid]
+        marker = f'<a class="pilcrow" href="#{pid}" title="Link to this paragraph">¶{node.metadata["ordinal"]}</a>'
+        assert marker in html
+        assert str(escape(node.text)) in html
+
+
+def test_cited_paragraph_is_highlighted_by_css_target(client):
+    html = client.get(f"/bulletins/{BULLETIN}").get_data(as_text=True)
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)">', html).group(1)
+    css = client.get(stylesheet)
+    assert css.status_code == 200
+    assert re.search(r"\.paragraph:target\s*\{[^}]*background", css.get_data(as_text=True))
+
+
+def test_unknown_bulletin_is_an_html_404(client):
+    response = client.get("/bulletins/no-such-bulletin")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "No bulletin “no-such-bulletin” is indexed." in response.get_data(as_text=True)
+
+
+def test_404_page_escapes_the_id_from_the_url(client):
+    hostile = '<img src=x onerror=alert(1)>"<script>alert(2)<'
+    response = client.get("/bulletins/" + quote(hostile, safe=""))
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "<img src=x" not in html
+    assert "<script>alert" not in html
+    assert str(escape(hostile)) in html
+
+
+def test_unknown_page_is_an_html_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Not found" in response.get_data(as_text=True)
+
+
+def test_bulletin_template_escapes_bulletin_text(app):
+    """Text parsed from a bulletin reaches the page escaped, wherever it appears."""
+    evil = '<script>alert("x")</script>'
+    with app.test_request_context("/"):
+        html = render_template(
+            "bulletin.html",
+            bulletin={"id": "b", "title": evil, "period": evil},
+            sections=[{"title": evil, "paragraphs": [{"id": 'p"><script>', "n": 1, "text": evil}]}],
+        )
+    assert "<script>" not in html
+    assert html.count("&lt;script&gt;") >= 4
+    assert 'id="p&#34;&gt;&lt;script&gt;"' in html
+
+
+# --- the home page --------------------------------------------------------------------------------------------
+
+
+def test_home_lists_bulletins_and_offers_the_ask_form(client, qa):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    title = qa.searcher.corpus().bulletins[BULLETIN]["title"]
+    assert f'<a href="/bulletins/{BULLETIN}">{escape(title)}</a>' in html
+    assert '<form id="ask" class="ask" action="/api/v1/ask" method="post">' in html
+    assert 'maxlength="2000"' in html
+    script = re.search(r'<script src="([^"]+)" defer></script>', html).group(1)
+    js = client.get(script)
+    assert js.status_code == 200
+    source = js.get_data(as_text=True)
+    assert "/api/v1/ask" not in source  # the endpoint comes from the form, so it follows url_for
+    assert "textContent" in source
+    assert "innerHTML" not in source and "outerHTML" not in source and "insertAdjacentHTML" not in source
+
+
+@pytest.mark.parametrize("path", ["/", f"/bulletins/{BULLETIN}", "/bulletins/no-such-bulletin"])
+def test_pages_load_nothing_from_elsewhere_and_forbid_inline_scripts(client, path):
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    for attribute in re.findall(r'(?:src|href)="([^"]*)"', html):
+        assert not re.match(r"(?:[a-z]+:)?//", attribute), attribute
+    assert "<style" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)  # no inline script
+    assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
