@@ -17,11 +17,13 @@ from index.embed import MAX_TOKENS, count_tokens
 from index.parse import Bulletin, Paragraph
 
 PACK_TOKENS = 128
+# Bump when parsing or chunking changes what a file yields, so unchanged files are indexed again all the same.
+INDEX_FORMAT = 1
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"“(]?[A-Z0-9])")
 # Metadata that is stored with a node but not embedded: only the section title joins the text in the vector.
 _NOT_EMBEDDED = [
     "bulletin_id", "bulletin_title", "period", "period_start", "period_end", "section_index", "paragraphs",
-    "paragraph_ids", "source", "sha256",
+    "paragraph_ids", "source", "sha256", "index_format",
 ]
 
 
@@ -98,6 +100,7 @@ def _node(bulletin: Bulletin, section_index: int, paragraphs: list[Paragraph], t
             "paragraphs": json.dumps([[p.id, p.ordinal, p.text] for p in paragraphs]),
             "source": bulletin.source,
             "sha256": bulletin.sha256,
+            "index_format": INDEX_FORMAT,
         },
         excluded_embed_metadata_keys=_NOT_EMBEDDED,
         excluded_llm_metadata_keys=_NOT_EMBEDDED,

@@ -23,7 +23,7 @@ import chromadb
 from chromadb.config import Settings
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from index.chunk import chunk, embedding_text
+from index.chunk import INDEX_FORMAT, chunk, embedding_text
 from index.embed import embed_texts
 from index.parse import FORMATS, Bulletin, ParseError, bulletin_id, load
 
@@ -131,7 +131,12 @@ class Store:
             return {}
         out: dict[str, dict] = {}
         for metadata in collection.get(include=["metadatas"])["metadatas"]:
-            out.setdefault(metadata["bulletin_id"], {"sha256": metadata["sha256"], "source": metadata["source"]})
+            current = metadata.get("index_format") == INDEX_FORMAT
+            out.setdefault(
+                metadata["bulletin_id"],
+                # a bulletin indexed by an older parser counts as changed: its fingerprint matches no file
+                {"sha256": metadata["sha256"] if current else None, "source": metadata["source"]},
+            )
         return out
 
     def records(self, name: str) -> dict:

@@ -8,8 +8,9 @@ otherwise surface as a confusing answer or a 500 instead of a 400 the client can
 from __future__ import annotations
 
 import json
+import re
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from index.retrieve import FilterError, Filters
 from service import context
@@ -104,6 +105,58 @@ def ask():
     arguments = _ask_arguments(_json_object())
     result = context.qa().ask(url_for=context.source_url, **arguments)
     return jsonify(result)
+
+
+def _event(name: str, data: dict) -> str:
+    """One server-sent event; JSON keeps newlines in the data out of the framing."""
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _pieces(text: str, words: int = 4):
+    """The answer in small pieces, as a client shows it arriving."""
+    tokens = re.findall(r"\S+\s*", text)
+    for start in range(0, len(tokens), words):
+        yield "".join(tokens[start : start + words])
+
+
+@bp.post("/ask/stream")
+def ask_stream():
+    """`/ask` as `text/event-stream`: `meta` (conversation id, resolved question), `delta` pieces of the answer,
+    `citations`, then `done`; a failure after the stream has started arrives as an `error` event.
+
+    Requests are validated (and an unknown conversation refused) before the stream starts, so those errors keep
+    their status code and JSON body; EventSource cannot POST, so clients read this with fetch.
+    """
+    arguments = _ask_arguments(_json_object())
+    qa = context.qa()
+    if arguments["conversation_id"] is not None:
+        qa.history.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
+
+    @stream_with_context
+    def events():
+        try:
+            result = qa.ask(url_for=context.source_url, **arguments)
+        except ConversationNotFound:  # expired between the check above and the answer
+            yield _event("error", {"code": "conversation_not_found", "message": "The conversation has expired."})
+            return
+        except Exception:
+            current_app.logger.exception("streamed answer failed")
+            yield _event("error", {"code": "internal_error", "message": "Something went wrong on our side."})
+            return
+        yield _event("meta", {"conversation_id": result["conversation_id"], "resolved_question": result["resolved_question"]})
+        for piece in _pieces(result["answer"]):
+            yield _event("delta", {"text": piece})
+        yield _event(
+            "citations",
+            {key: result[key] for key in ("citations", "answerable", "answerer", "timing_ms")},
+        )
+        yield _event("done", {})
+
+    return Response(
+        events(),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _summary(bulletin: dict) -> dict:

@@ -54,13 +54,49 @@ def cmd_ask(args, config: Config) -> int:
     if args.json:
         print(json.dumps(response, indent=2, ensure_ascii=False))
         return 0
+    _print_answer(response)
+    return 0
+
+
+def _print_answer(response: dict) -> None:
     print(textwrap.fill(response["answer"], width=100, replace_whitespace=False))
     for citation in response["citations"]:
         period = f", {citation['period']}" if citation["period"] else ""
         print(f"\n[{citation['n']}] {citation['bulletin_title']}{period} — {citation['section']}")
         print(textwrap.indent(textwrap.fill(f"“{citation['quote']}”", width=96), "    "))
         print(f"    {citation['url']}")
-    return 0
+
+
+def cmd_chat(args, config: Config) -> int:
+    """A conversation in the terminal: follow-up questions keep their context until /new or the end."""
+    import readline  # noqa: F401  (line editing and history for input())
+
+    qa = _service(config)
+    url_for = _url_for(config)
+    conversation_id = None
+    print("Ask about the bulletins. /new starts a new conversation; Ctrl-D or /quit ends.", file=sys.stderr)
+    while True:
+        try:
+            question = input("\n? ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        if question in ("/quit", "/exit"):
+            return 0
+        if question == "/new":
+            conversation_id = None
+            print("(new conversation)", file=sys.stderr)
+            continue
+        if not question:
+            continue
+        if len(question) > config.max_question_chars:
+            print(f"(questions are limited to {config.max_question_chars} characters)", file=sys.stderr)
+            continue
+        response = qa.ask(question, url_for, conversation_id=conversation_id)
+        conversation_id = response["conversation_id"]
+        if response["resolved_question"] != question:
+            print(f"(read as: {response['resolved_question']})", file=sys.stderr)
+        _print_answer(response)
 
 
 def cmd_serve(args, config: Config) -> int:
@@ -109,6 +145,9 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int, choices=range(1, 21), metavar="1..20", default=None)
     ask.add_argument("--bulletin", action="append", help="only this bulletin id (repeatable)")
     ask.set_defaults(run=cmd_ask)
+
+    chat = commands.add_parser("chat", help="an interactive conversation in the terminal")
+    chat.set_defaults(run=cmd_chat)
 
     serve = commands.add_parser("serve", help="index the corpus if needed, then serve the API and web pages")
     serve.add_argument("--host", default="127.0.0.1")

@@ -254,6 +254,32 @@ SPEC = {
                 },
             }
         },
+        "/api/v1/ask/stream": {
+            "post": {
+                "operationId": "askStream",
+                "summary": "The same answer as /ask, as server-sent events",
+                "description": (
+                    "Events, in order: `meta` {conversation_id, resolved_question}; `delta` {text}, the answer in "
+                    "pieces; `citations` {citations, answerable, answerer, timing_ms}; `done` {}. A failure after the "
+                    "stream has started is an `error` event {code, message}. Invalid requests and unknown "
+                    "conversations are refused before the stream starts, with the JSON errors of /ask."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("AskRequest")}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The event stream.",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "400": _error("Invalid JSON, body or field (see the error code)."),
+                    "404": _error("conversation_not_found: unknown or expired conversation_id."),
+                    "413": _error("The body is larger than the limit (64 kB by default)."),
+                    "415": _error("The body is not sent as application/json."),
+                },
+            }
+        },
         "/api/v1/bulletins": {
             "get": {
                 "operationId": "listBulletins",
