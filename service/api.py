@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from index.retrieve import FilterError, Filters
 from service import context
 from service.errors import APIError, error_response
-from service.history import ConversationNotFound
+from service.history import ConversationNotFound, TurnNotFound
 from service.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -207,6 +207,47 @@ def bulletin(bulletin_id: str):
 def conversation(conversation_id: str):
     """Every turn of a live conversation, oldest first; ConversationNotFound becomes a 404 above."""
     return jsonify({"conversation_id": conversation_id, "turns": context.qa().history.turns(conversation_id)})
+
+
+FEEDBACK_FIELDS = frozenset({"conversation_id", "turn", "rating", "comment"})
+MAX_COMMENT_CHARS = 2000
+
+
+@bp.post("/feedback")
+def feedback():
+    """A 👍 / 👎 (and an optional comment) on one answer, stored beside the conversation it rates."""
+    body = _json_object()
+    unknown = sorted(set(body) - FEEDBACK_FIELDS)
+    if unknown:
+        raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
+    conversation_id, turn = body.get("conversation_id"), body.get("turn")
+    rating, comment = body.get("rating"), body.get("comment")
+    if not isinstance(conversation_id, str) or not conversation_id:
+        raise APIError(400, "invalid_conversation_id", "\"conversation_id\" must name the conversation rated.")
+    if type(turn) is not int or turn < 1:
+        raise APIError(400, "invalid_turn", "\"turn\" must be the whole number of the answer rated (from 1).")
+    if rating not in ("up", "down"):
+        raise APIError(400, "invalid_rating", "\"rating\" must be \"up\" or \"down\".")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS):
+        raise APIError(400, "invalid_comment", f"\"comment\" must be a string of at most {MAX_COMMENT_CHARS} characters.")
+    try:
+        feedback_id = context.qa().history.add_feedback(
+            conversation_id, turn, rating, (comment or "").strip() or None, source="api"
+        )
+    except TurnNotFound:
+        raise APIError(404, "turn_not_found", "That conversation has no such turn.") from None
+    return jsonify({"id": feedback_id}), 201
+
+
+@bp.get("/feedback")
+def feedback_list():
+    """Every rating, newest first (admin only: it shows what users asked)."""
+    context.require_admin()
+    limit = request.args.get("limit", 100, type=int)
+    offset = request.args.get("offset", 0, type=int)
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise APIError(400, "invalid_page", "\"limit\" must be 1..1000 and \"offset\" 0 or more.")
+    return jsonify({"feedback": context.qa().history.feedback(limit, offset)})
 
 
 @bp.get("/openapi.json")

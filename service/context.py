@@ -7,9 +7,12 @@ never share state by accident.
 
 from __future__ import annotations
 
+import hmac
+
 from flask import current_app, request, url_for
 
 from service.config import Config
+from service.errors import APIError
 from service.pipeline import BulletinQA
 
 EXTENSION = "bqa"
@@ -43,3 +46,14 @@ def absolute(path: str) -> str:
 def source_url(bulletin_id: str, paragraph_id: str | None = None) -> str:
     """Absolute URL of the source view of a bulletin, pointing at one paragraph when `paragraph_id` is given."""
     return absolute(url_for("views.bulletin", bulletin_id=bulletin_id, _anchor=paragraph_id))
+
+
+def require_admin() -> None:
+    """Refuse the request unless it carries `Authorization: Bearer <BQA_ADMIN_TOKEN>` (compared in constant time)."""
+    token = config().admin_token
+    if not token:
+        raise APIError(503, "admin_disabled", "Admin endpoints are off: set BQA_ADMIN_TOKEN to enable them.")
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise APIError(401, "unauthorized", "Send the admin token as Authorization: Bearer <token>.")

@@ -31,10 +31,23 @@ CREATE TABLE IF NOT EXISTS turns (
     created REAL NOT NULL,
     PRIMARY KEY (conversation_id, n)
 );
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    turn INTEGER NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+    comment TEXT,
+    source TEXT NOT NULL,
+    created REAL NOT NULL
+);
 """
 
 
 class ConversationNotFound(LookupError):
+    pass
+
+
+class TurnNotFound(LookupError):
     pass
 
 
@@ -105,3 +118,41 @@ class History:
             db.execute("ROLLBACK")
             raise
         return n
+
+    def add_feedback(self, conversation_id: str, turn: int, rating: str, comment: str | None, source: str) -> int:
+        """Store a 👍 ("up") or 👎 ("down") on one turn; from the widget, Slack or the API (`source`)."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._live(db, conversation_id)
+            found = db.execute(
+                "SELECT 1 FROM turns WHERE conversation_id = ? AND n = ?", (conversation_id, turn)
+            ).fetchone()
+            if found is None:
+                raise TurnNotFound(f"{conversation_id} has no turn {turn}")
+            cursor = db.execute(
+                "INSERT INTO feedback (conversation_id, turn, rating, comment, source, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, turn, rating, comment, source, time.time()),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return cursor.lastrowid
+
+    def feedback(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Newest first, each with the question and answer it rates."""
+        rows = self._connect().execute(
+            """SELECT f.*, t.question, t.answer FROM feedback f
+               JOIN turns t ON t.conversation_id = f.conversation_id AND t.n = f.turn
+               ORDER BY f.id DESC LIMIT ? OFFSET ?""",
+            (limit, offset),
+        ).fetchall()
+        return [
+            {
+                "id": row["id"], "conversation_id": row["conversation_id"], "turn": row["turn"],
+                "rating": row["rating"], "comment": row["comment"], "source": row["source"],
+                "created": row["created"], "question": row["question"], "answer": row["answer"],
+            }
+            for row in rows
+        ]

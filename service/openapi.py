@@ -126,10 +126,12 @@ SCHEMAS = {
     "AskResponse": {
         "type": "object",
         "required": [
-            "conversation_id", "answer", "answerable", "resolved_question", "answerer", "citations", "timing_ms",
+            "conversation_id", "turn", "answer", "answerable", "resolved_question", "answerer", "citations",
+            "timing_ms",
         ],
         "properties": {
             "conversation_id": {"type": "string", "description": "Send it back to ask a follow-up."},
+            "turn": {"type": "integer", "minimum": 1, "description": "This answer's number in the conversation."},
             "answer": {"type": "string", "description": "Quoted from the bulletins with [n] markers, or why not."},
             "answerable": {"type": "boolean", "description": "False when the bulletins do not say."},
             "resolved_question": {"type": "string", "description": "The question as it was searched for."},
@@ -140,6 +142,42 @@ SCHEMAS = {
                 "description": "Sources of the answer; when answerable is false, the closest related paragraphs.",
             },
             "timing_ms": _ref("Timing"),
+        },
+    },
+    "FeedbackRequest": {
+        "type": "object",
+        "required": ["conversation_id", "turn", "rating"],
+        "additionalProperties": False,
+        "properties": {
+            "conversation_id": {"type": "string"},
+            "turn": {"type": "integer", "minimum": 1},
+            "rating": {"type": "string", "enum": ["up", "down"]},
+            "comment": {"type": ["string", "null"], "maxLength": 2000},
+        },
+    },
+    "FeedbackList": {
+        "type": "object",
+        "required": ["feedback"],
+        "properties": {
+            "feedback": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "conversation_id", "turn", "rating", "comment", "source", "created",
+                                 "question", "answer"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "conversation_id": {"type": "string"},
+                        "turn": {"type": "integer"},
+                        "rating": {"type": "string", "enum": ["up", "down"]},
+                        "comment": _STRING_OR_NULL,
+                        "source": {"type": "string", "examples": ["api", "widget", "slack"]},
+                        "created": {"type": "number", "description": "Unix time."},
+                        "question": {"type": "string"},
+                        "answer": {"type": "string"},
+                    },
+                },
+            }
         },
     },
     "BulletinSummary": {
@@ -279,6 +317,35 @@ SPEC = {
                     "415": _error("The body is not sent as application/json."),
                 },
             }
+        },
+        "/api/v1/feedback": {
+            "post": {
+                "operationId": "addFeedback",
+                "summary": "Rate one answer 👍 / 👎, with an optional comment",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("FeedbackRequest")}},
+                },
+                "responses": {
+                    "201": _json({"type": "object", "properties": {"id": {"type": "integer"}}}, "Stored."),
+                    "400": _error("Invalid JSON, body or field (see the error code)."),
+                    "404": _error("conversation_not_found or turn_not_found."),
+                    "415": _error("The body is not sent as application/json."),
+                },
+            },
+            "get": {
+                "operationId": "listFeedback",
+                "summary": "Every rating, newest first (admin: Authorization: Bearer BQA_ADMIN_TOKEN)",
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {
+                    "200": _json(_ref("FeedbackList"), "The ratings."),
+                    "401": _error("unauthorized: missing or wrong admin token."),
+                    "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
+                },
+            },
         },
         "/api/v1/bulletins": {
             "get": {

@@ -61,6 +61,7 @@ class BulletinQA:
         answered = time.perf_counter()
         response = {
             "conversation_id": conversation_id,
+            "turn": None,  # set once the turn is stored: feedback names it
             "answer": answer.text,
             "answerable": answer.answerable,
             "resolved_question": resolved.text,
@@ -72,7 +73,7 @@ class BulletinQA:
                 "total": round((answered - started) * 1000, 2),
             },
         }
-        self.history.add_turn(conversation_id, {"question": question, **response})
+        response["turn"] = self.history.add_turn(conversation_id, {"question": question, **response})
         return response
 
     @staticmethod
