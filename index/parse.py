@@ -119,7 +119,7 @@ _HTML_BLOCKS = frozenset(
     "address article aside blockquote body caption dd details div dl dt fieldset figcaption figure form h1 h2 h3 h4 "
     "h5 h6 hr li main ol p pre section summary table tbody td tfoot th thead tr ul".split()
 )
-_HTML_SKIP = ["script", "style", "noscript", "template", "nav", "header", "footer", "head", "svg", "form", "button"]
+_HTML_SKIP = ["script", "style", "noscript", "template", "nav", "header", "footer", "head", "title", "svg", "button"]
 
 
 def _read_html(data: bytes) -> tuple[str, str | None]:
@@ -128,7 +128,8 @@ def _read_html(data: bytes) -> tuple[str, str | None]:
     from bs4.element import NavigableString, Tag
 
     soup = BeautifulSoup(data, "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    title_tag = next((t for t in soup.find_all("title") if not t.find_parent("svg")), None)
+    title = (title_tag.get_text(" ", strip=True) or None) if title_tag else None
     for tag in soup(_HTML_SKIP):
         tag.decompose()
     blocks: list[str] = []
@@ -173,53 +174,65 @@ def _read_html(data: bytes) -> tuple[str, str | None]:
 
     walk(soup.body or soup, "div")
     flush("div")
-    if title is None:
-        h1 = next((b[2:] for b in blocks if b.startswith("# ")), None)
-        title = h1
-    return "\n\n".join(blocks), (title or None)
+    if title is None:  # no <title>: the first top-level heading names the page
+        title = next((block[2:] for block in blocks if block.startswith("# ")), None)
+    return "\n\n".join(blocks), title
 
 
 def _read_pdf(data: bytes) -> tuple[str, str | None]:
     """Lines of text in reading order, a blank line wherever the page leaves a vertical gap (between paragraphs,
     around headings, at a column or page break), and words hyphenated across a line break joined again."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError, PdfStreamError
+    from pypdf.errors import PyPdfError
 
-    if not data.lstrip()[:5] == b"%PDF-":
+    if data.lstrip()[:5] != b"%PDF-":
         raise ParseError("not a PDF file (it does not start with %PDF-)")
+    damaged = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, NotImplementedError,
+               RecursionError, ZeroDivisionError)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ParseError("the PDF is password-protected; supply an unencrypted copy")
-        pages = [_pdf_page_lines(page) for page in reader.pages]
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except damaged:
+                opened = False
+            if not opened:
+                raise ParseError("the PDF is password-protected; supply an unencrypted copy")
+        page_lines = [_pdf_lines(page) for page in reader.pages]
         metadata = reader.metadata
         title = metadata.get("/Title") if metadata else None
     except ParseError:
         raise
-    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        raise ParseError(f"not a readable PDF (damaged or truncated?): {exc}") from None
-    if not pages:
+    except damaged as exc:
+        raise ParseError(f"not a readable PDF, the file is damaged or truncated ({type(exc).__name__}: {exc})") from None
+    if not page_lines:
         raise ParseError("the PDF has no pages (is the file truncated?)")
-    if not any(any(line.strip() for line in page) for page in pages):
+    if not any(page_lines):
         raise ParseError("the PDF holds no extractable text (scanned images need OCR first)")
-    text = "\n\n".join("\n".join(page) for page in pages)
+    pitch = _line_pitch(page_lines)
+    text = "\n\n".join("\n".join(_pdf_blocks(lines, pitch)) for lines in page_lines if lines)
     return text, (str(title).strip() or None) if title else None
 
 
 @dataclass
 class _PdfLine:
     text: str
-    y: float  # baseline, in page space (up is larger)
+    x: float  # where the line starts, in page space
+    y: float  # its baseline (up is larger)
     size: float  # rendered font size
     upright: bool
+    bold: bool | None  # None when the line mixes bold and regular text
 
 
-def _pdf_page_lines(page) -> list[str]:
-    """One page as lines, with "" where a vertical gap separates blocks."""
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.I)
+
+
+def _pdf_lines(page) -> list[_PdfLine]:
+    """The lines of one page in content-stream order, as pypdf's plain extraction breaks them."""
     lines: list[_PdfLine] = []
     current: _PdfLine | None = None
 
-    def visit(text, cm, tm, _font, size):
+    def visit(text, cm, tm, font, size):
         nonlocal current
         if not text:
             return
@@ -229,44 +242,68 @@ def _pdf_page_lines(page) -> list[str]:
             tm[4] * cm[0] + tm[5] * cm[2] + cm[4], tm[4] * cm[1] + tm[5] * cm[3] + cm[5],
         ]
         rendered = abs(size or 0) * ((m[2] ** 2 + m[3] ** 2) ** 0.5) or 1.0
+        bold = bool(_BOLD_FONT.search(str((font or {}).get("/BaseFont", ""))))
         for i, part in enumerate(text.split("\n")):
             if i:
                 current = None
             if current is None:
                 if not part.strip():
                     continue
-                current = _PdfLine(part, m[5], rendered, abs(m[1]) < 1e-6 and m[3] > 0)
+                current = _PdfLine(part, m[4], m[5], rendered, abs(m[1]) < 1e-6 and m[3] > 0, bold)
                 lines.append(current)
             else:
                 current.text += part
-                current.size = max(current.size, rendered)
+                if part.strip():
+                    current.size = max(current.size, rendered)
+                    current.bold = current.bold if bold == current.bold else None
 
     page.extract_text(visitor_text=visit)
     for line in lines:
         line.text = re.sub(r"\s+", " ", line.text).strip()
-    lines = [line for line in lines if line.text]
-    if not lines:
-        return []
-    pitch = _line_pitch(lines)
+    return [line for line in lines if line.text]
+
+
+def _pdf_blocks(lines: list[_PdfLine], pitch: float) -> list[str]:
+    """The page's text: a line wrapped onto the next one joined to it, and "" wherever a vertical gap (more than
+    `pitch` font sizes allow), a change of font size or weight, or a jump up the page (a new column) separates
+    two lines. A line that ends short of its column's width (a label above its value, the last line of a list
+    item) keeps its line break."""
     out = [lines[0].text]
     for previous, line in zip(lines, lines[1:]):
         drop = previous.y - line.y
         size = max(previous.size, line.size)
         same_size = abs(previous.size - line.size) <= 0.15 * size
-        if previous.upright and line.upright and same_size and 0 < drop <= pitch * 1.3 * size:
-            if re.search(r"[^\W\d_]-$", out[-1]) and line.text[:1].isalpha():  # "counter-" / "terrorism"
-                out[-1] += line.text
-                continue
+        # a bold line next to a regular one is a heading or a banner (a line mixing both, say a bold lead-in, is not)
+        same_style = previous.bold is None or line.bold is None or previous.bold == line.bold
+        if not (previous.upright and line.upright and same_size and same_style and 0 < drop <= pitch * 1.3 * size):
+            out += ["", line.text]
+        elif _wrapped(previous, line, lines):
+            hyphenated = re.search(r"[^\W\d_]-$", out[-1]) and line.text[:1].isalpha()  # "counter-" "terrorism"
+            out[-1] += ("" if hyphenated else " ") + line.text
         else:
-            out.append("")
-        out.append(line.text)
+            out.append(line.text)
     return out
 
 
-def _line_pitch(lines: list[_PdfLine]) -> float:
-    """The usual baseline distance between two lines of one paragraph, as a multiple of the font size."""
+def _wrapped(previous: _PdfLine, line: _PdfLine, page: list[_PdfLine]) -> bool:
+    """Whether `line` goes on the sentence of `previous` because the first word of `line` did not fit on it: the
+    two lines together overflow what the column holds. Widths are counted in characters, the column's width
+    being its longest line of that size."""
+    if _BULLET.match(line.text):
+        return False
+    column = [
+        other for other in page
+        if abs(other.x - previous.x) <= 4 * previous.size and abs(other.size - previous.size) <= 0.15 * previous.size
+    ]
+    width = max(len(other.text) for other in column)
+    return len(previous.text) + 1 + len(line.text.split()[0]) >= 0.85 * width
+
+
+def _line_pitch(pages: list[list[_PdfLine]]) -> float:
+    """The usual baseline distance between two lines of one paragraph in this document, in font sizes."""
     ratios = [
         round((a.y - b.y) / max(a.size, b.size) / 0.05) * 0.05
+        for lines in pages
         for a, b in zip(lines, lines[1:])
         if a.upright and b.upright and abs(a.size - b.size) <= 0.15 * max(a.size, b.size)
     ]

@@ -1,0 +1,266 @@
+"""The Chroma store: incremental sync of a corpus folder, generations switched whole, failures leave the index as it was.
+
+Real Chroma on disk under tmp_path and real embeddings; each test indexes its own copy of the corpus.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.chunk import chunk
+from index.parse import ParseError, load
+from index.retrieve import Corpus, Filters, Searcher
+from index.store import Store
+from service.config import PROJECT_ROOT
+
+SEED_ID = "unoct-highlights-2021-03"
+SEED_NAME = "unoct-highlights-2021-03.md"
+
+EXTRA_ID = "weekly-brief-2021-04"
+EXTRA = """# Weekly Brief, April 2021
+
+## Lighthouse Programme
+
+The Lighthouse Programme trained 37 harbour pilots in Mombasa on maritime security and container screening. (6 April)
+
+The programme also delivered a tabletop exercise on port facility protection with the coast guard. (8 April)
+
+## Partnerships
+
+Norway renewed its funding of the Lighthouse Programme with a contribution of NOK 4 million. (12 April)
+"""
+
+
+def rotating(version: str, paragraphs: int) -> str:
+    """A bulletin whose every paragraph says which version it belongs to."""
+    body = "\n\n".join(
+        f"Version {version}, item {i}: the lighthouse keepers of the {version} edition inspected {10 + i} beacons "
+        f"along the coast and reported on their maintenance. ({i + 1} April)"
+        for i in range(paragraphs)
+    )
+    return f"# Rotating Bulletin, April 2021\n\n## Lighthouse Keepers\n\n{body}\n"
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", folder)
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store.open(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def seed_chunks() -> int:
+    return len(chunk(load(PROJECT_ROOT / "corpus" / SEED_NAME)))
+
+
+def served(store: Store) -> Corpus:
+    return Corpus.load(store, store.active_name())
+
+
+def texts(store: Store) -> list[str]:
+    corpus = served(store)
+    return [corpus.paragraphs[pid].text for pid in corpus.order]
+
+
+def assert_consistent(store: Store) -> None:
+    """The served generation: no chunk twice, no paragraph twice, and exactly the paragraphs its bulletins parse to."""
+    records = store.records(store.active_name())
+    assert len(set(records["ids"])) == len(records["ids"]) == store.active().count()
+    corpus = served(store)
+    assert len(set(corpus.order)) == len(corpus.order) == len(corpus.paragraphs)
+    expected = [p.id for source in sorted({m["source"] for m in records["metadatas"]})
+                for _, p in load(source).paragraphs()]
+    assert sorted(corpus.order) == sorted(expected)
+
+
+def test_first_sync_indexes_and_second_sync_changes_nothing(store, corpus, seed_chunks):
+    assert store.active_name() is None
+    assert Searcher(store).retriever(5).retrieve("Who funded CT Travel?") == []
+
+    first = store.sync([corpus])
+    assert (first.added, first.updated, first.removed, first.unchanged) == ([SEED_ID], [], [], [])
+    assert first.chunks == first.embedded == seed_chunks == store.active().count()
+    assert first.generation == store.active_name()
+    assert_consistent(store)
+
+    second = store.sync([corpus])
+    assert (second.added, second.updated, second.removed, second.unchanged) == ([], [], [], [SEED_ID])
+    assert not second.changed
+    assert second.embedded == 0
+    assert second.generation == first.generation == store.active_name()
+    assert second.chunks == first.chunks == store.active().count()
+    assert_consistent(store)
+    assert "0 embedded" in second.summary()
+
+
+def test_a_restarted_process_serves_the_same_index(store, corpus, tmp_path):
+    report = store.sync([corpus])
+    reopened = Store.open(tmp_path / "data")
+    assert reopened.active_name() == report.generation
+    assert reopened.indexed()[SEED_ID]["sha256"] == load(corpus / SEED_NAME).sha256
+    again = reopened.sync([corpus])
+    assert again.unchanged == [SEED_ID] and again.embedded == 0
+
+
+def test_an_edited_file_is_reindexed_and_its_old_text_is_gone(store, corpus, seed_chunks):
+    first = store.sync([corpus])
+    path = corpus / SEED_NAME
+    path.write_text(path.read_text(encoding="utf-8").replace("India (\\$500,000)", "Japan (\\$750,000)"),
+                    encoding="utf-8")
+
+    report = store.sync([corpus])
+    assert (report.added, report.updated, report.removed, report.unchanged) == ([], [SEED_ID], [], [])
+    assert report.generation != first.generation == store.client.get_collection("bqa-state").metadata["previous"]
+    assert report.chunks == report.embedded == seed_chunks
+    assert_consistent(store)
+
+    everything = "\n".join(texts(store))
+    assert "Japan ($750,000)" in everything
+    assert "India ($500,000)" not in everything
+    assert not any("India (" in document for document in store.records(store.active_name())["documents"])
+    hits = Searcher(store).retriever(5).retrieve("Who gave $750,000 to the Countering Terrorist Travel Programme?")
+    assert any("Japan ($750,000)" in h.node.text for h in hits)
+    assert not any("India ($500,000)" in h.node.text for h in hits)
+
+
+def test_adding_a_bulletin_embeds_only_it_and_removing_it_drops_it(store, corpus, seed_chunks):
+    first = store.sync([corpus])
+    extra = corpus / f"{EXTRA_ID}.md"
+    extra.write_text(EXTRA, encoding="utf-8")
+    extra_chunks = len(chunk(load(extra)))
+
+    added = store.sync([corpus])
+    assert (added.added, added.updated, added.removed, added.unchanged) == ([EXTRA_ID], [], [], [SEED_ID])
+    assert added.embedded == extra_chunks
+    assert added.chunks == seed_chunks + extra_chunks == store.active().count()
+    assert_consistent(store)
+    # the seed's chunks were copied into the new generation, same ids, same text, same vectors (to float32 precision)
+    seed_ids = store.records(first.generation)["ids"]
+    before = store.client.get_collection(first.generation).get(ids=seed_ids, include=["embeddings", "documents"])
+    after = store.client.get_collection(added.generation).get(ids=seed_ids, include=["embeddings", "documents"])
+    assert sorted(after["ids"]) == sorted(seed_ids)
+    vectors = dict(zip(before["ids"], before["embeddings"]))
+    documents = dict(zip(before["ids"], before["documents"]))
+    for cid, vector, document in zip(after["ids"], after["embeddings"], after["documents"]):
+        assert document == documents[cid]
+        assert np.allclose(vector, vectors[cid], rtol=0, atol=1e-6)
+
+    searcher = Searcher(store)
+    hits = searcher.retriever(5).retrieve("How many harbour pilots did the Lighthouse Programme train?")
+    assert hits[0].node.metadata["bulletin_id"] == EXTRA_ID and "37 harbour pilots" in hits[0].node.text
+    only_extra = searcher.retriever(5, Filters(bulletin_ids=(EXTRA_ID,))).retrieve("Who funded CT Travel?")
+    assert only_extra and all(h.node.metadata["bulletin_id"] == EXTRA_ID for h in only_extra)
+    april = searcher.retriever(5, Filters(period_from="2021-04")).retrieve("funding")
+    assert april and all(h.node.metadata["period"] == "April 2021" for h in april)
+
+    extra.unlink()
+    removed = store.sync([corpus])
+    assert (removed.added, removed.updated, removed.removed, removed.unchanged) == ([], [], [EXTRA_ID], [SEED_ID])
+    assert removed.embedded == 0
+    assert removed.chunks == seed_chunks == store.active().count()
+    assert_consistent(store)
+    assert set(store.indexed()) == {SEED_ID}
+    assert searcher.retriever(5, Filters(bulletin_ids=(EXTRA_ID,))).retrieve("harbour pilots") == []
+    assert not any("harbour pilots" in text for text in texts(store))
+
+
+def test_a_file_that_fails_to_parse_changes_nothing(store, corpus):
+    first = store.sync([corpus])
+    count = store.active().count()
+    (corpus / "broken.md").write_bytes(b"Caf\xe9 au lait was served to the delegates.\n")
+    path = corpus / SEED_NAME  # an edit in the same run is not applied either: the run is all or nothing
+    path.write_text(path.read_text(encoding="utf-8").replace("India (\\$500,000)", "Japan (\\$750,000)"),
+                    encoding="utf-8")
+
+    with pytest.raises(ParseError) as caught:
+        store.sync([corpus])
+    assert "broken.md" in str(caught.value) and "not UTF-8" in str(caught.value)
+    assert store.active_name() == first.generation
+    assert store.active().count() == count
+    assert "India ($500,000)" in "\n".join(texts(store))
+
+    (corpus / "broken.md").unlink()
+    assert store.sync([corpus]).updated == [SEED_ID]
+
+
+def test_sync_refuses_two_files_with_one_bulletin_id_and_ignores_other_files(store, corpus):
+    (corpus / "notes.docx").write_bytes(b"PK\x03\x04 not a bulletin")
+    (corpus / ".hidden").mkdir()
+    (corpus / ".hidden" / "draft-2021-05.md").write_text("# Draft\n\nNot ready.\n", encoding="utf-8")
+    report = store.sync([corpus])
+    assert report.added == [SEED_ID] and set(store.indexed()) == {SEED_ID}
+
+    (corpus / "unoct-highlights-2021-03.txt").write_text("Another copy.\n", encoding="utf-8")
+    with pytest.raises(ParseError, match="two files give the bulletin id 'unoct-highlights-2021-03'"):
+        store.sync([corpus])
+    assert store.active_name() == report.generation
+    with pytest.raises(FileNotFoundError):
+        store.sync([corpus / "missing-folder"])
+
+
+def test_queries_during_syncs_always_see_one_whole_generation(store, corpus):
+    """A writer switches a bulletin between two versions while readers query: every answer comes from one complete
+    generation, never from half of one or a mix of two."""
+    rotating_path = corpus / "rotating-bulletin-2021-04.md"
+    versions = {"alpha": 3, "beta": 5}
+    rotating_path.write_text(rotating("alpha", versions["alpha"]), encoding="utf-8")
+    store.sync([corpus])
+    seed_paragraphs = sum(1 for _ in load(corpus / SEED_NAME).paragraphs())
+    totals = {seed_paragraphs + n for n in versions.values()}
+
+    done = threading.Event()
+    errors: list[str] = []
+    queries = {"count": 0}
+    seen_totals: set[int] = set()
+    shared = Searcher(store)
+
+    def read(searcher: Searcher) -> None:
+        try:
+            while not done.is_set():
+                corpus_now = searcher.corpus()
+                total = len(corpus_now.order)
+                seen_totals.add(total)
+                if total not in totals or len(set(corpus_now.order)) != total:
+                    errors.append(f"a loaded corpus holds {total} paragraphs, not one of {sorted(totals)}")
+                hits = searcher.retriever(5).retrieve("What did the lighthouse keepers inspect along the coast?")
+                ids = [h.node.node_id for h in hits]
+                if len(hits) != 5 or len(set(ids)) != len(ids):
+                    errors.append(f"results {ids} are not five distinct paragraphs")
+                editions = {v for h in hits for v in versions if f"Version {v}," in h.node.text}
+                if len(editions) != 1:
+                    errors.append(f"results mix editions {sorted(editions)}: {[h.node.text[:30] for h in hits]}")
+                queries["count"] += 1
+        except Exception as exc:  # noqa: BLE001 - any failure in a reader is the test failing
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    readers = [threading.Thread(target=read, args=(s,)) for s in (shared, shared, Searcher(store))]
+    for thread in readers:
+        thread.start()
+    try:
+        for i in range(4):
+            version = "beta" if i % 2 == 0 else "alpha"
+            rotating_path.write_text(rotating(version, versions[version]), encoding="utf-8")
+            report = store.sync([corpus])
+            assert report.updated == ["rotating-bulletin-2021-04"] and report.unchanged == [SEED_ID]
+            time.sleep(0.5)  # let the readers query this generation
+    finally:
+        done.set()
+        for thread in readers:
+            thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in readers)
+    assert not errors, errors[:5]
+    assert queries["count"] >= 4
+    assert seen_totals == totals  # the readers really did query across the switches
+    assert len(served(store).order) == seed_paragraphs + versions["alpha"]
+    assert_consistent(store)
