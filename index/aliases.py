@@ -77,22 +77,26 @@ class Alias:
 class Aliases:
     def __init__(self, pairs: dict[str, str]):
         self.entries = [
-            Alias(short, long, tuple(terms(short)), tuple(terms(long)))
+            Alias(short, long, tuple(terms(short, keep_stopwords=True)), tuple(terms(long)))
             for short, long in pairs.items()
-            if terms(short) and terms(long)
+            if terms(long)
         ]
 
     def found_in(self, question: str) -> list[Alias]:
         """The entities `question` names, by short or long form."""
         present = set(terms(question))
-        short_hits = [a for a in self.entries if re.search(rf"(?<!\w){re.escape(a.short)}(?!\w)", question)]
+        short_hits = [a for a in self.entries if _mentions(question, a.short)]
         long_hits = [a for a in self.entries if a not in short_hits and set(a.long_terms) <= present]
         return short_hits + long_hits
 
     def expand(self, question: str) -> str:
         """The question with the other name of every entity it names added, for search."""
-        extra = []
-        for alias in self.found_in(question):
-            other = alias.long if re.search(rf"(?<!\w){re.escape(alias.short)}(?!\w)", question) else alias.short
-            extra.append(other)
+        extra = [alias.long if _mentions(question, alias.short) else alias.short for alias in self.found_in(question)]
         return f"{question} ({'; '.join(extra)})" if extra else question
+
+
+def _mentions(text: str, short: str) -> bool:
+    """Whether `text` uses the short form; in any case ("ct travel"), unless that would make a common word an
+    acronym ("who" is not WHO)."""
+    flags = re.I if short.lower() not in STOPWORDS else 0
+    return re.search(rf"(?<!\w){re.escape(short)}(?!\w)", text, flags) is not None

@@ -89,3 +89,12 @@ def test_the_served_corpus_knows_the_seed_aliases(qa):
     for short, long in EXPECTED.items():
         assert known.get(short) == long
     assert "Countering Terrorist Travel Programme" in corpus.aliases.expand("Who funded CT Travel?")
+
+
+def test_short_forms_match_in_any_case_but_common_words_stay_words():
+    from index.aliases import Aliases
+
+    aliases = Aliases({"CT Travel": "Countering Terrorist Travel Programme", "WHO": "World Health Organization"})
+    assert "Countering Terrorist Travel Programme" in aliases.expand("who funded ct travel?")
+    assert [a.short for a in aliases.found_in("who funded ct travel?")] == ["CT Travel"]
+    assert [a.short for a in aliases.found_in("What did the WHO say?")] == ["WHO"]
