@@ -92,7 +92,8 @@ class Store:
     def __init__(self, client, lock_path: Path | None = None):
         self.client = client
         self._lock_path = lock_path
-        self._thread_lock = threading.Lock()
+        self._thread_lock = threading.RLock()
+        self._depth = 0
 
     @classmethod
     def open(cls, data_dir: str | Path, chroma_url: str | None = None) -> "Store":
@@ -146,19 +147,24 @@ class Store:
     # --- writing ---------------------------------------------------------------------------------------------
 
     @contextmanager
-    def _writer(self):
-        """One writer at a time: threads of this process, and processes sharing the data folder."""
+    def writer(self):
+        """One writer at a time: threads of this process, and processes sharing the data folder. Re-entrant, so
+        a caller can hold it across its own file writes and the `apply` that indexes them."""
         with self._thread_lock:
-            if self._lock_path is None:
-                yield
-                return
-            self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self._lock_path, "w") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
+            self._depth += 1
+            try:
+                if self._depth > 1 or self._lock_path is None:
                     yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+                    return
+                self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self._lock_path, "w") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                self._depth -= 1
 
     def sync(self, paths: Iterable[str | Path], progress: Callable[[int], Callable[[int], None]] | None = None):
         """Make the index hold exactly the bulletins under `paths`: new and changed files are (re)indexed,
@@ -180,7 +186,7 @@ class Store:
         """Build and switch to the generation that holds `plan(indexed)`: bulletin id -> file, parsed bulletin,
         or KEEP for an indexed bulletin left as it is. Ids missing from the plan are removed."""
         started = time.perf_counter()
-        with self._writer():
+        with self.writer():
             indexed = self.indexed()
             wanted = plan(indexed)
             report = SyncReport()

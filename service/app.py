@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import api, context, errors, views
+from service import admin, api, context, errors, views
 from service.config import Config
 from service.pipeline import BulletinQA
+from service import security, widget
+from service import slack
 
 # Pages may load scripts, styles and data only from this origin: nothing inline, nothing from a CDN. Citation
 # text is escaped anyway; this is the second line of defence should an escape ever be missed.
@@ -39,7 +41,11 @@ def create_app(config: Config | None = None, qa: BulletinQA | None = None) -> Fl
     app.json.ensure_ascii = False
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(widget.bp)  # /widget.js, /widget.css, /api/v1/suggestions
+    security.register(app)  # CORS for /api/ (BQA_ALLOWED_ORIGINS) and the ask rate limit (BQA_RATE_LIMIT)
+    app.register_blueprint(slack.bp)  # /slack/*: 503 slack_not_configured unless SLACK_* are set
     errors.register(app)
 
     @app.after_request

@@ -45,7 +45,7 @@ SCHEMAS = {
                             "missing_question", "invalid_question", "question_too_long", "invalid_top_k",
                             "invalid_filters", "invalid_conversation_id", "payload_too_large",
                             "conversation_not_found", "bulletin_not_found", "not_found", "method_not_allowed",
-                            "internal_error",
+                            "internal_error", "rate_limited", "origin_not_allowed", "cors_not_allowed",
                         ],
                     },
                     "message": {"type": "string", "description": "What went wrong, for people."},
@@ -180,6 +180,19 @@ SCHEMAS = {
             }
         },
     },
+    "Published": {
+        "type": "object",
+        "required": ["id", "title", "period", "sections", "paragraphs", "url", "index"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "sections": {"type": "integer"},
+            "paragraphs": {"type": "integer"},
+            "url": {"type": "string", "format": "uri"},
+            "index": {"type": "string", "description": "What the re-index did."},
+        },
+    },
     "BulletinSummary": {
         "type": "object",
         "required": ["id", "title", "period", "sections", "paragraphs", "url"],
@@ -244,6 +257,15 @@ SCHEMAS = {
         "required": ["conversation_id", "turns"],
         "properties": {"conversation_id": {"type": "string"}, "turns": {"type": "array", "items": _ref("Turn")}},
     },
+    "Suggestions": {
+        "type": "object",
+        "required": ["suggestions", "source"],
+        "properties": {
+            "suggestions": {"type": "array", "items": {"type": "string"}},
+            "source": {"type": "string", "enum": ["config", "corpus"],
+                       "description": "BQA_SUGGESTIONS, or derived from the indexed bulletins."},
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "index", "answerer"],
@@ -264,6 +286,43 @@ SCHEMAS = {
 }
 
 _ID = {"in": "path", "required": True, "schema": {"type": "string"}}
+_RATE_LIMITED = {
+    **_error("rate_limited: more than BQA_RATE_LIMIT questions from this client in the last minute."),
+    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}},
+}
+_WIDGET_VERSION = {
+    "name": "v", "in": "query", "required": False, "schema": {"type": "string"},
+    "description": "The widget version; with the current one the file may be cached for a year.",
+}
+_PUBLISH = (
+    "Authorization: Bearer BQA_ADMIN_TOKEN. The type is sniffed from the content (PDF, HTML, Markdown, text); "
+    "the file is parsed and indexed before the call returns, and a failed call changes nothing."
+)
+_UPLOAD = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"name": {"type": "string", "description": "File name; gives the id on POST."},
+                               "text": {"type": "string"}},
+            }
+        },
+    },
+}
+_ADMIN_ERRORS = {
+    "400": _error("A missing file, text or name."),
+    "401": _error("unauthorized: missing or wrong admin token."),
+    "404": _error("bulletin_not_found (PUT)."),
+    "413": _error("The file is over BQA_MAX_UPLOAD_BYTES."),
+    "415": _error("Neither multipart/form-data nor JSON."),
+    "422": _error("unsupported_type, empty_file or unparseable, with the reason."),
+    "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
+}
 
 SPEC = {
     "openapi": "3.1.0",
@@ -288,6 +347,7 @@ SPEC = {
                     "404": _error("conversation_not_found: unknown or expired conversation_id."),
                     "413": _error("The body is larger than the limit (64 kB by default)."),
                     "415": _error("The body is not sent as application/json."),
+                    "429": _RATE_LIMITED,
                     "500": _error("Unexpected failure; it is logged."),
                 },
             }
@@ -298,7 +358,7 @@ SPEC = {
                 "summary": "The same answer as /ask, as server-sent events",
                 "description": (
                     "Events, in order: `meta` {conversation_id, resolved_question}; `delta` {text}, the answer in "
-                    "pieces; `citations` {citations, answerable, answerer, timing_ms}; `done` {}. A failure after the "
+                    "pieces; `citations` {citations, answerable, answerer, turn, timing_ms}; `done` {}. A failure after the "
                     "stream has started is an `error` event {code, message}. Invalid requests and unknown "
                     "conversations are refused before the stream starts, with the JSON errors of /ask."
                 ),
@@ -315,6 +375,7 @@ SPEC = {
                     "404": _error("conversation_not_found: unknown or expired conversation_id."),
                     "413": _error("The body is larger than the limit (64 kB by default)."),
                     "415": _error("The body is not sent as application/json."),
+                    "429": _RATE_LIMITED,
                 },
             }
         },
@@ -352,7 +413,18 @@ SPEC = {
                 "operationId": "listBulletins",
                 "summary": "The indexed bulletins",
                 "responses": {"200": _json(_ref("BulletinList"), "Every indexed bulletin; empty when none is.")},
-            }
+            },
+            "post": {
+                "operationId": "publishBulletin",
+                "summary": "Publish a new bulletin (admin); answerable as soon as the call returns",
+                "description": _PUBLISH,
+                "requestBody": _UPLOAD,
+                "responses": {
+                    "201": _json(_ref("Published"), "Indexed and served."),
+                    **_ADMIN_ERRORS,
+                    "409": _error("bulletin_exists: use PUT to replace it."),
+                },
+            },
         },
         "/api/v1/bulletins/{bulletin_id}": {
             "get": {
@@ -363,7 +435,25 @@ SPEC = {
                     "200": _json(_ref("Bulletin"), "The bulletin."),
                     "404": _error("bulletin_not_found."),
                 },
-            }
+            },
+            "put": {
+                "operationId": "replaceBulletin",
+                "summary": "Replace a bulletin's file (admin); its old text stops being cited at once",
+                "description": _PUBLISH,
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "requestBody": _UPLOAD,
+                "responses": {"200": _json(_ref("Published"), "Indexed and served."), **_ADMIN_ERRORS},
+            },
+            "delete": {
+                "operationId": "deleteBulletin",
+                "summary": "Remove a bulletin from the index and the corpus (admin)",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": _json({"type": "object"}, "Removed."),
+                    "401": _error("unauthorized."),
+                    "404": _error("bulletin_not_found."),
+                },
+            },
         },
         "/api/v1/conversations/{conversation_id}": {
             "get": {
@@ -381,6 +471,29 @@ SPEC = {
                 "operationId": "getOpenAPI",
                 "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1 document.", "content": {"application/json": {}}}},
+            }
+        },
+        "/api/v1/suggestions": {
+            "get": {
+                "operationId": "getSuggestions",
+                "summary": "Starter questions the chat widget offers",
+                "responses": {"200": _json(_ref("Suggestions"), "The questions.")},
+            }
+        },
+        "/widget.js": {
+            "get": {
+                "operationId": "getWidget",
+                "summary": "The chat widget: embed it with <script src=\"…/widget.js\" data-bqa-api=\"…\" defer>",
+                "parameters": [_WIDGET_VERSION],
+                "responses": {"200": {"description": "JavaScript.", "content": {"text/javascript": {}}}},
+            }
+        },
+        "/widget.css": {
+            "get": {
+                "operationId": "getWidgetStylesheet",
+                "summary": "The widget's stylesheet, loaded by widget.js into its shadow root",
+                "parameters": [_WIDGET_VERSION],
+                "responses": {"200": {"description": "CSS.", "content": {"text/css": {}}}},
             }
         },
         "/healthz": {

@@ -35,8 +35,10 @@ class BulletinQA:
         return cls(config, store, History(config.data_dir / "bqa.sqlite3", config.conversation_ttl))
 
     def index(self, paths=None, progress=None):
-        """Bring the index in line with the corpus folders (or `paths`)."""
-        return self.store.sync(paths or self.config.corpus_dirs, progress=progress)
+        """Bring the index in line with the corpus folders and published bulletins (or `paths`)."""
+        if not paths:
+            self.config.uploads_dir.mkdir(parents=True, exist_ok=True)
+        return self.store.sync(paths or self.config.bulletin_dirs, progress=progress)
 
     def ask(
         self,

@@ -34,7 +34,8 @@ def config(tmp_path_factory) -> Config:
     root = tmp_path_factory.mktemp("bqa")
     corpus = root / "corpus"
     shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    return Config.from_env(data_dir=root / "data", corpus_dirs=(corpus,), public_url=None)
+    # No rate limit: the suite asks hundreds of questions from one client; tests of the limit set their own.
+    return Config.from_env(data_dir=root / "data", corpus_dirs=(corpus,), public_url=None, rate_limit=0)
 
 
 @pytest.fixture(scope="session")
