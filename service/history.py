@@ -40,6 +40,21 @@ CREATE TABLE IF NOT EXISTS feedback (
     source TEXT NOT NULL,
     created REAL NOT NULL
 );
+-- The Slack bot: which conversation a Slack thread is, and which deliveries it has already taken (see
+-- service/slack.py). Kept here, in the same file, so that every worker process sees the same answers.
+CREATE TABLE IF NOT EXISTS slack_threads (
+    team TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (team, channel, thread_ts)
+);
+CREATE TABLE IF NOT EXISTS slack_deliveries (
+    key TEXT PRIMARY KEY,
+    seen REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS slack_deliveries_seen ON slack_deliveries (seen);
 """
 
 
@@ -156,3 +171,40 @@ class History:
             }
             for row in rows
         ]
+
+    # --- Slack ----------------------------------------------------------------------------------------------------
+
+    def slack_conversation(self, team: str, channel: str, thread_ts: str) -> str | None:
+        """The conversation a Slack thread carries on, if the bot has answered in it (expired or not)."""
+        row = self._connect().execute(
+            "SELECT conversation_id FROM slack_threads WHERE team = ? AND channel = ? AND thread_ts = ?",
+            (team, channel, thread_ts),
+        ).fetchone()
+        return row["conversation_id"] if row is not None else None
+
+    def link_slack_thread(self, team: str, channel: str, thread_ts: str, conversation_id: str) -> None:
+        """Make the Slack thread (team, channel, thread_ts) carry on `conversation_id` from now on."""
+        self._connect().execute(
+            """INSERT INTO slack_threads VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (team, channel, thread_ts) DO UPDATE SET
+                   conversation_id = excluded.conversation_id, updated = excluded.updated""",
+            (team, channel, thread_ts, conversation_id, time.time()),
+        )
+
+    def first_delivery(self, key: str, ttl_seconds: float) -> bool:
+        """True the first time `key` (a Slack event id, say) is seen within `ttl_seconds`, False for a repeat.
+
+        One atomic insert decides, so of several deliveries racing in threads or worker processes exactly one
+        wins. Keys older than the TTL are forgotten on the way.
+        """
+        db = self._connect()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM slack_deliveries WHERE seen < ?", (now - ttl_seconds,))
+            cursor = db.execute("INSERT OR IGNORE INTO slack_deliveries VALUES (?, ?)", (key, now))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return cursor.rowcount == 1
