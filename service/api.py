@@ -148,7 +148,7 @@ def ask_stream():
             yield _event("delta", {"text": piece})
         yield _event(
             "citations",
-            {key: result[key] for key in ("citations", "answerable", "answerer", "timing_ms")},
+            {key: result[key] for key in ("citations", "answerable", "answerer", "turn", "timing_ms")},
         )
         yield _event("done", {})
 

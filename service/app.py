@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import admin, api, context, errors, views
+from service import admin, api, context, errors, observability, views
 from service.config import Config
 from service.pipeline import BulletinQA
 from service import security, widget
@@ -47,6 +47,7 @@ def create_app(config: Config | None = None, qa: BulletinQA | None = None) -> Fl
     security.register(app)  # CORS for /api/ (BQA_ALLOWED_ORIGINS) and the ask rate limit (BQA_RATE_LIMIT)
     app.register_blueprint(slack.bp)  # /slack/*: 503 slack_not_configured unless SLACK_* are set
     errors.register(app)
+    observability.register(app)  # JSON request logs with request ids, GET /metrics
 
     @app.after_request
     def security_headers(response):

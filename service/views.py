@@ -2,15 +2,15 @@
 
 The source view `/bulletins/<id>` is where every citation URL points: each paragraph carries its id as the HTML
 id, so the URL fragment of a citation lands on (and, through CSS `:target`, highlights) the paragraph quoted.
-Text from bulletins and from URLs only ever reaches the page through Jinja's autoescaping, and the ask form
-writes answers with `textContent`, so a bulletin cannot inject markup into the page that shows it.
+Text from bulletins and from URLs only ever reaches the page through Jinja's autoescaping, and the chat widget
+on `/` writes answers with `textContent`, so a bulletin cannot inject markup into the page that shows it.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, url_for
 
 from service import context
 
@@ -28,20 +28,30 @@ def healthz():
         corpus = qa.searcher.corpus()
     except Exception:  # the store is unreachable: report it, the monitor decides what to do
         log.exception("health check could not read the index")
-        return jsonify({"status": "unavailable", "index": index, "answerer": qa.answerer.name}), 503
+        return jsonify({"status": "unavailable", "index": index, "answerer": qa.active_answerer}), 503
     if corpus is not None:
         index = {
             "generation": corpus.generation, "bulletins": len(corpus.bulletins), "paragraphs": len(corpus.paragraphs),
         }
     status = "ok" if index["paragraphs"] else "no_index"
-    return jsonify({"status": status, "index": index, "answerer": qa.answerer.name}), 200 if status == "ok" else 503
+    return jsonify({"status": status, "index": index, "answerer": qa.active_answerer}), 200 if status == "ok" else 503
 
 
 @bp.get("/")
 def index():
+    """The demo page: the bulletins, and the chat widget embedded with the very tag a site owner pastes.
+
+    The tag uses absolute URLs, as on a third-party site, so what the page shows under "Embed it" is exactly what
+    it runs; here the widget is same-origin, which also proves it works under this app's strict CSP.
+    """
     corpus = context.qa().searcher.corpus()
     bulletins = list(corpus.bulletins.values()) if corpus is not None else []
-    return render_template("index.html", bulletins=bulletins, max_question_chars=context.config().max_question_chars)
+    return render_template(
+        "index.html",
+        bulletins=bulletins,
+        widget_src=context.absolute(url_for("widget.script")),
+        api_base=context.absolute(url_for("views.index")).rstrip("/"),
+    )
 
 
 @bp.get("/bulletins/<bulletin_id>")

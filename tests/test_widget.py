@@ -1,0 +1,402 @@
+"""The chat widget: its files and endpoint over HTTP, then the widget itself in a real browser (Debian's Chromium,
+driven by Playwright) against the real app on a loopback port, embedded by a separate "third-party" site on
+another port exactly as the README tells site owners to.
+
+Every wait is on a state of the page (Playwright's `expect`), never a sleep. Screenshots of the open widget are
+saved under the test's tmp dir (desktop and phone sizes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+from service.app import create_app
+from service.widget import bundle
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+ANSWER_TIMEOUT = 90_000  # ms: the first question of a session also warms the embedding model up
+HIGHLIGHT = "rgb(255, 244, 194)"  # --highlight in style.css: the :target paragraph of the source view
+
+# The third-party page: its own hostile-ish styles (which must not reach the widget), a link before the widget
+# (so Tab has somewhere to start), and the embed tag from the README.
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Example News</title>
+<style>
+  body {{ font: 22px/3 Georgia, serif; color: #900; margin: 2rem; }}
+  button {{ display: none !important; }}
+  div, p {{ border: 3px solid lime; }}
+</style></head>
+<body>
+  <h1>Example News</h1>
+  <p><a href="#top">Top stories</a></p>
+  <p>Read the bulletins, or ask them.</p>
+  <script src="{api}/widget.js" data-bqa-api="{api}" data-title="Ask the bulletins" defer></script>
+</body></html>
+"""
+
+
+def serve_page(api_holder: dict) -> ThreadingHTTPServer:
+    """A tiny site on its own port whose one page embeds the widget from `api_holder["api"]`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = PAGE.format(api=api_holder["api"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # keep the test output quiet
+            pass
+
+    return start(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+
+
+def start(server):
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def url(server) -> str:
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+@contextmanager
+def site_and_app(config, qa, **settings):
+    """(app URL, URL of a site allowed to embed it, URL of a site that is not), all on loopback ports."""
+    holder: dict = {}
+    site, other_site = serve_page(holder), serve_page(holder)
+    app = create_app(replace(config, allowed_origins=(url(site),), **settings), qa=qa)
+    server = start(make_server("127.0.0.1", 0, app, threaded=True))
+    holder["api"] = url(server)
+    try:
+        yield url(server), url(site), url(other_site)
+    finally:
+        for running in (server, site, other_site):
+            running.shutdown()
+
+
+@pytest.fixture(scope="module")
+def servers(config, qa):
+    with site_and_app(config, qa) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (see .ci/run)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+# --- the files and the endpoint, over HTTP ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(config, qa):
+    return create_app(config, qa=qa).test_client()
+
+
+def test_the_embed_address_is_cached_briefly_and_revalidated(client):
+    version = bundle()[0]
+    response = client.get("/widget.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    source = response.get_data(as_text=True)
+    assert f'var VERSION = "{version}";' in source and "__BQA_WIDGET_VERSION__" not in source
+    assert client.get("/widget.js", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+
+
+@pytest.mark.parametrize("path", ["/widget.js", "/widget.css"])
+def test_versioned_addresses_are_cached_for_good(client, path):
+    version = bundle()[0]
+    pinned = client.get(f"{path}?v={version}")
+    assert pinned.status_code == 200
+    assert set(pinned.headers["Cache-Control"].split(", ")) == {"public", "max-age=31536000", "immutable"}
+    assert pinned.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    stale = client.get(f"{path}?v=0ld")  # an old version's address now serves new content: not for a year
+    assert stale.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_suggestions_are_derived_from_the_corpus(client):
+    body = client.get("/api/v1/suggestions").get_json()
+    assert body["source"] == "corpus"
+    assert body["suggestions"][0] == "What happened in March 2021?"
+    assert "What did the UN Counter-Terrorism Centre do?" in body["suggestions"]  # UNCCT: the most mentioned
+    assert not any("FTFs" in q or "countering the financing" in q for q in body["suggestions"])
+    assert 1 < len(body["suggestions"]) <= 4
+
+
+def test_suggestions_can_be_configured(config, qa):
+    questions = ("Who funded CT Travel?", "What did Canada fund in March?")
+    client = create_app(replace(config, suggestions=questions), qa=qa).test_client()
+    assert client.get("/api/v1/suggestions").get_json() == {"suggestions": list(questions), "source": "config"}
+
+
+def test_the_stream_names_the_turn_feedback_rates(client):
+    body = client.post("/api/v1/ask/stream", json={"question": "Who funded CT Travel?"}).get_data(as_text=True)
+    citations = next(block for block in body.split("\n\n") if block.startswith("event: citations"))
+    assert json.loads(citations.split("data: ", 1)[1])["turn"] == 1
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+
+
+class Widget:
+    """The widget as a user meets it, located inside its shadow root (Playwright's CSS pierces open ones)."""
+
+    def __init__(self, page):
+        self.page = page
+        self.root = page.locator("bqa-widget")
+        self.launcher = self.root.locator(".launcher")
+        self.panel = self.root.get_by_role("dialog")
+        self.input = self.root.get_by_label("Your question")
+        self.messages = self.root.locator('[role="log"] .msg')
+        self.answers = self.root.locator('[role="log"] .msg.bot[data-answerable]')  # finished ones only
+
+    def open(self):
+        self.launcher.click()
+        expect(self.panel).to_be_visible()
+
+    def ask(self, question: str):
+        """Ask and wait until the answer has finished streaming; the answer's message."""
+        done = self.answers.count()
+        self.input.fill(question)
+        self.input.press("Enter")
+        expect(self.answers).to_have_count(done + 1, timeout=ANSWER_TIMEOUT)
+        return self.answers.nth(done)
+
+    def shadow_focus(self) -> str | None:
+        """The class of the element focused inside the widget, or None when the focus is elsewhere."""
+        return self.page.evaluate(
+            """() => { const host = document.querySelector('bqa-widget');
+                       const active = host && host.shadowRoot.activeElement;
+                       return document.activeElement === host && active ? (active.id || active.className) : null; }"""
+        )
+
+
+def open_site(page, url: str) -> Widget:
+    page.goto(url)
+    widget = Widget(page)
+    expect(widget.launcher).to_be_visible()
+    return widget
+
+
+# --- tests ----------------------------------------------------------------------------------------------------
+
+
+def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(servers, page, qa, tmp_path):
+    api, site, _ = servers
+    requests_made = []
+    page.on("request", lambda request: requests_made.append(request.url))
+    widget = open_site(page, site)
+    widget.open()
+    expect(widget.root.locator(".suggestion").first).to_be_visible()  # starter questions from the server
+    page.screenshot(path=tmp_path / "widget-start.png")
+    page.evaluate(
+        """() => { const live = document.querySelector('bqa-widget').shadowRoot.querySelector('[role=status]');
+                   window.__announced = [];
+                   new MutationObserver(() => window.__announced.push(live.textContent))
+                     .observe(live, {childList: true, characterData: true, subtree: true}); }"""
+    )
+
+    answer = widget.ask("Who funded CT Travel?")
+    assert f"{api}/api/v1/ask/stream" in requests_made
+    expect(answer).to_have_attribute("data-answerable", "true")
+    expect(answer.locator(".bubble")).to_contain_text("India")
+    # Announced once, complete: not token by token.
+    announced = page.evaluate("window.__announced")
+    assert len(announced) == 1 and "India" in announced[0] and announced[0].startswith("Answer:")
+
+    chip = answer.locator(".chip").first
+    expect(chip).to_contain_text("[1]")
+    chip.click()
+    popover = answer.locator(".popover")
+    expect(popover).to_be_visible()
+    expect(chip).to_have_attribute("aria-expanded", "true")
+    expect(popover.locator("blockquote")).to_contain_text("from India ($500,000)")
+    expect(popover.locator(".where")).to_contain_text("UNOCT Highlights · March 2021 · Highlights")
+    page.screenshot(path=tmp_path / "widget-desktop.png")
+
+    link = popover.get_by_role("link")
+    with page.context.expect_page() as opened:
+        link.click()
+    source = opened.value
+    source.wait_for_load_state()
+    assert source.url.startswith(f"{api}/bulletins/unoct-highlights-2021-03#p-")
+    target = source.locator(":target")
+    expect(target).to_contain_text("India ($500,000)")
+    assert target.evaluate("p => getComputedStyle(p).backgroundColor") == HIGHLIGHT
+    source.close()
+
+    answer.get_by_role("button", name="Helpful", exact=True).click()
+    expect(answer.locator(".thanks")).to_have_text("Thanks for the feedback")
+    expect(answer.get_by_role("button", name="Helpful", exact=True)).to_have_attribute("aria-pressed", "true")
+    conversation_id = page.evaluate(
+        "() => JSON.parse(Object.values(sessionStorage).find(v => v.includes('conversationId'))).conversationId"
+    )
+    newest = qa.history.feedback(1)[0]
+    assert (newest["conversation_id"], newest["turn"], newest["rating"]) == (conversation_id, 1, "up")
+
+    follow_up = widget.ask("How much did they give?")
+    expect(follow_up.locator(".bubble")).to_contain_text("$500,000")
+
+    page.reload()
+    expect(widget.panel).to_be_visible()  # the panel stays open across the reload, with the conversation
+    expect(widget.messages).to_have_count(4)
+    expect(widget.messages.nth(0)).to_have_text("Who funded CT Travel?")
+    expect(widget.answers.nth(1).locator(".bubble")).to_contain_text("$500,000")
+    expect(widget.answers.nth(0).get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    third = widget.ask("Who funded the Gender and Identities Platform?")  # the same conversation continues
+    expect(third.locator(".bubble")).to_contain_text("Canada")
+    assert [t["question"] for t in qa.history.turns(conversation_id)][-1].startswith("Who funded the Gender")
+
+    widget.root.get_by_role("button", name="New conversation").click()
+    expect(widget.messages).to_have_count(0)
+    expect(widget.root.locator(".suggestion").first).to_be_visible()
+    expect(widget.input).to_be_focused()
+    assert "null" in page.evaluate("() => Object.values(sessionStorage).join()")
+
+
+def test_a_question_the_bulletins_cannot_answer_looks_different(servers, page, tmp_path):
+    widget = open_site(page, servers[1])
+    widget.open()
+    answer = widget.ask("What is the boiling point of water?")
+    expect(answer).to_have_attribute("data-answerable", "false")
+    expect(answer).to_have_class(re.compile(r"\bunanswerable\b"))
+    expect(answer.locator(".verdict")).to_have_text("Not in the bulletins")
+    expect(answer.locator(".chip")).to_have_count(0)
+    expect(answer.locator(".bubble")).to_have_css("border-style", "dashed")
+    page.screenshot(path=tmp_path / "widget-unanswerable.png")
+
+
+def test_keyboard_alone(servers, page):
+    widget = open_site(page, servers[1])
+    for _ in range(5):  # past the page's own link, to the launcher
+        page.keyboard.press("Tab")
+        if widget.shadow_focus() == "launcher":
+            break
+    assert widget.shadow_focus() == "launcher"
+    page.keyboard.press("Enter")
+    expect(widget.panel).to_be_visible()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "true")
+    assert widget.panel.get_attribute("aria-labelledby") == "bqa-title"
+    expect(widget.panel).to_have_accessible_name("Ask the bulletins")
+    assert widget.shadow_focus() == "bqa-input"  # focus lands in the (labelled) question box
+    expect(widget.root.get_by_role("log")).to_be_attached()
+
+    answer = widget.ask("Who funded CT Travel?")  # typed and sent with Enter
+    page.keyboard.press("Shift+Tab")  # back from the input into the answer: feedback, then the chip
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    assert widget.shadow_focus() == "chip"
+    page.keyboard.press("Enter")
+    expect(answer.locator(".popover")).to_be_visible()
+    page.keyboard.press("Escape")  # first Escape closes the popover, focus back on its chip
+    expect(answer.locator(".popover")).to_be_hidden()
+    assert widget.shadow_focus() == "chip"
+    page.keyboard.press("Escape")  # the next closes the panel, focus back on the launcher
+    expect(widget.panel).to_be_hidden()
+    assert widget.shadow_focus() == "launcher"
+    expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_markup_in_a_question_is_shown_as_text(servers, page):
+    widget = open_site(page, servers[1])
+    widget.open()
+    hostile = "<img src=x onerror=window.__pwned=1> Who funded CT Travel?"
+    widget.ask(hostile)
+    expect(widget.messages.first).to_have_text(hostile)
+    assert widget.root.locator("img").count() == 0
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_a_site_not_allowed_gets_no_answers(servers, page):
+    widget = open_site(page, servers[2])  # same page, an origin not in BQA_ALLOWED_ORIGINS
+    widget.open()
+    widget.input.fill("Who funded CT Travel?")
+    widget.input.press("Enter")
+    error = widget.root.locator(".msg.bot.error")
+    expect(error).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(error).to_contain_text("Could not reach the service")
+    expect(widget.root.locator(".suggestion")).to_have_count(0)  # the suggestions were refused too
+
+
+def test_phone_size(servers, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        widget = open_site(page, servers[1])
+        box = widget.launcher.bounding_box()
+        assert box["x"] + box["width"] <= 360
+        widget.open()
+        answer = widget.ask("Who funded CT Travel?")
+        answer.locator(".chip").first.click()
+        expect(answer.locator(".popover")).to_be_visible()
+        panel = widget.panel.bounding_box()
+        assert (panel["x"], panel["y"], panel["width"], panel["height"]) == (0, 0, 360, 740)  # the whole screen
+        overflow = widget.root.locator(".scroll").evaluate("s => s.scrollWidth - s.clientWidth")
+        assert overflow == 0  # nothing wider than the phone
+        page.screenshot(path=tmp_path / "widget-phone.png")
+        widget.root.get_by_role("button", name="Close", exact=True).click()
+        expect(widget.launcher).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_demo_page_embeds_the_widget_under_the_app_csp(servers, page, tmp_path):
+    api = servers[0]
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    response = page.goto(api + "/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    widget = Widget(page)
+    widget.open()
+    answer = widget.ask("Who funded CT Travel?")
+    expect(answer.locator(".bubble")).to_contain_text("India")
+    expect(widget.root.locator(".launcher")).to_have_css("position", "fixed")  # the stylesheet applied
+    answer.locator(".chip").first.click()
+    expect(answer.locator(".popover")).to_be_visible()
+    assert problems == []  # no CSP violation, no script error
+    page.screenshot(path=tmp_path / "widget-demo.png")
+
+
+def test_the_rate_limit_is_explained(config, qa, page):
+    with site_and_app(config, qa, rate_limit=1) as (_, site, _):
+        widget = open_site(page, site)
+        widget.open()
+        expect(widget.ask("Who funded CT Travel?")).to_have_attribute("data-answerable", "true")
+        widget.input.fill("How much did they give?")
+        widget.input.press("Enter")
+        refused = widget.root.locator(".msg.bot.error")
+        expect(refused).to_have_text(re.compile(r"Too many questions at once\. Try again in \d+ s\."))
