@@ -97,8 +97,8 @@ class Store:
 
     @classmethod
     def open(cls, data_dir: str | Path, chroma_url: str | None = None) -> "Store":
-        lock = None if chroma_url else Path(data_dir) / "index.lock"
-        return cls(open_client(data_dir, chroma_url), lock)
+        # With a Chroma server too: the workers sharing this data folder must not build generations at once.
+        return cls(open_client(data_dir, chroma_url), Path(data_dir) / "index.lock")
 
     # --- the pointer ------------------------------------------------------------------------------------------
 

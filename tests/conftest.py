@@ -48,3 +48,66 @@ def qa(config) -> BulletinQA:
 
 def url_for(bulletin_id: str, paragraph_id: str) -> str:
     return f"/bulletins/{bulletin_id}#{paragraph_id}"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real Chroma server (`chroma run`, from the installed chromadb) on a free loopback port."""
+    import subprocess
+    import sys
+    import time
+
+    import chromadb
+
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    log = tmp_path_factory.mktemp("chroma-log") / "server.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen(
+            [str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma")), "--host", "127.0.0.1",
+             "--port", str(port)],
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            break
+        except Exception:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"chroma run did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def server_qa(config, chroma_server, tmp_path_factory) -> BulletinQA:
+    """The service over the seed corpus indexed in a Chroma server instead of the embedded store."""
+    from dataclasses import replace
+
+    service = BulletinQA.from_config(
+        replace(config, chroma_url=chroma_server, data_dir=tmp_path_factory.mktemp("bqa-server") / "data")
+    )
+    service.index()
+    return service
+
+
+STORES = ["embedded", "chroma-server"]
+
+
+def on_both_stores(request, qa) -> BulletinQA:
+    """For `qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)` in a test module: its
+    tests run against the embedded store and against a real Chroma server."""
+    return qa if request.param == "embedded" else request.getfixturevalue("server_qa")

@@ -18,9 +18,12 @@ from flask import Request
 from flask.testing import EnvironBuilder
 from markupsafe import escape
 
+from conftest import STORES, on_both_stores
 from service.app import create_app
 from service.errors import APIError
 from service.pipeline import BulletinQA
+
+qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)
 
 CT_TRAVEL = "Who funded CT Travel?"
 UNANSWERABLE = "What is the boiling point of water at sea level?"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import STORES, on_both_stores
 from index.retrieve import FilterError, Filters
 from index.text import clean_markdown, fold
 
@@ -13,6 +14,9 @@ SEED_ID = "unoct-highlights-2021-03"
 def normalise(text: str) -> str:
     """As the dev set compares evidence: case and white space folded, Markdown escapes and links removed."""
     return fold(clean_markdown(text))
+
+
+qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)
 
 
 def retrieve(qa, question: str, top_k: int = 5, filters: Filters | None = None):

@@ -1,0 +1,85 @@
+"""Operations can see the service: a request id on every response and log line, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(config, qa):
+    return create_app(config, qa=qa).test_client()
+
+
+class Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture()
+def request_log():
+    handler = Records()
+    logger = logging.getLogger("bqa.requests")
+    logger.addHandler(handler)
+    yield handler.records
+    logger.removeHandler(handler)
+
+
+def test_every_response_carries_a_request_id_that_its_log_line_shares(client, request_log):
+    given = client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}, headers={"X-Request-ID": "trace-42"})
+    assert given.headers["X-Request-ID"] == "trace-42"
+    made = client.get("/healthz", headers={"X-Request-ID": "not a valid id; <script>"})
+    assert made.headers["X-Request-ID"] and made.headers["X-Request-ID"] != "not a valid id; <script>"
+    fields = [record.fields for record in request_log]
+    assert fields[0]["request_id"] == "trace-42" and fields[0]["path"] == "/api/v1/ask" and fields[0]["status"] == 200
+    assert fields[0]["duration_ms"] > 0
+    assert fields[1]["request_id"] == made.headers["X-Request-ID"]
+
+
+def test_log_lines_are_json(client):
+    import json
+
+    from service.observability import JsonFormatter
+
+    record = logging.LogRecord("bqa.requests", logging.INFO, __file__, 1, "request", None, None)
+    record.fields = {"request_id": "r1", "status": 200}
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "request" and line["request_id"] == "r1" and line["status"] == 200
+
+
+def metrics(client) -> dict:
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    return {family.name: family for family in text_string_to_metric_families(response.get_data(as_text=True))}
+
+
+def sample(families, name, suffix="", **labels):
+    family = families[name]
+    return sum(
+        s.value for s in family.samples
+        if s.name == name + suffix and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_metrics_count_requests_latency_answers_and_index_size(client):
+    before = metrics(client)
+    client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"})
+    client.post("/api/v1/ask", json={"question": "What is the boiling point of water at sea level?"})
+    client.post("/api/v1/ask", json={"question": ""})
+    after = metrics(client)
+    ok = {"endpoint": "/api/v1/ask", "method": "POST", "status": "200"}
+    assert sample(after, "bqa_requests", "_total", **ok) - sample(before, "bqa_requests", "_total", **ok) == 2
+    bad = {"endpoint": "/api/v1/ask", "status": "400"}
+    assert sample(after, "bqa_requests", "_total", **bad) - sample(before, "bqa_requests", "_total", **bad) == 1
+    assert sample(after, "bqa_request_duration_seconds", "_count", endpoint="/api/v1/ask") >= 3
+    assert sample(after, "bqa_answers", "_total", answerable="true") > sample(before, "bqa_answers", "_total", answerable="true")
+    assert sample(after, "bqa_answers", "_total", answerable="false") > sample(before, "bqa_answers", "_total", answerable="false")
+    assert sample(after, "bqa_index_paragraphs") == 25 and sample(after, "bqa_index_bulletins") == 1
