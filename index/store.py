@@ -236,8 +236,10 @@ class Store:
             tick = progress(len(nodes)) if progress and nodes else None
             for node, vector in zip(nodes, embed_texts([embedding_text(n) for n in nodes], tick)):
                 node.embedding = vector
-            if nodes:
-                ChromaVectorStore(chroma_collection=target).add(nodes)
+            vectors = ChromaVectorStore(chroma_collection=target)
+            batch = self.client.get_max_batch_size()  # llama-index's own batches can exceed the server's
+            for start in range(0, len(nodes), batch):
+                vectors.add(nodes[start : start + batch])
             expected = copied + len(nodes)
             if target.count() != expected:
                 raise RuntimeError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
