@@ -8,6 +8,7 @@ every worker process of a production server re-index on start-up. Tests pass the
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import admin, api, context, errors, observability, views
 from service.config import Config
@@ -48,6 +49,9 @@ def create_app(config: Config | None = None, qa: BulletinQA | None = None) -> Fl
     app.register_blueprint(slack.bp)  # /slack/*: 503 slack_not_configured unless SLACK_* are set
     errors.register(app)
     observability.register(app)  # JSON request logs with request ids, GET /metrics
+    if config.trusted_proxies:  # client address, scheme and host as the proxy saw them (rate limit, URLs)
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
     @app.after_request
     def security_headers(response):

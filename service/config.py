@@ -42,6 +42,7 @@ class Config:
     admin_token: str | None = None  # Bearer token of the admin endpoints; unset: they answer 503
     allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (CORS), besides the service itself
     rate_limit: int = 60  # questions per client per minute; 0 turns the limit off
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
     suggestions: tuple[str, ...] = ()  # starter questions the widget offers; empty: derived from the corpus
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -75,6 +76,7 @@ class Config:
             admin_token=env.get("BQA_ADMIN_TOKEN") or None,
             allowed_origins=tuple(o.strip().rstrip("/") for o in env.get("BQA_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             rate_limit=_int("BQA_RATE_LIMIT", cls.rate_limit),
+            trusted_proxies=_int("BQA_TRUSTED_PROXIES", cls.trusted_proxies),
             suggestions=tuple(q.strip() for q in env.get("BQA_SUGGESTIONS", "").split("|") if q.strip()),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,

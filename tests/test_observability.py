@@ -83,3 +83,17 @@ def test_metrics_count_requests_latency_answers_and_index_size(client):
     assert sample(after, "bqa_answers", "_total", answerable="true") > sample(before, "bqa_answers", "_total", answerable="true")
     assert sample(after, "bqa_answers", "_total", answerable="false") > sample(before, "bqa_answers", "_total", answerable="false")
     assert sample(after, "bqa_index_paragraphs") == 25 and sample(after, "bqa_index_bulletins") == 1
+
+
+def test_behind_a_trusted_proxy_clients_are_told_apart_by_their_own_address(config, qa):
+    from dataclasses import replace
+
+    app = create_app(replace(config, trusted_proxies=1, rate_limit=1), qa=qa)
+    client = app.test_client()
+    first = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "bulletins.example.org"}
+    answer = client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}, headers=first)
+    assert answer.status_code == 200
+    assert answer.get_json()["citations"][0]["url"].startswith("https://bulletins.example.org/bulletins/")
+    assert client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}, headers=first).status_code == 429
+    other = {"X-Forwarded-For": "198.51.100.9"}
+    assert client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}, headers=other).status_code == 200
