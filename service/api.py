@@ -209,7 +209,8 @@ def conversation(conversation_id: str):
     return jsonify({"conversation_id": conversation_id, "turns": context.qa().history.turns(conversation_id)})
 
 
-FEEDBACK_FIELDS = frozenset({"conversation_id", "turn", "rating", "comment"})
+FEEDBACK_FIELDS = frozenset({"conversation_id", "turn", "rating", "comment", "source"})
+FEEDBACK_SOURCES = ("api", "widget")  # Slack stores its own clicks with source "slack"
 MAX_COMMENT_CHARS = 2000
 
 
@@ -230,9 +231,12 @@ def feedback():
         raise APIError(400, "invalid_rating", "\"rating\" must be \"up\" or \"down\".")
     if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS):
         raise APIError(400, "invalid_comment", f"\"comment\" must be a string of at most {MAX_COMMENT_CHARS} characters.")
+    source = body.get("source", "api")
+    if source not in FEEDBACK_SOURCES:
+        raise APIError(400, "invalid_source", f"\"source\" must be one of {', '.join(FEEDBACK_SOURCES)}.")
     try:
         feedback_id = context.qa().history.add_feedback(
-            conversation_id, turn, rating, (comment or "").strip() or None, source="api"
+            conversation_id, turn, rating, (comment or "").strip() or None, source=source
         )
     except TurnNotFound:
         raise APIError(404, "turn_not_found", "That conversation has no such turn.") from None

@@ -153,6 +153,7 @@ SCHEMAS = {
             "turn": {"type": "integer", "minimum": 1},
             "rating": {"type": "string", "enum": ["up", "down"]},
             "comment": {"type": ["string", "null"], "maxLength": 2000},
+            "source": {"type": "string", "enum": ["api", "widget"], "default": "api"},
         },
     },
     "FeedbackList": {

@@ -71,3 +71,13 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(client, change, status, c
     assert response.get_json()["error"]["code"] == code
     after = client.get("/api/v1/feedback", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()["feedback"]
     assert after == before
+
+
+def test_feedback_names_where_it_came_from(client):
+    asked = answer(client)
+    body = {"conversation_id": asked["conversation_id"], "turn": 1, "rating": "up", "source": "widget"}
+    assert client.post("/api/v1/feedback", json=body).status_code == 201
+    newest = client.get("/api/v1/feedback?limit=1", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()["feedback"]
+    assert newest[0]["source"] == "widget"
+    forged = client.post("/api/v1/feedback", json={**body, "source": "slack"})
+    assert forged.status_code == 400 and forged.get_json()["error"]["code"] == "invalid_source"

@@ -263,7 +263,7 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
         "() => JSON.parse(Object.values(sessionStorage).find(v => v.includes('conversationId'))).conversationId"
     )
     newest = qa.history.feedback(1)[0]
-    assert (newest["conversation_id"], newest["turn"], newest["rating"]) == (conversation_id, 1, "up")
+    assert (newest["conversation_id"], newest["turn"], newest["rating"], newest["source"]) == (conversation_id, 1, "up", "widget")
 
     follow_up = widget.ask("How much did they give?")
     expect(follow_up.locator(".bubble")).to_contain_text("$500,000")

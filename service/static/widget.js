@@ -384,7 +384,7 @@
       up.disabled = down.disabled = true;
       try {
         var response = await post("/api/v1/feedback", {
-          conversation_id: message.conversationId, turn: message.turn, rating: rating
+          conversation_id: message.conversationId, turn: message.turn, rating: rating, source: "widget"
         });
         if (!response.ok) throw await refusal(response);
         message.rating = rating;
