@@ -46,6 +46,19 @@ def qa(config) -> BulletinQA:
     return service
 
 
+@pytest.fixture(scope="module")
+def app(config, qa):
+    """The Flask app over `qa` (a module may override `qa`, e.g. to run on both stores)."""
+    from service.app import create_app
+
+    return create_app(config, qa=qa)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
 def url_for(bulletin_id: str, paragraph_id: str) -> str:
     return f"/bulletins/{bulletin_id}#{paragraph_id}"
 

@@ -31,16 +31,6 @@ BULLETIN = "unoct-highlights-2021-03"
 
 
 @pytest.fixture(scope="module")
-def app(config, qa):
-    return create_app(config, qa=qa)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
 def spec(app):
     return app.test_client().get("/api/v1/openapi.json").get_json()
 

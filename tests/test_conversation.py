@@ -17,11 +17,6 @@ from service.history import History
 from service.pipeline import BulletinQA
 
 
-@pytest.fixture(scope="module")
-def client(config, qa):
-    return create_app(config, qa=qa).test_client()
-
-
 def ask(client, question, conversation_id=None, path="/api/v1/ask"):
     body = {"question": question}
     if conversation_id:

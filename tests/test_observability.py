@@ -10,11 +10,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.app import create_app
 
 
-@pytest.fixture(scope="module")
-def client(config, qa):
-    return create_app(config, qa=qa).test_client()
-
-
 class Records(logging.Handler):
     def __init__(self):
         super().__init__()

@@ -16,16 +16,6 @@ from service.pipeline import BulletinQA
 BULLETIN = "unoct-highlights-2021-03"
 
 
-@pytest.fixture(scope="module")
-def app(config, qa):
-    return create_app(config, qa=qa)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
 # --- health ---------------------------------------------------------------------------------------------------
 
 
