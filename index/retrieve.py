@@ -26,6 +26,7 @@ from index.keyword import KeywordIndex
 from index.store import Store
 from index.text import concept, terms
 
+POINTER_MAX_AGE = 0.25  # seconds a query may serve a generation another process has already replaced
 RRF_K = 60  # the constant of Cormack et al. (2009); it damps the weight of the very first ranks
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -82,6 +83,8 @@ class Corpus:
     """One index generation, loaded for querying: its paragraphs, keyword index, aliases and term statistics."""
 
     generation: str
+    vectors: ChromaVectorStore  # the generation's Chroma collection
+    chunks: int
     paragraphs: dict[str, TextNode]  # paragraph id -> node; text is the paragraph, metadata says where it stands
     order: list[str]  # paragraph ids in reading order
     bulletins: dict[str, dict] = field(default_factory=dict)  # id -> title, period, sections [(title, [ids])]
@@ -129,6 +132,8 @@ class Corpus:
         titles = [title for b in bulletins.values() for title, _ in b["sections"]]
         return cls(
             generation=generation,
+            vectors=ChromaVectorStore(chroma_collection=store.client.get_collection(generation, embedding_function=None)),
+            chunks=len(records["ids"]),
             paragraphs=paragraphs,
             order=order,
             bulletins=bulletins,
@@ -147,7 +152,7 @@ class Searcher:
         self._lock = threading.Lock()
 
     def corpus(self) -> Corpus | None:
-        name = self.store.active_name()
+        name = self.store.active_name(max_age=POINTER_MAX_AGE)
         if name is None:
             return None
         current = self._corpus
@@ -195,11 +200,10 @@ class HybridRetriever(BaseRetriever):
 
     def _dense(self, corpus: Corpus, query: str, depth: int) -> dict[str, float]:
         """paragraph id -> cosine similarity of its best chunk, best first."""
-        collection = self.searcher.store.client.get_collection(corpus.generation, embedding_function=None)
-        result = ChromaVectorStore(chroma_collection=collection).query(
+        result = corpus.vectors.query(
             VectorStoreQuery(
-                query_embedding=embed_query(query),
-                similarity_top_k=min(depth, collection.count()) or 1,
+                query_embedding=list(embed_query(query)),
+                similarity_top_k=min(depth, corpus.chunks) or 1,
                 filters=self.filters.metadata_filters(),
             )
         )

@@ -92,6 +92,7 @@ class Store:
     def __init__(self, client, lock_path: Path | None = None):
         self.client = client
         self._lock_path = lock_path
+        self._active: tuple[str | None, float] = (None, float("-inf"))
         self._thread_lock = threading.RLock()
         self._depth = 0
 
@@ -105,8 +106,15 @@ class Store:
     def _state(self):
         return self.client.get_or_create_collection(STATE, embedding_function=None)
 
-    def active_name(self) -> str | None:
-        return (self._state().metadata or {}).get("active")
+    def active_name(self, max_age: float = 0.0) -> str | None:
+        """The served generation. Queries pass a `max_age`: a switch made by another process may then take that
+        long to be seen, and each query saves a round trip to Chroma; this process's own switches show at once."""
+        name, read_at = self._active
+        if max_age and time.monotonic() - read_at <= max_age:
+            return name
+        name = (self._state().metadata or {}).get("active")
+        self._active = (name, time.monotonic())
+        return name
 
     def active(self):
         name = self.active_name()
@@ -117,6 +125,7 @@ class Store:
         if previous:
             metadata["previous"] = previous
         self._state().modify(metadata=metadata)
+        self._active = (name, time.monotonic())
         keep = {name, previous}
         for collection in self.client.list_collections():
             collection_name = getattr(collection, "name", collection)

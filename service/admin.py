@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 from flask import Blueprint, jsonify, request
 
 from index.parse import FORMATS, ParseError, bulletin_id, parse
+from index.retrieve import POINTER_MAX_AGE
 from index.store import KEEP
 from service import context
 from service.errors import APIError
@@ -93,7 +95,7 @@ def _publish(bid: str, data: bytes, replacing: dict | None):
     temporary = folder / f".{bid}{suffix}.uploading"
     temporary.write_bytes(data)
     try:
-        report = qa.store.apply(lambda indexed: {**{b: KEEP for b in indexed if b != bid}, bid: bulletin})
+        report = _settled(qa.store.apply(lambda indexed: {**{b: KEEP for b in indexed if b != bid}, bid: bulletin}))
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -101,6 +103,12 @@ def _publish(bid: str, data: bytes, replacing: dict | None):
     if old is not None and old != target:
         old.unlink(missing_ok=True)
     return bulletin, report
+
+
+def _settled(report):
+    """Return only once every worker serves the new generation: each re-reads the pointer at least this often."""
+    time.sleep(POINTER_MAX_AGE)
+    return report
 
 
 def _described(bulletin, report) -> dict:
@@ -154,7 +162,7 @@ def delete(bulletin_id: str):
         existing = qa.store.indexed().get(bulletin_id)
         if existing is None:
             raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed.")
-        report = qa.store.apply(lambda indexed: {b: KEEP for b in indexed if b != bulletin_id})
+        report = _settled(qa.store.apply(lambda indexed: {b: KEEP for b in indexed if b != bulletin_id}))
         source = Path(existing["source"])
         if source.suffix.lower() in FORMATS:
             source.unlink(missing_ok=True)
