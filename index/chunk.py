@@ -33,15 +33,20 @@ def month_number(period: str | None) -> int:
 
 
 def _fit(sentence: str, budget: int) -> list[str]:
-    """A sentence as runs of whole words of at most `budget` tokens each (one run unless it is a run-on)."""
+    """A sentence as runs of whole words of at most `budget` tokens each (one run unless it is a run-on).
+
+    Words are counted one by one (WordPiece splits at white space first, so their counts add up), which keeps a
+    run-on sentence of any length linear in time."""
     if count_tokens(sentence) <= budget:
         return [sentence]
-    runs, current = [], []
+    runs, current, used = [], [], 0
     for word in sentence.split():
-        if current and count_tokens(" ".join(current + [word])) > budget:
+        cost = count_tokens(word)
+        if current and used + cost > budget:
             runs.append(" ".join(current))
-            current = []
+            current, used = [], 0
         current.append(word)
+        used += cost
     return runs + [" ".join(current)]
 
 

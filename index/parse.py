@@ -9,6 +9,7 @@ lines; one structure pass then finds sections, repairs broken paragraphs and dro
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 import hashlib
 import io
 import re
@@ -153,26 +154,31 @@ def _read_html(data: bytes) -> tuple[str, str | None]:
             text = "- " + text
         blocks.append(text)
 
-    def walk(node: Tag, kind: str) -> None:
-        for child in node.children:
-            if isinstance(child, NavigableString):
-                if type(child) is NavigableString:  # not a comment, doctype or CDATA
-                    buffer.append(str(child) if kind == "pre" else re.sub(r"\s+", " ", str(child)))
-            elif isinstance(child, Tag):
-                if child.name == "br":
-                    buffer.append("\n")
-                elif child.name in _HTML_BLOCKS:
-                    flush(kind)
-                    if child.name == "li":
-                        open_items.append([False])
-                    walk(child, child.name if child.name != "body" else kind)
-                    flush(child.name)
-                    if child.name == "li":
-                        open_items.pop()
-                else:
-                    walk(child, kind)
+    # Depth-first over the tree with an explicit stack: deeply nested markup must not exhaust Python's recursion.
+    root = soup.body or soup
+    stack = [(child, "div", False) for child in reversed(list(root.children))]  # (node, block kind, leaving)
+    while stack:
+        node, kind, leaving = stack.pop()
+        if leaving:  # the end of a block element
+            flush(node.name)
+            if node.name == "li":
+                open_items.pop()
+        elif isinstance(node, NavigableString):
+            if type(node) is NavigableString:  # not a comment, doctype or CDATA
+                buffer.append(str(node) if kind == "pre" else re.sub(r"\s+", " ", str(node)))
+        elif isinstance(node, Tag):
+            if node.name == "br":
+                buffer.append("\n")
+                continue
+            inner = kind
+            if node.name in _HTML_BLOCKS:
+                flush(kind)
+                if node.name == "li":
+                    open_items.append([False])
+                stack.append((node, kind, True))
+                inner = node.name if node.name != "body" else kind
+            stack.extend((child, inner, False) for child in reversed(list(node.children)))
 
-    walk(soup.body or soup, "div")
     flush("div")
     if title is None:  # no <title>: the first top-level heading names the page
         title = next((block[2:] for block in blocks if block.startswith("# ")), None)
@@ -331,7 +337,7 @@ _MINOR = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "
 def _is_title_line(line: str) -> bool:
     """A short standalone line in title case, such as "Special Projects & Innovation Branch (SPIB)"."""
     words = line.split()
-    if len(line) > 80 or len(words) > 12 or line[-1] in ".,;:!?" or not line[0].isupper():
+    if not words or len(line) > 80 or len(words) > 12 or line[-1] in ".,;:!?" or not line[0].isupper():
         return False
     significant = [w for w in words if w.lower() not in _MINOR]
     capitalised = [w for w in significant if w[0].isupper() or w[0].isdigit() or w[0] in "(&"]
@@ -409,13 +415,14 @@ def _structure(text: str, bulletin: str) -> list[Section]:
         sections.append(section)
         return section
 
-    def add(texts: list[str]) -> None:
+    def add(texts: list[str], may_continue: bool = True) -> None:
+        """Append paragraphs; a text block may be the second half of a paragraph a break cut, a bullet never."""
         nonlocal current, dangling
         for piece in texts:
             piece = piece.strip()
             if not piece:
                 continue
-            if dangling and _continues(dangling[1][0], piece):
+            if may_continue and dangling and _continues(dangling[1][0], piece):
                 dangling[1][0] += " " + piece
                 current = dangling[0]
             else:
@@ -450,20 +457,19 @@ def _structure(text: str, bulletin: str) -> list[Section]:
         if kind == "pair":
             pending_pairs.append(value)  # type: ignore[arg-type]
         else:
-            add(value if kind == "bullets" else [value])  # type: ignore[list-item]
+            add(value if kind == "bullets" else [value], may_continue=kind != "bullets")  # type: ignore[list-item]
     flush_pairs()
-    return [_with_ids(section, bulletin) for section in sections if section.paragraphs]
+    repeats: Counter = Counter()  # across the bulletin: ids must be unique in it, not only in a section
+    return [_with_ids(section, bulletin, repeats) for section in sections if section.paragraphs]
 
 
-def _with_ids(section: Section, bulletin: str) -> Section:
+def _with_ids(section: Section, bulletin: str, repeats: Counter) -> Section:
     """Replace raw texts by Paragraphs whose ids hash their content, so they survive edits elsewhere."""
-    paragraphs, seen = [], set()
+    paragraphs = []
     for ordinal, (text,) in enumerate(section.paragraphs, start=1):
         digest = hashlib.sha1(f"{bulletin}\x00{section.title}\x00{text}".encode()).hexdigest()[:10]
-        pid, n = f"p-{digest}", 2
-        while pid in seen:
-            pid, n = f"p-{digest}-{n}", n + 1
-        seen.add(pid)
+        repeats[digest] += 1  # the same text again (in this section or one of the same title): number it
+        pid = f"p-{digest}" if repeats[digest] == 1 else f"p-{digest}-{repeats[digest]}"
         paragraphs.append(Paragraph(id=pid, text=text, ordinal=ordinal))
     return Section(title=section.title, paragraphs=paragraphs, parent=section.parent)
 

@@ -9,7 +9,6 @@ the new index generation is live, all under the store's writer lock, so a failed
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -21,6 +20,7 @@ from index.parse import FORMATS, ParseError, bulletin_id, parse
 from index.retrieve import POINTER_MAX_AGE
 from index.store import KEEP
 from service import context
+from service.api import load_json_object
 from service.errors import APIError
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
@@ -58,11 +58,8 @@ def _upload() -> tuple[str | None, bytes]:
             raise APIError(400, "missing_file", "Send the bulletin as the multipart field \"file\".")
         return upload.filename or None, upload.read()
     if request.mimetype == "application/json":
-        try:
-            body = json.loads(request.get_data())
-        except (ValueError, RecursionError):
-            raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
-        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        body = load_json_object(request.get_data())
+        if not isinstance(body.get("text"), str):
             raise APIError(400, "missing_text", "Send {\"name\": \"bulletin-2021-04.md\", \"text\": \"…\"}.")
         unknown = sorted(set(body) - {"name", "text"})
         if unknown:

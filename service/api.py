@@ -51,13 +51,32 @@ def _json_object() -> dict:
         raise APIError(
             415, "unsupported_media_type", "Send the request body as JSON, with Content-Type: application/json."
         )
-    raw = _read_body()
+    return load_json_object(_read_body())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def load_json_object(raw: bytes) -> dict:
+    """A JSON object from strictly UTF-8 bytes, holding only real text: a lone surrogate ("\\ud800") is no
+    character, and would fail later, in the tokenizer or SQLite, as a 500 instead of a 400 now."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
+        raise APIError(400, "invalid_json", "The request body is not valid JSON in UTF-8.") from None
     if not isinstance(body, dict):
         raise APIError(400, "invalid_body", "The request body must be a JSON object.")
+    pending: list = [body]
+    while pending:  # iterative: a body nested as deep as the JSON parser allows must not exhaust the stack
+        value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise APIError(400, "invalid_text", "The request holds a lone surrogate (\\ud800-\\udfff), which is not text.")
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return body
 
 

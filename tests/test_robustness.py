@@ -15,11 +15,7 @@ The contract under test (issue 7, "Bad input"):
 Every property is bounded (`max_examples`, no deadline) so the module stays within about two minutes on a 2-core
 machine; nothing is mocked (real parsers, real Chroma, real embeddings).
 
-Known bugs. Inputs that reach a bug these tests found are listed in `KNOWN_BUGS` below, each with a strict-xfail
-regression test holding the exact input. The properties keep guarding everything else meanwhile: an API input
-that hits a known bug is not sent (some cost seconds each), a parser exception that matches a known bug's
-signature is tallied rather than raised. When a bug is fixed its regression test XPASSes, which fails the run
-(strict): remove the marker and the bug's entry, and the properties cover that input class again.
+The regression tests at the end hold the exact inputs of the bugs these properties found (all fixed).
 """
 
 from __future__ import annotations
@@ -27,19 +23,17 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import traceback
 from dataclasses import replace
 
 import pytest
 from fpdf import FPDF
-from hypothesis import HealthCheck, event, example, given, note, settings
+import hypothesis
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from index.parse import Bulletin, ParseError, parse
-from service.admin import sniff
 from service.app import create_app
 from service.config import PROJECT_ROOT
-from service.errors import APIError
 from service.pipeline import BulletinQA
 
 JSON = "application/json"
@@ -61,56 +55,10 @@ def bounded(max_examples: int):
     )
 
 
-# --- known bugs ------------------------------------------------------------------------------------------------
-
-def _has_surrogate(value) -> bool:
-    """Whether a JSON value holds a lone UTF-16 surrogate anywhere (JSON may spell one as "\\ud800")."""
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    return False
-
-
-def _filters_ids(body: dict):
-    filters = body.get("filters")
-    return filters.get("bulletin_ids") if isinstance(filters, dict) else None
-
-
-# API bugs: (name, predicate on a request body that reaches it). The request is not sent.
-API_KNOWN_BUGS = [
-    # test_bug_lone_surrogate_in_question_is_a_500: 500 after ~8 s of embedding retries under the global lock
-    ("surrogate-question", lambda b: isinstance(b.get("question"), str) and _has_surrogate(b["question"])),
-    # test_bug_lone_surrogate_in_conversation_id_is_a_500
-    ("surrogate-conversation-id",
-     lambda b: isinstance(b.get("conversation_id"), str) and _has_surrogate(b["conversation_id"])),
-    # test_bug_lone_surrogate_in_bulletin_ids_filter_is_a_500
-    ("surrogate-bulletin-id", lambda b: isinstance(_filters_ids(b), list) and _has_surrogate(_filters_ids(b))),
-]
-# Admin (JSON upload) bug: test_bug_admin_json_text_with_lone_surrogate_is_a_500
-ADMIN_KNOWN_BUGS = [
-    ("surrogate-upload-text", lambda b: isinstance(b.get("text"), str) and _has_surrogate(b["text"])),
-]
-# Parser bugs: (name, exception type, function in the traceback).
-PARSE_KNOWN_BUGS = [
-    # test_bug_line_of_only_empty_markdown_link_raises_index_error
-    ("empty-link-line", IndexError, "_is_title_line"),
-    # test_bug_deeply_nested_html_raises_recursion_error
-    ("deep-html", RecursionError, "walk"),
-]
-
-
-def known_api_bug(body, table=API_KNOWN_BUGS) -> str | None:
-    if not isinstance(body, dict):
-        return None
-    return next((name for name, reaches in table if reaches(body)), None)
-
-
-def known_parse_bug(exc: BaseException) -> str | None:
-    functions = {frame.name for frame in traceback.extract_tb(exc.__traceback__)}
-    return next((name for name, kind, where in PARSE_KNOWN_BUGS if isinstance(exc, kind) and where in functions), None)
+def event(label: str) -> None:
+    """Tally `label` in hypothesis's statistics; the same checks also serve plain regression tests."""
+    if hypothesis.currently_in_test_context():
+        hypothesis.event(label)
 
 
 # --- checks ----------------------------------------------------------------------------------------------------
@@ -122,12 +70,6 @@ def check_parse(data: bytes, name: str) -> Bulletin | None:
     except ParseError as exc:
         assert str(exc), "a ParseError must say why"
         event(f"{name.rpartition('.')[2]}: ParseError")
-        return None
-    except Exception as exc:
-        bug = known_parse_bug(exc)
-        if bug is None:
-            raise
-        event(f"known bug {bug}")
         return None
     event(f"{name.rpartition('.')[2]}: Bulletin")
     assert isinstance(bulletin, Bulletin)
@@ -368,7 +310,7 @@ def test_parse_damaged_pdfs(kind, edits):
 
 @bounded(90)
 @given(text=texts, how=st.sampled_from(ENCODINGS), name=names)
-@example(text="[](x)", how="utf-8", name="link.md")  # known bug empty-link-line: tallied, not raised
+@example(text="[](x)", how="utf-8", name="link.md")
 @example(text="\u200f\u200d\u0301" * 20_000, how="utf-8", name="marks.txt")
 @example(text="a\ud800b\udc80c", how="utf-8", name="lone.md")
 @example(text="x" * 1_000_000, how="utf-8", name="one-line.txt")
@@ -403,14 +345,6 @@ def conversation_id(app):
     return response.get_json()["conversation_id"]
 
 
-def parsed_as_the_api_does(raw: bytes):
-    """The body as `service.api` reads it (json.loads on the bytes), or None when that fails."""
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-
-
 def ask(app, qa, generation, body: bytes | str, **kwargs):
     response = app.test_client().post("/api/v1/ask", data=body, content_type=kwargs.pop("content_type", JSON), **kwargs)
     result = check_answer_or_error(response)
@@ -419,10 +353,6 @@ def ask(app, qa, generation, body: bytes | str, **kwargs):
 
 
 def ask_value(app, qa, generation, value):
-    bug = known_api_bug(value)
-    if bug is not None:
-        event(f"known bug {bug}: not sent")
-        return None
     return ask(app, qa, generation, json.dumps(value))
 
 
@@ -485,10 +415,6 @@ def test_ask_random_arguments(app, qa, generation, conversation_id, body, follow
 @example(raw=b'{"question": "Who funded CT Travel?"}'.decode().encode("utf-16"))
 @example(raw=b'{"question": "\xed\xa0\x80"}')  # a surrogate spelled in (invalid) UTF-8 bytes
 def test_ask_invalid_utf8_bodies(app, qa, generation, raw):
-    bug = known_api_bug(parsed_as_the_api_does(raw))
-    if bug is not None:  # e.g. a surrogate spelled in UTF-8 bytes: see test_bug_surrogate_bytes_in_body_are_a_500
-        event(f"known bug {bug}: not sent")
-        return
     ask(app, qa, generation, raw)
 
 
@@ -626,17 +552,6 @@ def expect_unchanged_or_undo(app, before: dict, response, undo) -> None:
         assert snapshot(app) == before
 
 
-def sniffed_known_parse_bug(data: bytes) -> str | None:
-    """The known parser bug these bytes reach on the admin's own path (sniffed type, then parse), if any."""
-    try:
-        parse(data, "x" + sniff(data))
-    except (ParseError, APIError):
-        return None
-    except Exception as exc:
-        return known_parse_bug(exc)
-    return None
-
-
 fresh_names = st.builds(  # ids nobody has published yet, so the upload gets as far as the parser
     lambda stem, suffix: f"fuzz-{stem}{suffix}",
     st.text("abcdefghijklmnopqrstuvwxyz0123456789-_ .é", max_size=12),
@@ -666,10 +581,6 @@ uploads = st.one_of(
 @example(data=b"x" * (MAX_UPLOAD + 1), name="big.txt")
 @example(data=b"\x00", name="nul.txt")
 def test_admin_upload_random_files(admin_app, data, name):
-    bug = sniffed_known_parse_bug(data)
-    if bug is not None:
-        event(f"known bug {bug}: not sent")
-        return
     client = admin_app.test_client()
     before = snapshot(admin_app)
     response = client.post("/api/v1/bulletins", data={"file": (io.BytesIO(data), name)}, headers=AUTH)
@@ -686,12 +597,6 @@ def test_admin_upload_random_files(admin_app, data, name):
     json_values,
 ))
 def test_admin_json_upload_random_values(admin_app, body):
-    bug = known_api_bug(body, ADMIN_KNOWN_BUGS)
-    if bug is None and isinstance(body, dict) and isinstance(body.get("text"), str):
-        bug = sniffed_known_parse_bug(body["text"].encode("utf-8", "surrogatepass"))
-    if bug is not None:
-        event(f"known bug {bug}: not sent")
-        return
     client = admin_app.test_client()
     before = snapshot(admin_app)
     response = post_json(client, "/api/v1/bulletins", body, headers=AUTH)
@@ -704,9 +609,6 @@ def test_admin_json_upload_random_values(admin_app, body):
 @given(data=uploads)
 def test_admin_replace_with_random_files(admin_app, data):
     """PUT random bytes over a published bulletin: refused and nothing changed, or accepted and put back."""
-    if sniffed_known_parse_bug(data) is not None:
-        event("known parser bug: not sent")
-        return
     client = admin_app.test_client()
     before = snapshot(admin_app)
     response = client.put(f"/api/v1/bulletins/{TARGET}", data={"file": (io.BytesIO(data), "x.bin")}, headers=AUTH)
@@ -730,40 +632,29 @@ def test_admin_nested_and_huge_json(admin_app, body):
     assert snapshot(admin_app) == before
 
 
-# --- regression tests of the bugs found (exact inputs) ----------------------------------------------------------
+# --- regression tests: the exact inputs of the bugs these properties found -------------------------------------
 
-def bug(reason: str, raises: type[BaseException] = AssertionError):
-    """A reported bug: the test holds the exact input and must fail, with `raises`, until the bug is fixed."""
-    return pytest.mark.xfail(strict=True, raises=raises, reason=f"BUG {reason}")
-
-
-@bug("parse: a block that is only an empty Markdown link or image ('[](x)', '![](a.png)') makes clean_markdown() "
-     "return '' and _is_title_line('') reads line[-1]: IndexError instead of ParseError/Bulletin (every text format)",
-     raises=IndexError)
 @pytest.mark.parametrize(
     ("data", "suffix"),
     [(b"[](x)", ".md"), (b"[](x)", ".txt"), (b"[](x)", ".html"), (b"![](a.png)", ".md"), (b"<p>![](a.png)</p>", ".html"),
      (b"# Title\n\n[](http://example.org)\n\nText.", ".md"), (b"Title\n\n[](http://example.org)\n\nText.", ".txt")],
 )
-def test_bug_line_of_only_empty_markdown_link_raises_index_error(data, suffix):
+def test_regression_line_of_only_empty_markdown_link_is_a_bulletin_or_parse_error(data, suffix):
     try:
         parse(data, "bulletin" + suffix)
     except ParseError:
         pass
 
 
-@bug("parse: _read_html walks the element tree recursively (walk()); an HTML file nested ~1,000 elements deep "
-     "(5 kB of '<div>') raises RecursionError instead of ParseError/Bulletin", raises=RecursionError)
 @pytest.mark.parametrize("tag", [b"<div>", b"<b>", b"<li>"])
-def test_bug_deeply_nested_html_raises_recursion_error(tag):
+def test_regression_deeply_nested_html_is_a_bulletin_or_parse_error(tag):
     try:
         parse(tag * 1_000 + b"Funding from Japan.", "bulletin.html")
     except ParseError:
         pass
 
 
-@bug("admin: the same RecursionError surfaces as a 500 on POST /api/v1/bulletins with a 5 kB nested HTML file")
-def test_bug_admin_upload_of_deeply_nested_html_is_a_500(admin_app):
+def test_regression_admin_upload_of_deeply_nested_html_is_refused(admin_app):
     before = snapshot(admin_app)
     response = admin_app.test_client().post(
         "/api/v1/bulletins", data={"file": (io.BytesIO(b"<div>" * 1_000 + b"hi"), "deep.html")}, headers=AUTH
@@ -773,8 +664,7 @@ def test_bug_admin_upload_of_deeply_nested_html_is_a_500(admin_app):
                              lambda bid: admin_app.test_client().delete(f"/api/v1/bulletins/{bid}", headers=AUTH))
 
 
-@bug("admin: POST /api/v1/bulletins with a Markdown file whose only content is '[](x)' is a 500 (IndexError)")
-def test_bug_admin_upload_of_empty_link_markdown_is_a_500(admin_app):
+def test_regression_admin_upload_of_empty_link_markdown_is_refused(admin_app):
     before = snapshot(admin_app)
     response = admin_app.test_client().post(
         "/api/v1/bulletins", data={"file": (io.BytesIO(b"# April\n\n[](x)\n"), "april.md")}, headers=AUTH
@@ -784,20 +674,13 @@ def test_bug_admin_upload_of_empty_link_markdown_is_a_500(admin_app):
                              lambda bid: admin_app.test_client().delete(f"/api/v1/bulletins/{bid}", headers=AUTH))
 
 
-@bug("ask: a question holding a lone surrogate (JSON '\\ud800', valid JSON) reaches the tokenizer, which raises "
-     "TypeError; llama-index retries the embedding for ~8 s while holding index.embed's global lock (stalling every "
-     "other question of the process), then the request is a 500")
-def test_bug_lone_surrogate_in_question_is_a_500(app):
+def test_regression_lone_surrogate_in_question_is_refused(app):
     response = app.test_client().post("/api/v1/ask", data=b'{"question": "Who funded \\ud800 CT Travel?"}',
                                       content_type=JSON)
     check_answer_or_error(response)
 
 
-@bug("ask: a body with invalid UTF-8, the bytes ED A0 80 (a surrogate encoded as if it were a character), is not "
-     "refused: json.loads(bytes) decodes with 'surrogatepass', so a string holds a lone surrogate and the request "
-     "fails like the ones around it (500) instead of 400 invalid_json. Shown in conversation_id, which fails at once; "
-     "in the question, b'{\"question\": \"\\xed\\xa0\\x80\"}', it is the 8 s 500 above")
-def test_bug_surrogate_bytes_in_body_are_a_500(app):
+def test_regression_surrogate_bytes_in_body_are_refused(app):
     response = app.test_client().post(
         "/api/v1/ask", data=b'{"question": "Who funded CT Travel?", "conversation_id": "\xed\xa0\x80"}',
         content_type=JSON,
@@ -805,18 +688,14 @@ def test_bug_surrogate_bytes_in_body_are_a_500(app):
     check_error(response)
 
 
-@bug("ask: a conversation_id holding a lone surrogate ('\\ud800') is a 500: sqlite3 cannot encode it "
-     "(UnicodeEncodeError in History.turns)")
-def test_bug_lone_surrogate_in_conversation_id_is_a_500(app):
+def test_regression_lone_surrogate_in_conversation_id_is_refused(app):
     response = app.test_client().post(
         "/api/v1/ask", data=b'{"question": "Who funded CT Travel?", "conversation_id": "\\ud800"}', content_type=JSON
     )
     check_answer_or_error(response)
 
 
-@bug("ask: filters.bulletin_ids holding a lone surrogate ('\\udfff') is a 500: Chroma refuses the where clause "
-     "(chromadb InvalidArgumentError: Invalid where clause)")
-def test_bug_lone_surrogate_in_bulletin_ids_filter_is_a_500(app):
+def test_regression_lone_surrogate_in_bulletin_ids_filter_is_refused(app):
     response = app.test_client().post(
         "/api/v1/ask",
         data=b'{"question": "Who funded CT Travel?", "filters": {"bulletin_ids": ["unoct-highlights-2021-03", "\\udfff"]}}',
@@ -825,9 +704,7 @@ def test_bug_lone_surrogate_in_bulletin_ids_filter_is_a_500(app):
     check_answer_or_error(response)
 
 
-@bug("admin: a JSON upload whose text holds a lone surrogate ('\\ud800') is a 500: _upload() encodes it with "
-     "str.encode('utf-8') (UnicodeEncodeError) instead of refusing it")
-def test_bug_admin_json_text_with_lone_surrogate_is_a_500(admin_app):
+def test_regression_admin_json_text_with_lone_surrogate_is_refused(admin_app):
     before = snapshot(admin_app)
     response = admin_app.test_client().post(
         "/api/v1/bulletins", data=b'{"name": "x.md", "text": "# T\\n\\nhello \\ud800 world"}', content_type=JSON,
@@ -854,16 +731,12 @@ None this month.
 """
 
 
-@bug("parse: paragraph ids are unique within a section only (_with_ids hashes bulletin, section title and text): "
-     "two sections with the same title and the same paragraph text give both paragraphs the same id")
-def test_bug_repeated_section_gives_duplicate_paragraph_ids():
+def test_regression_repeated_section_keeps_paragraph_ids_unique():
     ids = [p.id for _, p in parse(REPEATED, "may-2021.md").paragraphs()]
     assert len(ids) == len(set(ids)), ids
 
 
-@bug("index: the duplicate id above loses a paragraph: POST reports 3 paragraphs, but Corpus.load skips the repeated "
-     "id, so GET /api/v1/bulletins/may-2021 shows the second 'Upcoming events' section empty (2 paragraphs served)")
-def test_bug_repeated_section_loses_a_paragraph_once_published(admin_app):
+def test_regression_repeated_section_keeps_its_paragraph_once_published(admin_app):
     client = admin_app.test_client()
     before = snapshot(admin_app)
     created = client.post("/api/v1/bulletins", data={"file": (io.BytesIO(REPEATED), "may-2021.md")}, headers=AUTH)
