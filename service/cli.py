@@ -100,22 +100,64 @@ def cmd_chat(args, config: Config) -> int:
 
 
 def cmd_serve(args, config: Config) -> int:
+    if args.workers > 1:
+        # Index in a process of its own: gunicorn forks the workers from this one, which must not hold the
+        # model's or Chroma's threads at the fork (the children would deadlock on their locks).
+        import subprocess
+
+        indexed = subprocess.run([sys.executable, "-m", "service.cli", "index"], check=False)
+        return indexed.returncode or _gunicorn(args, config)
     from service.app import create_app
 
-    qa = _service(config)
-    app = create_app(config, qa=qa)
+    app = create_app(config, qa=_service(config))
     print(f"Serving on http://{args.host}:{args.port}/", file=sys.stderr)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     return 0
 
 
+def _gunicorn(args, config: Config) -> int:
+    """`--workers N`: gunicorn with N worker processes of a few threads each, sharing the data folder (or the
+    Chroma server of BQA_CHROMA_URL) and adding their metrics up in one multi-process folder."""
+    import os
+    import shutil
+
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    metrics = config.data_dir / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    sys.argv = [
+        "gunicorn", "service.wsgi:app", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+        "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120",
+        "--access-logfile", "-" if args.access_log else "/dev/null",
+    ]
+    print(f"Serving on http://{args.host}:{args.port}/ with {args.workers} workers", file=sys.stderr)
+    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+    return 0
+
+
 def cmd_eval(args, config: Config) -> int:
-    from service.app import create_app
-    from service.evaluate import evaluate, load_items
+    """Score the question set; with an LLM configured, once extractive only and once with the LLM."""
+    from service.evaluate import evaluate, load_items, side_by_side
 
     items = load_items(args.file)
     qa = _service(config)
-    client = create_app(config, qa=qa).test_client()
+    paths = {"extractive": qa.without_llm(), "llm": qa} if qa.llm is not None else {"extractive": qa}
+    reports = {name: evaluate(items, _asker(service)) for name, service in paths.items()}
+    if args.json:
+        data = {name: report.as_json() for name, report in reports.items()}
+        print(json.dumps(data if len(data) > 1 else data["extractive"], indent=2, ensure_ascii=False))
+    else:
+        print(side_by_side(reports) if len(reports) > 1 else reports["extractive"].table())
+    return 0
+
+
+def _asker(qa):
+    """`ask(question, conversation_id) -> response JSON` through the HTTP API, as a client sees it."""
+    from service.app import create_app
+
+    client = create_app(qa.config, qa=qa).test_client()
 
     def ask(question: str, conversation_id: str | None) -> dict:
         body = {"question": question}
@@ -126,9 +168,7 @@ def cmd_eval(args, config: Config) -> int:
             raise SystemExit(f"/api/v1/ask answered {response.status_code}: {response.get_data(as_text=True)}")
         return response.get_json()
 
-    report = evaluate(items, ask)
-    print(json.dumps(report.as_json(), indent=2, ensure_ascii=False) if args.json else report.table())
-    return 0
+    return ask
 
 
 def parser() -> argparse.ArgumentParser:
@@ -152,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="index the corpus if needed, then serve the API and web pages")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 runs gunicorn)")
+    serve.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    serve.add_argument("--access-log", action="store_true", help="gunicorn's access log besides bqa's JSON log")
     serve.set_defaults(run=cmd_serve)
 
     evaluation = commands.add_parser("eval", help="score answers on a question set (dev.jsonl format)")

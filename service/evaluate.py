@@ -2,7 +2,9 @@
 
 Each line is a conversation: its turns are asked in order in one conversation. Scores: accuracy (answerable turns
 whose answer holds every `must_include`), citation (answerable turns whose `evidence` occurs in a cited paragraph),
-abstention (unanswerable turns answered with `answerable: false`) and latency p50/p95 of whole asks.
+abstention (unanswerable turns answered with `answerable: false`) and latency p50/p95 of whole asks. With an
+LLM configured, `bqa eval` runs the set twice, extractive only and with the LLM, and prints both side by side: the
+LLM path is worth having only where it scores at least as well, and its latency is the price.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,6 +38,8 @@ class Report:
     abstained: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
+    answerers: Counter = field(default_factory=Counter)  # which path produced each answer
+    removed_sentences: int = 0  # LLM sentences the citation check took out
 
     def as_json(self) -> dict:
         def share(part: int, whole: int) -> float | None:
@@ -51,6 +56,8 @@ class Report:
                 "p50": round(statistics.median(ordered), 1) if ordered else None,
                 "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1) if ordered else None,
             },
+            "answerers": dict(self.answerers),
+            "removed_sentences": self.removed_sentences,
             "failures": self.failures,
         }
 
@@ -66,9 +73,42 @@ class Report:
             f"abstention  {pct(data['abstention'])}  ({self.abstained}/{self.unanswerable} unanswerable turns)",
             f"latency     p50 {data['latency_ms']['p50']} ms, p95 {data['latency_ms']['p95']} ms",
         ]
-        for failure in self.failures:
-            lines.append(f"  FAIL {failure['id']} turn {failure['turn']}: {failure['question']!r} -> {failure['why']}")
-        return "\n".join(lines)
+        return "\n".join(lines + self._failure_lines())
+
+    def _failure_lines(self, label: str = "") -> list[str]:
+        return [
+            f"  FAIL{label} {f['id']} turn {f['turn']}: {f['question']!r} -> {f['why']}" for f in self.failures
+        ]
+
+    def rows(self) -> dict[str, str]:
+        data = self.as_json()
+
+        def pct(value, part, whole):
+            return "n/a" if value is None else f"{value:.0%} ({part}/{whole})"
+
+        answered = sum(self.answerers.values())
+        return {
+            "accuracy": pct(data["accuracy"], self.accurate, self.answerable),
+            "citation": pct(data["citation"], self.cited, self.answerable),
+            "abstention": pct(data["abstention"], self.abstained, self.unanswerable),
+            "latency p50": f"{data['latency_ms']['p50']} ms",
+            "latency p95": f"{data['latency_ms']['p95']} ms",
+            "answered by llm": f"{self.answerers['llm']}/{answered} turns",
+            "removed sentences": str(self.removed_sentences),
+        }
+
+
+def side_by_side(reports: dict[str, Report]) -> str:
+    """One column per path ("extractive", "llm"), then each path's failures."""
+    names = list(reports)
+    rows = {name: report.rows() for name, report in reports.items()}
+    width = max(len(value) for r in rows.values() for value in r.values()) + 2
+    lines = [" " * 20 + "".join(name.ljust(width) for name in names)]
+    for key in rows[names[0]]:
+        lines.append(key.ljust(20) + "".join(rows[name][key].ljust(width) for name in names))
+    for name, report in reports.items():
+        lines += report._failure_lines(f" [{name}]")
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def load_items(path: str | Path) -> list[dict]:
@@ -96,6 +136,8 @@ def evaluate(items: list[dict], ask: Callable[[str, str | None], dict]) -> Repor
             response = ask(turn["question"], conversation_id)
             report.latencies_ms.append((time.perf_counter() - started) * 1000)
             conversation_id = response["conversation_id"]
+            report.answerers[response.get("answerer", "extractive")] += 1
+            report.removed_sentences += response.get("removed_sentences", 0)
             why = _judge(turn, response, report)
             if why:
                 report.failures.append(

@@ -6,7 +6,9 @@ HTTP, in Slack or on the command line goes through the same steps and returns th
 
 from __future__ import annotations
 
+import copy
 import time
+from dataclasses import replace
 from typing import Callable
 
 from llama_index.core.schema import NodeWithScore
@@ -15,8 +17,9 @@ from index.retrieve import Filters, Searcher
 from index.store import Store
 from service.answer import ExtractiveAnswerer
 from service.config import Config
-from service.conversation import carried_paragraphs, resolve
+from service.conversation import carried_paragraphs, is_follow_up, resolve
 from service.history import History
+from service.llm import CheckedAnswer, LLMAnswerer
 
 UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
 
@@ -27,12 +30,24 @@ class BulletinQA:
         self.store = store
         self.searcher = Searcher(store)
         self.answerer = ExtractiveAnswerer()
+        self.llm = LLMAnswerer(config, self.answerer) if config.llm_base_url else None  # optional, checked
         self.history = history
 
     @classmethod
     def from_config(cls, config: Config) -> "BulletinQA":
         store = Store.open(config.data_dir, config.chroma_url)
         return cls(config, store, History(config.data_dir / "bqa.sqlite3", config.conversation_ttl))
+
+    @property
+    def active_answerer(self) -> str:
+        """The answerer configured: "llm" when a model is (its answers may still fall back), else "extractive"."""
+        return self.llm.name if self.llm is not None else self.answerer.name
+
+    def without_llm(self) -> "BulletinQA":
+        """The same service (index, history) answering extractively only: `bqa eval` compares the two."""
+        twin = copy.copy(self)
+        twin.config, twin.llm = replace(self.config, llm_base_url=None), None
+        return twin
 
     def index(self, paths=None, progress=None):
         """Bring the index in line with the corpus folders and published bulletins (or `paths`)."""
@@ -53,13 +68,18 @@ class BulletinQA:
             conversation_id, earlier = self.history.start(), []
         else:
             earlier = self.history.turns(conversation_id)  # raises ConversationNotFound before any work is done
-        resolved = resolve(question, earlier)
+        resolved = without_llm = resolve(question, earlier)
+        if self.llm is not None and earlier and is_follow_up(question):
+            resolved = self.llm.condense(question, earlier, without_llm) or without_llm
         hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved.text)
         corpus = self.searcher.corpus()
-        if resolved.context and corpus is not None:
+        if without_llm.context and corpus is not None:  # a follow-up leaning on the previous answer
             hits += self._carried(corpus, earlier, hits, filters or Filters())
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(resolved.question, hits, corpus, context=resolved.context)
+        if self.llm is not None:
+            answer = self.llm.answer(resolved.question, hits, corpus, context=resolved.context)
+        else:
+            answer = CheckedAnswer.extractive(self.answerer.answer(resolved.question, hits, corpus, context=resolved.context))
         answered = time.perf_counter()
         response = {
             "conversation_id": conversation_id,
@@ -67,7 +87,8 @@ class BulletinQA:
             "answer": answer.text,
             "answerable": answer.answerable,
             "resolved_question": resolved.text,
-            "answerer": self.answerer.name,
+            "answerer": answer.answerer,  # "llm" only for an answer the model wrote and the check passed
+            "removed_sentences": answer.removed_sentences,
             "citations": [c.as_json(url_for(c.bulletin_id, c.paragraph_id)) for c in answer.citations],
             "timing_ms": {
                 "retrieve": round((retrieved - started) * 1000, 2),

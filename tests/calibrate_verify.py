@@ -23,6 +23,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 from conftest import DEV_SET  # noqa: E402
 from service.config import Config  # noqa: E402
 from service.pipeline import BulletinQA  # noqa: E402
+from service.llm import _covers  # noqa: E402
 from service.verify import COSINE_MIN, LEXICAL_MIN, Checker, Passage  # noqa: E402
 
 
@@ -40,10 +41,10 @@ def recorded_drafts() -> list[tuple[str, str]]:
     for cassette in sorted((HERE / "cassettes").rglob("*.yaml")):
         for interaction in yaml.safe_load(cassette.read_text())["interactions"]:
             prompt = json.loads(interaction["request"]["body"])["messages"][-1]["content"]
-            if "Question:" not in prompt or "\nAnswer:" not in prompt:
+            if not prompt.startswith("Passages:"):  # a condensation, not an answer
                 continue
             body = json.loads(interaction["response"]["body"]["string"])
-            question = prompt.rsplit("Question:", 1)[1].split("\nAnswer:")[0].strip()
+            question = prompt.rsplit("Question:", 1)[1].strip()
             pairs.append((question, body["choices"][0]["message"]["content"]))
     return pairs
 
@@ -85,7 +86,10 @@ def main(dev_set: Path) -> None:
     print("\nrecorded model drafts, sentence by sentence (best passage):")
     for question, draft in recorded_drafts():
         hits = qa.searcher.retriever(qa.config.top_k).retrieve(question)
-        checker = Checker([Passage(i, hit) for i, hit in enumerate(hits, start=1)], corpus.aliases)
+        passages = [Passage(i, hit) for i, hit in enumerate(hits, start=1)]
+        analysis = qa.answerer.analyse(question, corpus)  # as service.llm checks an answer
+        on_topic = {p.n for p in passages if _covers(analysis, f"{p.heading}\n{p.text}")}
+        checker = Checker(passages, corpus.aliases, question, on_topic)
         for verdict in checker.check(draft).verdicts:
             best = max(checker.passages, key=lambda n: checker.support(verdict.sentence.text, (n,)).cosine)
             s = checker.support(verdict.sentence.text, (best,))

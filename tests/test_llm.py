@@ -1,0 +1,293 @@
+"""The optional LLM answerer, end to end through `ask`: what users get from real small-model outputs after the
+citation check, and what they get when the model's server fails.
+
+The model outputs are real: recorded once from llama.cpp servers running SmolLM2-135M-Instruct and
+Qwen2.5-Coder-0.5B-Instruct on this machine (tests/cassettes/README.md has the packages and the command) and
+replayed here; a plain `pytest` never touches the network. Each test first asserts what the model said, so that
+a re-recording in which the model happens to behave differently fails loudly instead of testing nothing.
+
+The failure paths run against real HTTP servers on the loopback interface, started by the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import url_for
+from service import prompts
+from service.app import create_app
+from service.config import Config
+from service.llm import PROMPT_TOKENS
+from service.pipeline import BulletinQA
+
+# Where the recording servers listened: cassettes match requests on host, port and body.
+SMOLLM = ("http://127.0.0.1:8089/v1", "smollm2-135m-instruct")
+QWEN = ("http://127.0.0.1:8090/v1", "qwen2.5-coder-0.5b-instruct")
+RECORDING_TIMEOUT = 300.0  # a CPU-only model on 2 busy cores; replay takes milliseconds
+
+
+@pytest.fixture
+def vcr_config(request):
+    """Replay only, unless `--record-mode` or BQA_RECORD_MODE asks to record (tests/cassettes/README.md)."""
+    return {
+        "record_mode": request.config.getoption("--record-mode") or os.environ.get("BQA_RECORD_MODE", "none"),
+        "match_on": ("method", "scheme", "host", "port", "path", "query", "body"),
+        "filter_headers": ["authorization"],
+    }
+
+
+def with_llm(qa: BulletinQA, base_url: str, model: str, timeout: float = RECORDING_TIMEOUT) -> BulletinQA:
+    """The session's service (same index, same history) with an LLM configured."""
+    config = replace(qa.config, llm_base_url=base_url, llm_model=model, llm_timeout=timeout)
+    service = BulletinQA(config, qa.store, qa.history)
+    service.searcher = qa.searcher
+    return service
+
+
+def ask(service: BulletinQA, question: str, conversation_id: str | None = None) -> dict:
+    return service.ask(question, url_for, conversation_id=conversation_id)
+
+
+def replies(cassette) -> list[str]:
+    """What the model said in each recorded exchange, in order."""
+    assert len(cassette), "no recorded model output: record it (tests/cassettes/README.md)"
+    return [json.loads(r["body"]["string"])["choices"][0]["message"]["content"] for r in cassette.responses]
+
+
+def paragraph_holding(qa: BulletinQA, needle: str) -> str:
+    return next(pid for pid, node in qa.searcher.corpus().paragraphs.items() if needle in node.text)
+
+
+# -- recorded outputs: what the check does with each -------------------------------------------------------------
+
+
+@pytest.mark.vcr
+def test_invented_doha_hub_funders_are_rejected_and_the_answer_abstains(qa, vcr):
+    response = ask(with_llm(qa, *SMOLLM), "Who funded the UNOCT Doha Hub?")
+    [draft] = replies(vcr)
+    # No bulletin says who funds the Doha Hub; the model names two funders and a third supporter.
+    assert draft.startswith("The UNOCT Doha Hub was funded by the United Nations Development Programme (UNDP)")
+    assert response["answerable"] is False and response["answerer"] == "extractive"
+    assert response["answer"].startswith("The bulletins don't")
+    assert response["removed_sentences"] == 2
+    assert not {"UNDP", "World Bank"} & set(response["answer"].split())
+
+
+@pytest.mark.vcr
+def test_an_invented_funder_is_removed_and_the_extractive_answer_given(qa, vcr):
+    expected = ask(qa, "Who funded CT Travel?")
+    response = ask(with_llm(qa, *SMOLLM), "Who funded CT Travel?")
+    [draft] = replies(vcr)
+    assert draft.startswith("The Port Academy funded CT Travel")  # the worked example's name, copied
+    assert response["answerer"] == "extractive" and response["removed_sentences"] == 1
+    assert response["answer"] == expected["answer"] and "India" in response["answer"]
+    assert "Port Academy" not in response["answer"]
+
+
+@pytest.mark.vcr
+def test_a_correct_answer_passes_unchanged_with_its_citation(qa, vcr):
+    response = ask(with_llm(qa, *SMOLLM), "How many participants did the panel on contactless biometrics bring together?")
+    [draft] = replies(vcr)
+    assert response["answerer"] == "llm" and response["removed_sentences"] == 0
+    assert response["answer"] == draft == "The panel on contactless biometrics brought together 45 participants [1]."
+    [citation] = response["citations"]
+    assert citation["n"] == 1 and citation["paragraph_id"] == paragraph_holding(qa, "45 participants")
+    assert "45 participants" in citation["quote"] and citation["quote"] in citation["text"]
+
+
+@pytest.mark.vcr
+def test_a_wrong_passage_number_is_corrected(qa, vcr):
+    response = ask(with_llm(qa, *SMOLLM), "When was the Office of Counter-Terrorism established?")
+    [draft] = replies(vcr)
+    assert draft.endswith("15 June 2017 [3].")  # passage [3] is one of the Office's functions, not its founding
+    assert response["answerer"] == "llm" and response["removed_sentences"] == 0
+    assert response["answer"] == draft.replace("[3]", "[1]")
+    [citation] = response["citations"]
+    assert citation["n"] == 1 and citation["paragraph_id"] == paragraph_holding(qa, "15 June 2017")
+
+
+@pytest.mark.vcr
+def test_a_list_item_borrowed_from_another_list_is_removed_and_the_rest_kept(qa, vcr):
+    response = ask(with_llm(qa, *SMOLLM), "What are the four pillars of the UN Global Counter-Terrorism Strategy?")
+    [draft] = replies(vcr)
+    assert "4. Providing leadership on the GA counter-terrorism mandates" in draft  # a function of the Office
+    assert response["answerer"] == "llm"
+    assert "Providing leadership" not in response["answer"]
+    assert "Preventing and combating terrorism" in response["answer"]
+    assert response["removed_sentences"] == 2  # the item, and the lead-in "… are:" that states nothing
+    strategy = {paragraph_holding(qa, pillar) for pillar in ("Pillar I:", "Pillar II:", "Pillar III:")}
+    assert {c["paragraph_id"] for c in response["citations"]} <= strategy
+
+
+@pytest.mark.vcr
+def test_a_false_refusal_gives_the_extractive_answer(qa, vcr):
+    response = ask(with_llm(qa, *QWEN), "Who funded CT Travel?")
+    [draft] = replies(vcr)
+    assert draft == "NOT IN THE BULLETINS"  # although a passage names India's contribution
+    assert response["answerer"] == "extractive" and response["answerable"] is True
+    assert "India ($500,000)" in response["answer"]
+
+
+@pytest.mark.vcr
+def test_an_amount_copied_from_the_worked_examples_is_removed(qa, vcr):
+    question = "Which State's contribution keeps the Global Counter-Terrorism Coordination Compact running?"
+    response = ask(with_llm(qa, *QWEN), question)
+    [draft] = replies(vcr)
+    assert "$250,000" in draft  # Norway's amount in the prompt's example, given to Qatar
+    assert response["answerer"] == "extractive" and "Qatar" in response["answer"]
+    assert "250,000" not in response["answer"]
+
+
+@pytest.mark.vcr
+def test_a_follow_up_the_model_cannot_condense_keeps_the_no_llm_resolution(qa, vcr):
+    service = with_llm(qa, *SMOLLM)
+    first = ask(service, "What did Canada fund in March?")
+    second = ask(service, "How much was it?", first["conversation_id"])
+    answer, condensed, _ = replies(vcr)
+    assert answer.endswith("[2].") and first["answer"].endswith("[1].")  # re-cited to the Canada paragraph
+    assert first["answerer"] == "llm" and "1,139,987" in first["answer"]
+    assert condensed == "How much was it?"  # no subject: the rewrite dropped Canada, so it is not used
+    assert second["resolved_question"] == "How much was it? [What did Canada fund in March?]"
+    assert "1,139,987" in second["answer"] and second["citations"][0]["paragraph_id"] == first["citations"][0]["paragraph_id"]
+
+
+@pytest.mark.vcr
+def test_a_streamed_answer_never_shows_the_invented_text(qa, vcr):
+    service = with_llm(qa, *SMOLLM)
+    client = create_app(service.config, qa=service).test_client()
+    body = client.post("/api/v1/ask/stream", json={"question": "Who funded the UNOCT Doha Hub?"}).get_data(as_text=True)
+    [draft] = replies(vcr)
+    assert "World Bank" in draft and "World Bank" not in body and "UNDP" not in body
+    events = {line[len("event: "):] for line in body.splitlines() if line.startswith("event: ")}
+    assert {"meta", "delta", "citations", "done"} <= events
+    citations = json.loads(body.split("event: citations\ndata: ", 1)[1].split("\n", 1)[0])
+    assert citations["answerable"] is False and citations["answerer"] == "extractive"
+
+
+# -- the server fails: the extractive answer, within the timeout, never a 500 -----------------------------------
+
+FAILURE_TIMEOUT = 1.0
+QUESTION = "How many experts took part in the CT Travel introductory webinar?"
+_VALID = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+          "choices": [{"index": 0, "message": {"role": "assistant", "content": "25 experts took part [1]."},
+                       "finish_reason": "stop"}]}
+
+
+@contextmanager
+def llm_server(behaviour: str):
+    """A loopback HTTP server misbehaving as asked; yields (base URL, list of request paths it received)."""
+    received: list[str] = []
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(self.path)
+            if behaviour == "slow":
+                release.wait(FAILURE_TIMEOUT * 5)  # well past the timeout; then a valid answer, too late
+                self._send(200, json.dumps(_VALID).encode())
+            elif behaviour == "error":
+                self._send(500, b'{"error": {"message": "model crashed"}}')
+            elif behaviour == "garbage":
+                self._send(200, b'{"choices": [{"message": {"content": "25 experts')
+            elif behaviour == "no choices":
+                self._send(200, json.dumps({**_VALID, "choices": []}).encode())
+
+        def _send(self, status: int, body: bytes) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up first, as it should
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", received
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def closed_port():
+    """A loopback address nothing listens on: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    yield f"http://127.0.0.1:{port}/v1", None
+
+
+@pytest.mark.parametrize("behaviour", ["slow", "error", "garbage", "no choices", "connection refused"])
+def test_a_failing_model_server_gives_the_extractive_answer_within_the_timeout(qa, behaviour):
+    expected = ask(qa, QUESTION)
+    with closed_port() if behaviour == "connection refused" else llm_server(behaviour) as (base_url, received):
+        service = with_llm(qa, base_url, "any-model", timeout=FAILURE_TIMEOUT)
+        response = create_app(service.config, qa=service).test_client().post("/api/v1/ask", json={"question": QUESTION})
+        if received is not None:
+            assert received == ["/v1/chat/completions"]  # the model was asked, once: no retries past the timeout
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["answerer"] == "extractive" and data["removed_sentences"] == 0
+    assert (data["answer"], data["answerable"]) == (expected["answer"], expected["answerable"])
+    assert [c["paragraph_id"] for c in data["citations"]] == [c["paragraph_id"] for c in expected["citations"]]
+    assert data["timing_ms"]["answer"] < (FAILURE_TIMEOUT + 2.0) * 1000
+
+
+def test_after_a_failure_the_model_is_left_alone_for_a_while(qa):
+    with llm_server("error") as (base_url, received):
+        service = with_llm(qa, base_url, "any-model", timeout=FAILURE_TIMEOUT)
+        ask(service, QUESTION)
+        started = time.perf_counter()
+        second = ask(service, "Who funded CT Travel?")
+        assert len(received) == 1  # the second question did not wait on a server that just failed
+    assert second["answerer"] == "extractive" and "India" in second["answer"]
+    assert time.perf_counter() - started < 10
+
+
+# -- configuration, health, prompt budget ------------------------------------------------------------------------
+
+
+def test_healthz_reports_the_active_answerer(qa):
+    for service, name in ((qa, "extractive"), (with_llm(qa, *SMOLLM), "llm")):
+        health = create_app(service.config, qa=service).test_client().get("/healthz").get_json()
+        assert health["answerer"] == name
+
+
+def test_an_llm_base_url_without_a_model_is_refused(monkeypatch):
+    monkeypatch.setenv("BQA_LLM_BASE_URL", "http://127.0.0.1:1/v1")
+    monkeypatch.delenv("BQA_LLM_MODEL", raising=False)
+    with pytest.raises(SystemExit, match="BQA_LLM_MODEL"):
+        Config.from_env()
+    monkeypatch.setenv("BQA_LLM_MODEL", "m")
+    monkeypatch.setenv("BQA_LLM_TIMEOUT", "soon")
+    with pytest.raises(SystemExit, match="BQA_LLM_TIMEOUT"):
+        Config.from_env()
+
+
+def test_the_prompt_numbers_passages_with_their_paragraph_ids_within_the_token_budget(qa):
+    service = with_llm(qa, *SMOLLM)
+    hits = service.searcher.retriever(20).retrieve("Which countries took part in workshops?")
+    passages, messages = service.llm._prompt("Which countries took part in workshops?", hits)
+    assert prompts.count_message_tokens(messages) <= PROMPT_TOKENS
+    assert 1 < len(passages) < len(hits)  # the budget keeps the best passages, not all twenty
+    real = messages[-1].content
+    assert real.startswith(f"Passages:\n[1] ({passages[0].paragraph_id}) ")
+    assert real.rstrip().endswith("Question: Which countries took part in workshops?")
+    assert [m.role.value for m in messages[:3]] == ["system", "user", "assistant"]  # worked examples first
