@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import textwrap
 from pathlib import Path
@@ -32,6 +33,7 @@ def _service(config: Config, paths=None):
     qa = BulletinQA.from_config(config)
     report = qa.index(paths, progress=_progress)
     print(f"Index: {report.summary()}", file=sys.stderr)
+    qa.warm_up()
     return qa
 
 
@@ -144,6 +146,7 @@ def cmd_eval(args, config: Config) -> int:
     items = load_items(args.file)
     qa = _service(config)
     paths = {"extractive": qa.without_llm(), "llm": qa} if qa.llm is not None else {"extractive": qa}
+    logging.getLogger("bqa.requests").setLevel(logging.WARNING)  # the report, not a log line per question
     reports = {name: evaluate(items, _asker(service)) for name, service in paths.items()}
     if args.json:
         data = {name: report.as_json() for name, report in reports.items()}

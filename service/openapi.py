@@ -135,7 +135,11 @@ SCHEMAS = {
             "answer": {"type": "string", "description": "Quoted from the bulletins with [n] markers, or why not."},
             "answerable": {"type": "boolean", "description": "False when the bulletins do not say."},
             "resolved_question": {"type": "string", "description": "The question as it was searched for."},
-            "answerer": {"type": "string", "examples": ["extractive"]},
+            "answerer": {"type": "string", "enum": ["extractive", "llm"], "description": "Which path wrote the answer."},
+            "removed_sentences": {
+                "type": "integer", "minimum": 0,
+                "description": "Sentences of the model's answer the citation check removed (0 without an LLM).",
+            },
             "citations": {
                 "type": "array",
                 "items": _ref("Citation"),

@@ -13,6 +13,7 @@ from typing import Callable
 
 from llama_index.core.schema import NodeWithScore
 
+from index.embed import embedding_model
 from index.retrieve import Filters, Searcher
 from index.store import Store
 from service.answer import ExtractiveAnswerer
@@ -54,6 +55,11 @@ class BulletinQA:
         if not paths:
             self.config.uploads_dir.mkdir(parents=True, exist_ok=True)
         return self.store.sync(paths or self.config.bulletin_dirs, progress=progress)
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the served generation now, so the first question does not wait seconds."""
+        embedding_model()
+        self.searcher.corpus()
 
     def ask(
         self,

@@ -5,8 +5,8 @@ first request, so no user waits for a model load; the index is brought up to dat
 (`bqa serve` does it), never by a worker.
 """
 
-from index.embed import embedding_model
+from service import context
 from service.app import create_app
 
 app = create_app()
-embedding_model()
+app.extensions[context.EXTENSION].warm_up()
