@@ -101,6 +101,12 @@ def concept(term: str) -> str:
 
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Stemmed content terms of `text`, in order: what keyword search and coverage checks compare."""
+    return list(_terms(text, keep_stopwords))
+
+
+@lru_cache(maxsize=32768)
+def _terms(text: str, keep_stopwords: bool) -> tuple[str, ...]:
+    """Cached: the answerer analyses the same paragraphs and sentences question after question."""
     for pattern, replacement in _PHRASES:
         text = pattern.sub(replacement, text)
     out = []
@@ -109,7 +115,7 @@ def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
         if not keep_stopwords and (low in STOPWORDS or low in LIGHT_VERBS):
             continue
         out.append(stem(token))
-    return out
+    return tuple(out)
 
 
 _CONNECTOR = {"of", "and", "for", "the", "on", "&", "de", "in"}
