@@ -10,7 +10,8 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from index.parse import Bulletin, ParseError, load, parse
+from index.parse import Bulletin, ParseError, _blocks, load, parse
+from index.text import clean_markdown
 
 SECTION_TITLES = [
     "Introduction",
@@ -300,19 +301,7 @@ def _latin1(text: str) -> str:
 
 def _markdown_blocks(markdown: str) -> list[list[str]]:
     """The seed's blocks as a print layout shows them: the lines of each block, Markdown markup removed."""
-    blocks, current = [], []
-    for raw in markdown.splitlines():
-        line = raw.strip()
-        if line:
-            line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
-            line = re.sub(r"\*\*(.+?)\*\*", r"\1", line)
-            current.append(line.replace("\\$", "$"))
-        elif current:
-            blocks.append(current)
-            current = []
-    if current:
-        blocks.append(current)
-    return blocks
+    return [[clean_markdown(line) for line in block] for block in _blocks(markdown)]
 
 
 def seed_pdf(markdown: str, font: str, *, title: str | None = "UNOCT Highlights") -> bytes:
