@@ -23,9 +23,12 @@ class Records(logging.Handler):
 def request_log():
     handler = Records()
     logger = logging.getLogger("bqa.requests")
+    level = logger.level
+    logger.setLevel(logging.INFO)  # `bqa eval` quiets it in its own process; tests share one
     logger.addHandler(handler)
     yield handler.records
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 def test_every_response_carries_a_request_id_that_its_log_line_shares(client, request_log):
