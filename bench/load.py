@@ -133,7 +133,7 @@ def main() -> int:
             server.wait(timeout=60)
     ordered = sorted(results)
     mix = "unique questions" if args.unique else "repeated questions (dev set)"
-    print(f"| clients | workers | mix | seconds | requests | throughput | p50 | p95 | p99 | errors |")
+    print("| clients | workers | mix | seconds | requests | throughput | p50 | p95 | p99 | errors |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {args.clients} | {args.workers} | {mix} | {elapsed:.0f} | {len(results)} | {len(results) / elapsed:.1f}/s "

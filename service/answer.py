@@ -177,23 +177,21 @@ class ExtractiveAnswerer:
         if corpus is None or not hits:
             return Answer("The bulletins don't say: no bulletin is indexed that could answer this.", False)
         q = self.analyse(question, corpus, context)
-        total = sum(g.weight for g in q.groups) or 1.0
         context_groups = [g for g in q.groups if g.from_context]
-        context_total = sum(g.weight for g in context_groups) or 1.0
+        anchored = bool(context_groups) or any(g.required for g in q.groups)
         best = None
         for rank, hit in enumerate(hits):
             node = hit.node
             surroundings = "\n".join(
                 [node.text, node.metadata["section"], node.metadata["bulletin_title"], node.metadata.get("period") or ""]
             )
-            present = {concept(t) for t in terms(surroundings)}
+            present = concepts_in(surroundings)
             missing = [g for g in q.groups if g.required and not g.found(present)]
-            context_cover = sum(g.weight for g in q.groups if g.found(present)) / total
-            on_topic = not context_groups or sum(g.weight for g in context_groups if g.found(present)) / context_total >= 0.5
-            anchored = bool(context_groups) or any(g.required for g in q.groups)
+            context_cover = _share(q.groups, present)
+            on_topic = not context_groups or _share(context_groups, present) >= 0.5
             grounded = not missing and on_topic and anchored
             for unit in _sentences(node.text):  # a section title qualifies each sentence under it
-                unit_cover = self._cover(q, unit.text + "\n" + node.metadata["section"], total)
+                unit_cover = _share(q.groups, concepts_in(unit.text + "\n" + node.metadata["section"]))
                 typed = self._has_kind(q, unit.text)
                 answerable = grounded and (typed or q.kind == "list")
                 score = (
@@ -207,19 +205,15 @@ class ExtractiveAnswerer:
             return self._abstain(hits)
         if q.kind == "list":
             return self._compose([(hit, unit)] + self._list_items(hit, unit, corpus))
-        unit = self._narrow(q, hit.node.text, unit, total)
+        unit = self._narrow(q, hit.node.text, unit)
         return self._compose([(hit, unit)] + (self._list_items(hit, unit, corpus) if q.kind is None else []))
 
-    def _cover(self, q: _Question, text: str, total: float) -> float:
-        present = {concept(t) for t in terms(text)}
-        return sum(g.weight for g in q.groups if g.found(present)) / total
-
-    def _narrow(self, q: _Question, text: str, sentence: _Unit, total: float) -> _Unit:
+    def _narrow(self, q: _Question, text: str, sentence: _Unit) -> _Unit:
         """The clause of a sentence listing several facts that holds the answer ("… from India ($500,000) …")."""
         clauses = [c for c in _clauses(text, sentence) if self._has_kind(q, c.text)]
         if not clauses:
             return sentence
-        scored = sorted(((self._cover(q, c.text, total), c) for c in clauses), key=lambda pair: -pair[0])
+        scored = sorted(((_share(q.groups, concepts_in(c.text)), c) for c in clauses), key=lambda pair: -pair[0])
         if scored[0][0] == 0 or (len(scored) > 1 and scored[0][0] == scored[1][0]):
             return sentence
         return scored[0][1]
@@ -279,6 +273,17 @@ class ExtractiveAnswerer:
         citations = [_citation(i, hit, _sentences(hit.node.text)[0].text) for i, hit in enumerate(related, start=1)]
         refs = " ".join(f"[{c.n}]" for c in citations)
         return Answer(f"The bulletins don't answer this. Closest related: {refs}", False, citations)
+
+
+def concepts_in(text: str) -> set[str]:
+    """The synonym groups of the terms of `text`: what a question's groups are looked up in."""
+    return {concept(t) for t in terms(text)}
+
+
+def _share(groups: list[_Group], present: set[str]) -> float:
+    """The weighted share of `groups` found among `present` concepts."""
+    total = sum(g.weight for g in groups) or 1.0
+    return sum(g.weight for g in groups if g.found(present)) / total
 
 
 def _idf(corpus: Corpus, concepts, total: int) -> tuple[float, float]:

@@ -22,8 +22,8 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.schema import NodeWithScore
 
 from index.retrieve import Corpus
-from index.text import concept, terms
-from service.answer import Answer, ExtractiveAnswerer, _citation
+from index.text import terms
+from service.answer import Answer, ExtractiveAnswerer, _citation, concepts_in
 from service.config import Config
 from service.conversation import Resolved
 from service.prompts import count_message_tokens, count_tokens, render, truncate
@@ -214,7 +214,7 @@ def _covers(analysis, text: str) -> bool:
     the Doha Hub's workshops is no answer, and "The Doha Hub was funded by Belgium [1]" must not pass on a
     paragraph naming Belgium and the Doha Hub that never speaks of funding. So the passages an answer cites must
     together cover the question, whatever the model wrote around them."""
-    present = {concept(t) for t in terms(text)}
+    present = concepts_in(text)
     return all(group.found(present) for group in analysis.groups if group.required)
 
 
