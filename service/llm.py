@@ -3,8 +3,10 @@ bear them out.
 
 The extractive answer is always computed first (it costs milliseconds) because it is what users get whenever the
 model is no help: the server is down, slow (past `BQA_LLM_TIMEOUT`), answers 5xx or something unreadable; the
-model refuses although the bulletins answer (a false refusal); or the citation check (`service.verify`) removes
-every sentence it wrote. The model can therefore only make an answer better, never less trustworthy.
+model refuses although the bulletins answer (a false refusal); the citation check (`service.verify`) removes
+every sentence it wrote; or what is left says less than the extractive answer (`service.completeness`: three of
+four pillars, an amount without what it paid for). The model can therefore only make an answer better, never
+less trustworthy or less complete.
 
 The model is reached through llama-index's OpenAI-compatible integration (`llama-index-llms-openai-like`), so a
 hosted API, vLLM, Ollama or a llama.cpp server all work. After a failed call the model is left alone for
@@ -24,6 +26,7 @@ from llama_index.core.schema import NodeWithScore
 from index.retrieve import Corpus
 from index.text import terms
 from service.answer import Answer, ExtractiveAnswerer, _citation, concepts_in
+from service.completeness import omissions
 from service.config import Config
 from service.conversation import Resolved
 from service.prompts import count_message_tokens, count_tokens, render, truncate
@@ -137,6 +140,14 @@ class LLMAnswerer:
     def answer(
         self, question: str, hits: list[NodeWithScore], corpus: Corpus | None, context: str | None = None
     ) -> CheckedAnswer:
+        answer = self._answer(question, hits, corpus, context)
+        if answer.answerer != self.name:
+            log.info("extractive answer given: %s", answer.why)
+        return answer
+
+    def _answer(
+        self, question: str, hits: list[NodeWithScore], corpus: Corpus | None, context: str | None
+    ) -> CheckedAnswer:
         fallback = self.extractive.answer(question, hits, corpus, context=context)
         if corpus is None or not hits:
             return CheckedAnswer.extractive(fallback, why="nothing retrieved")
@@ -163,7 +174,14 @@ class LLMAnswerer:
                 fallback, removed_sentences=len(checked.verdicts), draft=draft,
                 why="what the passages back does not answer the question",
             )
-        return self._compose(kept, {p.n: p for p in passages}, checked.removed, draft)
+        composed = self._compose(kept, {p.n: p for p in passages}, checked.removed, draft)
+        left_out = omissions(analysis, asked, fallback, composed.text, corpus)
+        if left_out:
+            return CheckedAnswer.extractive(
+                fallback, removed_sentences=len(checked.verdicts), draft=draft,
+                why=f"the model's answer leaves out what the extractive one says: {' | '.join(left_out)}",
+            )
+        return composed
 
     def _prompt(self, question: str, hits: list[NodeWithScore]) -> tuple[list[Passage], list[ChatMessage]]:
         """The numbered passages that fit the budget (best first), and the chat that shows them."""
