@@ -82,14 +82,17 @@ def chunk(bulletin: Bulletin) -> list[TextNode]:
                     continue
             for piece in pieces:
                 groups.append(([paragraph], [piece]))
-        for paragraphs, texts in groups:
-            nodes.append(_node(bulletin, section_index, paragraphs, "\n\n".join(texts)))
+        for position, (paragraphs, texts) in enumerate(groups):
+            nodes.append(_node(bulletin, section_index, position, paragraphs, "\n\n".join(texts)))
     return nodes
 
 
-def _node(bulletin: Bulletin, section_index: int, paragraphs: list[Paragraph], text: str) -> TextNode:
+def _node(bulletin: Bulletin, section_index: int, position: int, paragraphs: list[Paragraph], text: str) -> TextNode:
+    """One chunk; its id is unique even when a long paragraph repeats itself ("####### " a hundred times splits
+    into identical pieces), because it counts the chunk's place in its section."""
     section = bulletin.sections[section_index]
-    node_id = hashlib.sha1(f"{bulletin.id}\x00{bulletin.sha256}\x00{section_index}\x00{text}".encode()).hexdigest()
+    key = f"{bulletin.id}\x00{bulletin.sha256}\x00{section_index}\x00{position}\x00{text}"
+    node_id = hashlib.sha1(key.encode()).hexdigest()
     node = TextNode(
         id_=f"{bulletin.id}:{node_id[:16]}",
         text=text,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -25,6 +26,7 @@ from index.store import Store
 from index.text import concept, terms
 
 POINTER_MAX_AGE = 0.25  # seconds a query may serve a generation another process has already replaced
+RECENT_RESULTS = 1024  # retrievals remembered per generation
 RRF_K = 60  # the constant of Cormack et al. (2009); it damps the weight of the very first ranks
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -92,6 +94,25 @@ class Corpus:
     aliases: Aliases = field(default_factory=lambda: Aliases({}))
     keyword: KeywordIndex | None = None
     document_frequency: Counter = field(default_factory=Counter)  # concept -> paragraphs holding it
+    _results: OrderedDict = field(default_factory=OrderedDict, repr=False)  # recent retrievals, newest last
+    _results_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def remembered(self, key: tuple, search: Callable[[], list[NodeWithScore]]) -> list[NodeWithScore]:
+        """`search()`, or its result for the same `key` if it was among the last `RECENT_RESULTS`.
+
+        A generation never changes, so neither does what a query retrieves from it; and the same questions come
+        again and again (the widget's starter questions). Callers get their own list to extend."""
+        with self._results_lock:
+            found = self._results.get(key)
+            if found is not None:
+                self._results.move_to_end(key)
+                return list(found)
+        found = search()
+        with self._results_lock:
+            self._results[key] = found
+            while len(self._results) > RECENT_RESULTS:
+                self._results.popitem(last=False)
+        return list(found)
 
     @classmethod
     def load(cls, store: Store, generation: str) -> "Corpus":
@@ -179,7 +200,11 @@ class HybridRetriever(BaseRetriever):
         corpus = self.searcher.corpus()
         if corpus is None or corpus.keyword is None:
             return []
-        expanded = corpus.aliases.expand(query_bundle.query_str)
+        query = query_bundle.query_str
+        return corpus.remembered((query, self.top_k, self.filters), lambda: self._search(corpus, query))
+
+    def _search(self, corpus: Corpus, query: str) -> list[NodeWithScore]:
+        expanded = corpus.aliases.expand(query)
         depth = max(20, 4 * self.top_k)
         dense = self._dense(corpus, expanded, depth)
         keyword = corpus.keyword.scores(terms(expanded))

@@ -74,6 +74,15 @@ def test_top_k_bounds_the_results(qa):
     assert len(retrieve(qa, "Who funded CT Travel?", top_k=3)) == 3
 
 
+def test_a_repeated_question_gets_the_same_results_and_its_own_list(qa):
+    first = retrieve(qa, "Who funded CT Travel?")
+    first.append(first[0])  # what a caller does with its list (the pipeline adds carried paragraphs)
+    again = retrieve(qa, "Who funded CT Travel?")
+    assert len(again) == 5
+    assert [(h.node.node_id, h.score) for h in again] == [(h.node.node_id, h.score) for h in first[:5]]
+    assert [h.node.node_id for h in retrieve(qa, "Who funded CT Travel?", filters=Filters(("no-such-bulletin",)))] == []
+
+
 @pytest.mark.parametrize(
     "raw",
     [

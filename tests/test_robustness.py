@@ -31,6 +31,7 @@ import hypothesis
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
+from index.chunk import chunk
 from index.parse import Bulletin, ParseError, parse
 from service.app import create_app
 from service.config import PROJECT_ROOT
@@ -748,3 +749,21 @@ def test_regression_repeated_section_keeps_its_paragraph_once_published(admin_ap
     finally:
         assert client.delete("/api/v1/bulletins/may-2021", headers=AUTH).status_code == 200
         assert without_generation(snapshot(admin_app)) == without_generation(before)
+
+
+REPETITIVE = {"name": "fuzz-.md", "text": "####### " * 100}  # one paragraph whose pieces are all alike
+
+
+def test_regression_a_paragraph_split_into_identical_pieces_keeps_chunk_ids_unique():
+    nodes = chunk(parse(REPETITIVE["text"].encode(), REPETITIVE["name"]))
+    assert len(nodes) > 1 and len({n.node_id for n in nodes}) == len(nodes)
+
+
+def test_regression_a_paragraph_split_into_identical_pieces_can_be_published(admin_app):
+    client = admin_app.test_client()
+    before = snapshot(admin_app)
+    created = post_json(client, "/api/v1/bulletins", REPETITIVE, headers=AUTH)
+    assert created.status_code == 201, created.data
+    bid = created.get_json()["id"]
+    assert client.delete(f"/api/v1/bulletins/{bid}", headers=AUTH).status_code == 200
+    assert without_generation(snapshot(admin_app)) == without_generation(before)
