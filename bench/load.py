@@ -105,9 +105,8 @@ def client(port: int, asked: list[str], until: float, unique: bool, offset: int,
 WRK_SCRIPT = """
 local bodies = {%(bodies)s}
 local unique = %(unique)s
-local counter, thread_id = 0, 0
-function setup(thread) thread:set("thread_id", math.random(1, 1000000)) end
-function init(args) thread_id = tonumber(thread_id) or 0 end
+local counter, threads = 0, 0
+function setup(thread) threads = threads + 1; thread:set("thread_id", "%(run)s-" .. threads) end  -- a global there
 function request()
   counter = counter + 1
   local body = bodies[(counter %% #bodies) + 1]
@@ -129,7 +128,8 @@ def run_wrk(port: int, asked: list[str], args) -> tuple[int, float, float, float
     for question in asked:
         prefix, suffix = json.dumps({"question": question + "\x00"}).split("\\u0000")
         pairs.append("{[==[%s]==], [==[%s]==]}" % (prefix, suffix))
-    script = WRK_SCRIPT % {"bodies": ", ".join(pairs), "unique": "true" if args.unique else "false"}
+    script = WRK_SCRIPT % {"bodies": ", ".join(pairs), "unique": "true" if args.unique else "false",
+                           "run": os.urandom(4).hex()}
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as file:
         file.write(script)
         file.flush()

@@ -13,7 +13,7 @@ from typing import Callable
 
 from llama_index.core.schema import NodeWithScore
 
-from index.embed import embedding_model
+from index import embed
 from index.retrieve import Filters, Searcher
 from index.store import Store
 from service.answer import ExtractiveAnswerer
@@ -58,7 +58,7 @@ class BulletinQA:
 
     def warm_up(self) -> None:
         """Load the embedding model and the served generation now, so the first question does not wait seconds."""
-        embedding_model()
+        embed.warm_up()
         self.searcher.corpus()
 
     def ask(
