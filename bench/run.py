@@ -107,15 +107,16 @@ def median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     return statistics.median(seconds(fn) for _ in range(repeats))
 
 
-def latency_ms(fn: Callable[[str], object], questions: list[str], rounds: int = ROUNDS) -> tuple[float, float]:
+def latency_ms(fn: Callable[[str], object], questions: list[str], qa, rounds: int = ROUNDS) -> tuple[float, float]:
     """(p50, p95) in ms of `fn(question)` over `rounds` passes, after one untimed pass so the index is loaded.
-    The query-embedding cache is emptied before every timed call: each question costs its model pass, as a
-    question nobody asked before does."""
+    The query-embedding cache and the remembered retrievals are emptied before every timed call: each question
+    costs its model pass and its search, as a question nobody asked before does."""
     for question in questions:
         fn(question)
 
     def uncached(question: str) -> float:
         embed_query.cache_clear()
+        qa.searcher.corpus().forget()
         return seconds(lambda: fn(question)) * 1000
 
     samples = [uncached(q) for _ in range(rounds) for q in questions]
@@ -350,7 +351,7 @@ def query_latency_at_scale(scratch: Path, sizes=SCALE_SIZES, seed=7) -> list[Sca
         chunks, build, note = build_at_scale(qa, corpus_dir)
         retriever = qa.searcher.retriever(TOP_K)
         first = seconds(lambda: retriever.retrieve(questions[0])) * 1000
-        p50, p95 = latency_ms(retriever.retrieve, questions, rounds=3)
+        p50, p95 = latency_ms(retriever.retrieve, questions, qa, rounds=3)
         points.append(ScalePoint(len(qa.searcher.corpus().order), chunks, build, first, p50, p95, note))
         log(f"scale: {size:,} paragraphs built in {build:.1f}s, p50 {p50:.0f} ms")
     return points
@@ -464,7 +465,7 @@ def main(argv=None) -> int:
         notes += unclear_evidence(qa, turns)
         log("latency of /ask")
         ask, ask_how = asker(qa, config)
-        ask_latency = latency_ms(ask, [t.question for t in turns])
+        ask_latency = latency_ms(ask, [t.question for t in turns], qa)
         notes.append(f"Answerer: {getattr(qa, 'active_answerer', qa.answerer.name)}; the rate limit was turned off.")
         log("indexing throughput")
         throughput = indexing_throughput(scratch, args.corpus)

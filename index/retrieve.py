@@ -114,6 +114,11 @@ class Corpus:
                 self._results.popitem(last=False)
         return list(found)
 
+    def forget(self) -> None:
+        """Drop the remembered retrievals (benchmarks time questions as if nobody had asked them before)."""
+        with self._results_lock:
+            self._results.clear()
+
     @classmethod
     def load(cls, store: Store, generation: str) -> "Corpus":
         records = store.records(generation)
