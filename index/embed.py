@@ -81,7 +81,7 @@ def _query_encoder():
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
     exported = io.BytesIO()
-    with torch.inference_mode(), warnings.catch_warnings():
+    with _lock, torch.inference_mode(), warnings.catch_warnings():  # no batch may run while torch traces
         warnings.simplefilter("ignore")  # the tracer's notes on branches a one-question batch never takes
         torch.onnx.export(LastHiddenState(model), tuple(sample[name] for name in names), exported, input_names=names,
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
