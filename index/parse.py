@@ -403,15 +403,24 @@ def _continues(previous: str, following: str) -> bool:
     return following[:1].islower() or previous.endswith((",", "–", "-", "—"))
 
 
+@dataclass
+class _Draft:
+    """A section while its text is still being read: paragraph texts, which a page break may yet extend."""
+
+    title: str
+    parent: str | None
+    texts: list[str] = field(default_factory=list)
+
+
 def _structure(text: str, bulletin: str) -> list[Section]:
-    sections: list[Section] = []
-    current: Section | None = None
+    sections: list[_Draft] = []
+    current: _Draft | None = None
     top: str | None = None  # the latest level-1 heading
-    dangling: tuple[Section, list] | None = None  # (section, [text]) of a paragraph that stops mid-sentence
+    dangling: tuple[_Draft, int] | None = None  # (section, index) of a paragraph that stops mid-sentence
     pending_pairs: list[str] = []
 
-    def start(title: str) -> Section:
-        section = Section(title=title, parent=top)
+    def start(title: str) -> _Draft:
+        section = _Draft(title=title, parent=top)
         sections.append(section)
         return section
 
@@ -422,15 +431,14 @@ def _structure(text: str, bulletin: str) -> list[Section]:
             piece = piece.strip()
             if not piece:
                 continue
-            if may_continue and dangling and _continues(dangling[1][0], piece):
-                dangling[1][0] += " " + piece
+            if may_continue and dangling and _continues(dangling[0].texts[dangling[1]], piece):
+                dangling[0].texts[dangling[1]] += " " + piece
                 current = dangling[0]
             else:
                 if current is None:
                     current = start("Introduction")
-                cell = [piece]
-                current.paragraphs.append(cell)  # type: ignore[arg-type]  # texts until ids are assigned
-                dangling = (current, cell)
+                current.texts.append(piece)
+                dangling = (current, len(current.texts) - 1)
 
     def flush_pairs() -> None:
         if pending_pairs:
@@ -447,7 +455,7 @@ def _structure(text: str, bulletin: str) -> list[Section]:
             level, title = value  # type: ignore[misc]
             base = _CONTD.sub("", title).strip()
             if base != title:  # "(cont'd)": the section it names goes on
-                resumed = next((s for s in reversed(sections) if base in (s.title, s.parent) and s.paragraphs), None)
+                resumed = next((s for s in reversed(sections) if base in (s.title, s.parent) and s.texts), None)
                 current = resumed if resumed is not None else start(base)
                 continue
             current = start(title)
@@ -460,13 +468,13 @@ def _structure(text: str, bulletin: str) -> list[Section]:
             add(value if kind == "bullets" else [value], may_continue=kind != "bullets")  # type: ignore[list-item]
     flush_pairs()
     repeats: Counter = Counter()  # across the bulletin: ids must be unique in it, not only in a section
-    return [_with_ids(section, bulletin, repeats) for section in sections if section.paragraphs]
+    return [_with_ids(section, bulletin, repeats) for section in sections if section.texts]
 
 
-def _with_ids(section: Section, bulletin: str, repeats: Counter) -> Section:
-    """Replace raw texts by Paragraphs whose ids hash their content, so they survive edits elsewhere."""
+def _with_ids(section: _Draft, bulletin: str, repeats: Counter) -> Section:
+    """The section with Paragraphs whose ids hash their content, so they survive edits elsewhere."""
     paragraphs = []
-    for ordinal, (text,) in enumerate(section.paragraphs, start=1):
+    for ordinal, text in enumerate(section.texts, start=1):
         digest = hashlib.sha1(f"{bulletin}\x00{section.title}\x00{text}".encode()).hexdigest()[:10]
         repeats[digest] += 1  # the same text again (in this section or one of the same title): number it
         pid = f"p-{digest}" if repeats[digest] == 1 else f"p-{digest}-{repeats[digest]}"
