@@ -232,7 +232,7 @@ class ExtractiveAnswerer:
         if q.kind == "date":
             return bool(_DATE.search(text))
         if q.head and _COUNTRY_HEAD.match(q.head):
-            return bool({m.group(0).lower() for m in _COUNTRY.finditer(text)} - q.words)
+            return bool(countries_in(text) - q.words)
         names = {m.group(0).lower().strip(".") for m in _CAPITALISED.finditer(text)}
         return bool(names - q.words)
 
@@ -273,6 +273,11 @@ class ExtractiveAnswerer:
         citations = [_citation(i, hit, _sentences(hit.node.text)[0].text) for i, hit in enumerate(related, start=1)]
         refs = " ".join(f"[{c.n}]" for c in citations)
         return Answer(f"The bulletins don't answer this. Closest related: {refs}", False, citations)
+
+
+def countries_in(text: str) -> set[str]:
+    """The country names `text` uses, lower-cased."""
+    return {m.group(0).lower() for m in _COUNTRY.finditer(text)}
 
 
 def concepts_in(text: str) -> set[str]:

@@ -23,7 +23,9 @@ import re
 
 from index.retrieve import Corpus
 from index.text import entity_spans, terms, words
-from service.answer import _COUNTRY, _COUNTRY_HEAD, _DATE, Answer, _clauses, _idf, _Question, _sentences, concepts_in
+from service.answer import (
+    _COUNTRY_HEAD, _DATE, Answer, _clauses, _idf, _Question, _sentences, concepts_in, countries_in,
+)
 from service.verify import MARKER, months, numbers
 
 RESTATED_SHARE = 0.5
@@ -67,12 +69,11 @@ def _restated(question: _Question, part: str, said: str, asked: str, corpus: Cor
 
 
 def _names_restated(question: _Question, part: str, said: str, asked: str) -> bool:
-    countries = lambda text: {m.group(0).lower() for m in _COUNTRY.finditer(text)}  # noqa: E731
     if question.head and _COUNTRY_HEAD.match(question.head):
-        return countries(part) - countries(asked) <= countries(said)
+        return countries_in(part) - countries_in(asked) <= countries_in(said)
     said_words, asked_words = _lower_words(said), _lower_words(asked)
     acronyms = {w.lower() for w in words(part) if _ACRONYM.fullmatch(w)}
-    if (countries(part) | acronyms) - asked_words - countries(asked) - said_words - countries(said):
+    if (countries_in(part) | acronyms) - asked_words - countries_in(asked) - said_words - countries_in(said):
         return False
     other = [set(terms(part[start:end])) for start, end in entity_spans(part)]
     other = [names for names in other if names and not names & set(terms(asked))]
