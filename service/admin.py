@@ -19,9 +19,9 @@ from flask import Blueprint, jsonify, request
 from index.parse import FORMATS, ParseError, bulletin_id, parse
 from index.retrieve import POINTER_MAX_AGE
 from index.store import KEEP
-from service import context
+from service.web import context
 from service.api import load_json_object
-from service.errors import APIError
+from service.web.errors import APIError
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 

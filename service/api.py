@@ -1,7 +1,7 @@
 """The JSON API, under /api/v1: ask a question, browse the indexed bulletins, read a conversation back.
 
 Requests are validated here, before anything reaches the pipeline, and every refusal names a distinct error code
-(see `service.errors`), because the pipeline trusts its arguments: a boolean `top_k` or a 1 MB question would
+(see `service.web.errors`), because the pipeline trusts its arguments: a boolean `top_k` or a 1 MB question would
 otherwise surface as a confusing answer or a 500 instead of a 400 the client can act on.
 """
 
@@ -13,8 +13,8 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from index.retrieve import FilterError, Filters
-from service import context
-from service.errors import APIError, error_response
+from service.web import context
+from service.web.errors import APIError, error_response
 from service.history import ConversationNotFound, TurnNotFound
 from service.openapi import document
 

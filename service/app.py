@@ -10,11 +10,10 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import admin, api, context, errors, observability, views
+from service import admin, api, slack, views, widget
 from service.config import Config
 from service.pipeline import BulletinQA
-from service import security, widget
-from service import slack
+from service.web import context, errors, observability, security
 
 # Pages may load scripts, styles and data only from this origin: nothing inline, nothing from a CDN. Citation
 # text is escaped anyway; this is the second line of defence should an escape ever be missed.

@@ -16,11 +16,11 @@ from llama_index.core.schema import NodeWithScore
 from index import embed
 from index.retrieve import Filters, Searcher
 from index.store import Store
-from service.answer import ExtractiveAnswerer
+from answer.extractive import ExtractiveAnswerer
 from service.config import Config
-from service.conversation import carried_paragraphs, is_follow_up, resolve
+from answer.followup import carried_paragraphs, is_follow_up, resolve
 from service.history import History
-from service.llm import CheckedAnswer, LLMAnswerer
+from answer.llm import CheckedAnswer, LLMAnswerer
 
 UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
 
@@ -31,7 +31,10 @@ class BulletinQA:
         self.store = store
         self.searcher = Searcher(store)
         self.answerer = ExtractiveAnswerer()
-        self.llm = LLMAnswerer(config, self.answerer) if config.llm_base_url else None  # optional, checked
+        self.llm = (  # optional, checked
+            LLMAnswerer(config.llm_base_url, config.llm_model, config.llm_api_key, config.llm_timeout, self.answerer)
+            if config.llm_base_url else None
+        )
         self.history = history
 
     @classmethod

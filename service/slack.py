@@ -53,9 +53,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from werkzeug.routing import Map
 
-from service import context
+from service.web import context
 from service.config import Config
-from service.errors import error_response
+from service.web.errors import error_response
 from service.history import ConversationNotFound, TurnNotFound
 from service.pipeline import BulletinQA
 

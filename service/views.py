@@ -12,7 +12,7 @@ import logging
 
 from flask import Blueprint, jsonify, render_template, url_for
 
-from service import context
+from service.web import context
 
 log = logging.getLogger(__name__)
 

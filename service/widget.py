@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
-from service import context
+from service.web import context
 from service.suggestions import derive
 
 bp = Blueprint("widget", __name__)

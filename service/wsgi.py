@@ -5,7 +5,7 @@ first request, so no user waits for a model load; the index is brought up to dat
 (`bqa serve` does it), never by a worker.
 """
 
-from service import context
+from service.web import context
 from service.app import create_app
 
 app = create_app()

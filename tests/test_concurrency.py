@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import STORES
+from tests.conftest import STORES
 from index.parse import parse
 from service.app import create_app
 from service.config import PROJECT_ROOT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import url_for
+from tests.conftest import url_for
 from service.evaluate import includes
 
 

@@ -1,6 +1,6 @@
 """The completeness check: a model's answer replaces the extractive one only if it says at least as much.
 
-The citation check (`service.verify`) keeps every sentence a model wrote true to its paragraph, but a true answer
+The citation check (`answer.verify`) keeps every sentence a model wrote true to its paragraph, but a true answer
 can still be a worse one: three of the Strategy's four pillars, or "Canada funded $1,139,987 in March [1]" to
 "What did Canada fund in March?" when the extractive answer names the Gender and Identities Platform. So each part
 of the extractive answer (each clause or sentence it quotes; each item of a list) must be restated by the model's
@@ -23,10 +23,10 @@ import re
 
 from index.retrieve import Corpus
 from index.text import entity_spans, terms, words
-from service.answer import (
+from answer.extractive import (
     _COUNTRY_HEAD, _DATE, Answer, _clauses, _idf, _Question, _sentences, concepts_in, countries_in,
 )
-from service.verify import MARKER, months, numbers
+from answer.verify import MARKER, months, numbers
 
 RESTATED_SHARE = 0.5
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9&]*[A-Z][A-Z0-9&]*s?")

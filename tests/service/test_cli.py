@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import DEV_SET
+from tests.conftest import DEV_SET
 from service.cli import main
 from service.config import PROJECT_ROOT
 

@@ -18,9 +18,9 @@ from flask import Request
 from flask.testing import EnvironBuilder
 from markupsafe import escape
 
-from conftest import STORES, on_both_stores
+from tests.conftest import STORES, on_both_stores
 from service.app import create_app
-from service.errors import APIError
+from service.web.errors import APIError
 from service.pipeline import BulletinQA
 
 qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from service.app import create_app
-from service.security import LIMITER_KEY, RateLimiter, normalize_origin
+from service.web.security import LIMITER_KEY, RateLimiter, normalize_origin
 
 ALLOWED = "https://news.example.org"
 EVIL = "https://evil.example.net"

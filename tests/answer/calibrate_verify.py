@@ -1,10 +1,10 @@
-"""Calibrate the citation check's thresholds (`service.verify.LEXICAL_MIN`, `COSINE_MIN`) on the dev set.
+"""Calibrate the citation check's thresholds (`answer.verify.LEXICAL_MIN`, `COSINE_MIN`) on the dev set.
 
-    BQA_DATA_DIR=/tmp/bqa-calibrate .venv/bin/python tests/calibrate_verify.py [/path/to/dev.jsonl]
+    BQA_DATA_DIR=/tmp/bqa-calibrate .venv/bin/python tests/answer/calibrate_verify.py [/path/to/dev.jsonl]
 
 For every answerable dev question, each sentence of the extractive answer (a verbatim quote, so certainly true) is
 scored against the paragraph it cites (a true citation) and against every other retrieved paragraph (what a wrong
-[n] looks like). The recorded model outputs in tests/cassettes/ add real paraphrases, scored against every passage
+[n] looks like). The recorded model outputs in tests/answer/cassettes/ add real paraphrases, scored against every passage
 of their prompt. Thresholds must keep every true citation and reject as many wrong ones as they can; the fact
 check (numbers, dates, names) rejects most wrong ones before the scores are even read.
 """
@@ -18,13 +18,13 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
+sys.path[:0] = [str(HERE.parent.parent)]
 
-from conftest import DEV_SET  # noqa: E402
+from tests.conftest import DEV_SET  # noqa: E402
 from service.config import Config  # noqa: E402
 from service.pipeline import BulletinQA  # noqa: E402
-from service.llm import _covers  # noqa: E402
-from service.verify import COSINE_MIN, LEXICAL_MIN, Checker, Passage  # noqa: E402
+from answer.llm import _covers  # noqa: E402
+from answer.verify import COSINE_MIN, LEXICAL_MIN, Checker, Passage  # noqa: E402
 
 
 def quantiles(values: list[float]) -> str:
@@ -87,7 +87,7 @@ def main(dev_set: Path) -> None:
     for question, draft in recorded_drafts():
         hits = qa.searcher.retriever(qa.config.top_k).retrieve(question)
         passages = [Passage(i, hit) for i, hit in enumerate(hits, start=1)]
-        analysis = qa.answerer.analyse(question, corpus)  # as service.llm checks an answer
+        analysis = qa.answerer.analyse(question, corpus)  # as answer.llm checks an answer
         on_topic = {p.n for p in passages if _covers(analysis, f"{p.heading}\n{p.text}")}
         checker = Checker(passages, corpus.aliases, question, on_topic)
         for verdict in checker.check(draft).verdicts:

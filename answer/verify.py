@@ -16,10 +16,10 @@ A sentence that fails with what it cites but passes with another given passage t
 asks about is re-cited to that passage (a wrong [n] is corrected); one that passes with none is removed. (Without
 that condition a list item the model borrowed from another list, "Providing leadership on the GA mandates" as a
 pillar of the Strategy, would be "corrected" to the paragraph it was borrowed from.) The caller decides what an answer left with no
-sentence becomes (see `service.llm`).
+sentence becomes (see `answer.llm`).
 
-The thresholds were calibrated with `python tests/calibrate_verify.py` on the dev set and the recorded model
-outputs in tests/cassettes/. Facts decide nearly everything: every invented sentence recorded there names a
+The thresholds were calibrated with `python tests/answer/calibrate_verify.py` on the dev set and the recorded model
+outputs in tests/answer/cassettes/. Facts decide nearly everything: every invented sentence recorded there names a
 number, name or date its passage lacks, and every extractive quote checked against the other retrieved paragraphs
 (a wrong [n]) fails on facts too. The similarity thresholds are floors for what facts cannot see. True sentences
 scored 0.31–0.88 cosine against their own paragraph (terse list items and headings score low: "Established
@@ -40,7 +40,7 @@ from llama_index.core.schema import NodeWithScore
 from index.aliases import Aliases
 from index.embed import embed_texts
 from index.text import MONTH_NAMES, STOPWORDS, concept, stem, terms, words
-from service.answer import _clauses, _sentences
+from answer.extractive import _clauses, _sentences
 
 LEXICAL_MIN = 0.6  # share of a sentence's content terms that must occur in the cited text (or the question)
 COSINE_MIN = 0.25  # similarity to the closest sentence of the cited text

@@ -2,7 +2,7 @@
 citation check, and what they get when the model's server fails.
 
 The model outputs are real: recorded once from llama.cpp servers running SmolLM2-135M-Instruct and
-Qwen2.5-Coder-0.5B-Instruct on this machine (tests/cassettes/README.md has the packages and the command) and
+Qwen2.5-Coder-0.5B-Instruct on this machine (tests/answer/cassettes/README.md has the packages and the command) and
 replayed here; a plain `pytest` never touches the network. Each test first asserts what the model said, so that
 a re-recording in which the model happens to behave differently fails loudly instead of testing nothing.
 
@@ -23,11 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import url_for
-from service import prompts
+from tests.conftest import url_for
+from answer import prompts
 from service.app import create_app
 from service.config import Config
-from service.llm import PROMPT_TOKENS
+from answer.llm import PROMPT_TOKENS
 from service.pipeline import BulletinQA
 
 # Where the recording servers listened: cassettes match requests on host, port and body.
@@ -38,7 +38,7 @@ RECORDING_TIMEOUT = 300.0  # a CPU-only model on 2 busy cores; replay takes mill
 
 @pytest.fixture
 def vcr_config(request):
-    """Replay only, unless `--record-mode` or BQA_RECORD_MODE asks to record (tests/cassettes/README.md)."""
+    """Replay only, unless `--record-mode` or BQA_RECORD_MODE asks to record (tests/answer/cassettes/README.md)."""
     return {
         "record_mode": request.config.getoption("--record-mode") or os.environ.get("BQA_RECORD_MODE", "none"),
         "match_on": ("method", "scheme", "host", "port", "path", "query", "body"),
@@ -60,7 +60,7 @@ def ask(service: BulletinQA, question: str, conversation_id: str | None = None) 
 
 def replies(cassette) -> list[str]:
     """What the model said in each recorded exchange, in order."""
-    assert len(cassette), "no recorded model output: record it (tests/cassettes/README.md)"
+    assert len(cassette), "no recorded model output: record it (tests/answer/cassettes/README.md)"
     return [json.loads(r["body"]["string"])["choices"][0]["message"]["content"] for r in cassette.responses]
 
 
@@ -118,7 +118,7 @@ def test_a_wrong_passage_number_is_corrected(qa, vcr):
 
 @pytest.mark.vcr
 def test_a_list_left_incomplete_by_the_check_gives_the_extractive_answer(qa, vcr, caplog):
-    caplog.set_level(logging.INFO, logger="service.llm")
+    caplog.set_level(logging.INFO, logger="answer.llm")
     question = "What are the four pillars of the UN Global Counter-Terrorism Strategy?"
     response = ask(with_llm(qa, *SMOLLM), question)
     [draft] = replies(vcr)

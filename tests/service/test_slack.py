@@ -30,7 +30,7 @@ PUBLIC = "https://bqa.example.org"
 TEAM, CHANNEL, DM, USER = "T0001", "C0001", "D0001", "U0USER"
 BOT_USER, BOT_ID = "U0BOT", "B0BOT"
 WAIT = 30.0
-MANIFEST = Path(__file__).resolve().parent.parent / "slack" / "manifest.yml"
+MANIFEST = Path(__file__).resolve().parents[2] / "slack" / "manifest.yml"
 
 _ts = itertools.count(1)
 _events = itertools.count(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import STORES, on_both_stores
+from tests.conftest import STORES, on_both_stores
 from index.retrieve import FilterError, Filters
 from index.text import clean_markdown, fold
 

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 
-from service import context
-from service.errors import error_response
+from service.web import context
+from service.web.errors import error_response
 
 API_PREFIX = "/api/"
 RATE_LIMITED_ENDPOINTS = frozenset({"api.ask", "api.ask_stream"})

@@ -3,7 +3,7 @@
 Prompts are text files rather than Python strings so that they can be read, reviewed and tuned without touching
 code. Token counts use tiktoken's cl100k_base encoding from the copy llama-index ships: bqa runs offline, and
 tiktoken would otherwise download the encoding on first use. cl100k_base is not the served model's own tokenizer,
-so budgets keep a margin (see `service.llm`).
+so budgets keep a margin (see `answer.llm`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import llama_index.core
 from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.prompts import ChatPromptTemplate
 
-from service.config import PROJECT_ROOT
-
-PROMPTS_DIR = PROJECT_ROOT / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 # Before tiktoken first loads an encoding: it reads this variable then, and looks nowhere else offline.
 os.environ.setdefault(

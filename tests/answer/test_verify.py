@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from llama_index.core.schema import NodeWithScore
 
-from service.verify import Checker, Passage, split
+from answer.verify import Checker, Passage, split
 
 
 def passages(qa, *needles: str) -> list[Passage]:

@@ -3,8 +3,8 @@ bear them out.
 
 The extractive answer is always computed first (it costs milliseconds) because it is what users get whenever the
 model is no help: the server is down, slow (past `BQA_LLM_TIMEOUT`), answers 5xx or something unreadable; the
-model refuses although the bulletins answer (a false refusal); the citation check (`service.verify`) removes
-every sentence it wrote; or what is left says less than the extractive answer (`service.completeness`: three of
+model refuses although the bulletins answer (a false refusal); the citation check (`answer.verify`) removes
+every sentence it wrote; or what is left says less than the extractive answer (`answer.completeness`: three of
 four pillars, an amount without what it paid for). The model can therefore only make an answer better, never
 less trustworthy or less complete.
 
@@ -25,12 +25,11 @@ from llama_index.core.schema import NodeWithScore
 
 from index.retrieve import Corpus
 from index.text import terms
-from service.answer import Answer, ExtractiveAnswerer, _citation, concepts_in
-from service.completeness import omissions
-from service.config import Config
-from service.conversation import Resolved
-from service.prompts import count_message_tokens, count_tokens, render, truncate
-from service.verify import MARKER, Checker, Passage, Verdict, names, numbers, refs
+from answer.extractive import Answer, ExtractiveAnswerer, _citation, concepts_in
+from answer.completeness import omissions
+from answer.followup import Resolved
+from answer.prompts import count_message_tokens, count_tokens, render, truncate
+from answer.verify import MARKER, Checker, Passage, Verdict, names, numbers, refs
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ CONDENSED_TOKENS = 60
 HISTORY_TURNS = 3
 COOLDOWN = 30.0  # seconds without LLM calls after a failed one
 # How a passage is shown: its number (what the answer cites), its paragraph id, its text. Bulletin and section
-# titles are left out: with them SmolLM2-135M declined to answer far more often (tests/cassettes/README.md).
+# titles are left out: with them SmolLM2-135M declined to answer far more often (tests/answer/cassettes/README.md).
 PASSAGE = "[{n}] ({id}) {text}"
 STOP = ["\nQuestion:", "\nPassages:", "\nFollow-up:"]  # a small model may go on with the examples' pattern
 
@@ -73,16 +72,16 @@ class CheckedAnswer(Answer):
 class LLMAnswerer:
     name = "llm"
 
-    def __init__(self, config: Config, extractive: ExtractiveAnswerer):
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout_s: float, extractive: ExtractiveAnswerer):
         from llama_index.llms.openai_like import OpenAILike
 
         self.extractive = extractive
-        self.model = config.llm_model
+        self.model = model
         self.llm = OpenAILike(
-            model=config.llm_model,
-            api_base=config.llm_base_url,
-            api_key=config.llm_api_key or "unused",  # local servers want none, the client insists on one
-            timeout=config.llm_timeout,
+            model=model,
+            api_base=base_url,
+            api_key=api_key or "unused",  # local servers want none, the client insists on one
+            timeout=timeout_s,
             max_retries=0,  # a retry would double the wait past the timeout users were promised
             is_chat_model=True,
             context_window=PROMPT_TOKENS + ANSWER_TOKENS,

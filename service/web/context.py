@@ -12,7 +12,7 @@ import hmac
 from flask import current_app, request, url_for
 
 from service.config import Config
-from service.errors import APIError
+from service.web.errors import APIError
 from service.pipeline import BulletinQA
 
 EXTENSION = "bqa"

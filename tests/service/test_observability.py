@@ -45,7 +45,7 @@ def test_every_response_carries_a_request_id_that_its_log_line_shares(client, re
 def test_log_lines_are_json(client):
     import json
 
-    from service.observability import JsonFormatter
+    from service.web.observability import JsonFormatter
 
     record = logging.LogRecord("bqa.requests", logging.INFO, __file__, 1, "request", None, None)
     record.fields = {"request_id": "r1", "status": 200}

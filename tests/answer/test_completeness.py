@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import url_for
-from service.completeness import omissions
+from tests.conftest import url_for
+from answer.completeness import omissions
 
 PILLARS = "What are the four pillars of the UN Global Counter-Terrorism Strategy?"
 CANADA = "What did Canada fund in March?"
