@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 
 from service.web import context
-from service.suggestions import derive
+from service.suggestions import StarterQuestions
 
 bp = Blueprint("widget", __name__)
 
@@ -63,22 +63,13 @@ def stylesheet():
     return _asset("widget.css")
 
 
-def suggested_questions() -> tuple[list[str], str]:
-    """(questions, "config" or "corpus"); derived ones are cached per index generation."""
-    configured = context.config().suggestions
-    if configured:
-        return list(configured), "config"
-    corpus = context.qa().searcher.corpus()
-    generation = corpus.generation if corpus is not None else None
-    cached = current_app.extensions.get(SUGGESTIONS_KEY)
-    if cached is None or cached[0] != generation:
-        cached = (generation, derive(corpus))
-        current_app.extensions[SUGGESTIONS_KEY] = cached
-    return list(cached[1]), "corpus"
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions[SUGGESTIONS_KEY] = StarterQuestions(state.app.config[context.CONFIG_KEY].suggestions)
 
 
 @bp.get("/api/v1/suggestions")
 def suggestions():
     """Starter questions: BQA_SUGGESTIONS when set, else a few derived from the indexed bulletins."""
-    questions, source = suggested_questions()
+    questions, source = current_app.extensions[SUGGESTIONS_KEY].get(context.qa().searcher.corpus())
     return jsonify({"suggestions": questions, "source": source})
