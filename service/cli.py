@@ -53,10 +53,12 @@ def cmd_index(args, config: Config) -> int:
 
 def cmd_ask(args, config: Config) -> int:
     from index.retrieve import Filters
+    from service.web.context import with_quote_urls
 
     qa = _service(config)
     filters = Filters(bulletin_ids=tuple(args.bulletin or ()))
     response = qa.ask(args.question, _url_for(config), top_k=args.top_k, filters=filters)
+    response["citations"] = with_quote_urls(response["citations"])
     if args.json:
         print(json.dumps(response, indent=2, ensure_ascii=False))
         return 0
@@ -76,6 +78,8 @@ def _print_answer(response: dict) -> None:
 def cmd_chat(args, config: Config) -> int:
     """A conversation in the terminal: follow-up questions keep their context until /new or the end."""
     import readline  # noqa: F401  (line editing and history for input())
+
+    from service.web.context import with_quote_urls
 
     qa = _service(config)
     url_for = _url_for(config)
@@ -99,6 +103,7 @@ def cmd_chat(args, config: Config) -> int:
             print(f"(questions are limited to {config.max_question_chars} characters)", file=sys.stderr)
             continue
         response = qa.ask(question, url_for, conversation_id=conversation_id)
+        response["citations"] = with_quote_urls(response["citations"])
         conversation_id = response["conversation_id"]
         if response["resolved_question"] != question:
             print(f"(read as: {response['resolved_question']})", file=sys.stderr)

@@ -162,7 +162,7 @@ def test_suggestions_can_be_configured(config, qa):
 
 def test_the_stream_names_the_turn_feedback_rates(client):
     body = client.post("/api/v1/ask/stream", json={"question": "Who funded CT Travel?"}).get_data(as_text=True)
-    citations = next(block for block in body.split("\n\n") if block.startswith("event: citations"))
+    citations = next(block for block in body.split("\n\n") if "\nevent: citations\n" in block)
     assert json.loads(citations.split("data: ", 1)[1])["turn"] == 1
 
 
