@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -108,8 +111,6 @@ def chroma_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def server_qa(config, chroma_server, tmp_path_factory) -> BulletinQA:
     """The service over the seed corpus indexed in a Chroma server instead of the embedded store."""
-    from dataclasses import replace
-
     service = BulletinQA.from_config(
         replace(config, chroma_url=chroma_server, data_dir=tmp_path_factory.mktemp("bqa-server") / "data")
     )
@@ -132,9 +133,6 @@ class HeldModel:
     keep-alive comments, the typing indicator, the Stop button."""
 
     def __init__(self):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        import threading
-
         self.release = threading.Event()
         self.received: list[str] = []
         held = self
@@ -163,8 +161,6 @@ class HeldModel:
 
     def service(self, config: Config) -> BulletinQA:
         """The service over `config`'s (already indexed) data folder, with this server as its LLM."""
-        from dataclasses import replace
-
         return BulletinQA.from_config(replace(config, llm_base_url=self.url, llm_model="held", llm_timeout=120))
 
     def close(self) -> None:
