@@ -7,77 +7,26 @@ otherwise surface as a confusing answer or a 500 instead of a 400 the client can
 
 from __future__ import annotations
 
-import json
 import re
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, stream_with_context
 
 from index.retrieve import FilterError, Filters
+from service.db.base import ConversationNotFound, TurnNotFound
+from service.openapi import document
 from service.web import context, sse
 from service.web.errors import APIError, error_response
-from service.history import ConversationNotFound, TurnNotFound
-from service.openapi import document
+from service.web.requests import json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ASK_FIELDS = frozenset({"question", "conversation_id", "top_k", "filters"})
 TOP_K_RANGE = (1, 20)
-BODY_READ_SIZE = 16 * 1024
 
 
 @bp.errorhandler(ConversationNotFound)
 def conversation_not_found(e: ConversationNotFound):
     return error_response(404, "conversation_not_found", "No such conversation, or it has expired; start a new one.")
-
-
-def _read_body() -> bytes:
-    """The whole request body, or RequestEntityTooLarge (413) when it is over MAX_CONTENT_LENGTH.
-
-    With a Content-Length, Werkzeug refuses an oversized body before reading it. Without one (a chunked body),
-    `request.get_data()` would stop reading at the limit and silently return a truncated body: Werkzeug's
-    `LimitedStream.readall` ends at the maximum instead of raising. Only a read *past* the limit raises, so the
-    stream is read in pieces until it ends. (A chunked body of exactly the limit is therefore refused too.)
-    """
-    stream = request.stream
-    chunks = []
-    while chunk := stream.read(BODY_READ_SIZE):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _json_object() -> dict:
-    """The request body as a JSON object, or the APIError that says what is wrong with it."""
-    if request.mimetype != "application/json":
-        raise APIError(
-            415, "unsupported_media_type", "Send the request body as JSON, with Content-Type: application/json."
-        )
-    return load_json_object(_read_body())
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def load_json_object(raw: bytes) -> dict:
-    """A JSON object from strictly UTF-8 bytes, holding only real text: a lone surrogate ("\\ud800") is no
-    character, and would fail later, in the tokenizer or SQLite, as a 500 instead of a 400 now."""
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise APIError(400, "invalid_json", "The request body is not valid JSON in UTF-8.") from None
-    if not isinstance(body, dict):
-        raise APIError(400, "invalid_body", "The request body must be a JSON object.")
-    pending: list = [body]
-    while pending:  # iterative: a body nested as deep as the JSON parser allows must not exhaust the stack
-        value = pending.pop()
-        if isinstance(value, str):
-            if _SURROGATE.search(value):
-                raise APIError(400, "invalid_text", "The request holds a lone surrogate (\\ud800-\\udfff), which is not text.")
-        elif isinstance(value, dict):
-            pending.extend(value)
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return body
 
 
 def _ask_arguments(body: dict) -> dict:
@@ -121,7 +70,7 @@ def _ask_arguments(body: dict) -> dict:
 @bp.post("/ask")
 def ask():
     """Answer one question, in a new conversation or in the one named by `conversation_id`."""
-    arguments = _ask_arguments(_json_object())
+    arguments = _ask_arguments(json_object())
     result = context.qa().ask(url_for=context.source_url, **arguments)
     return jsonify({**result, "citations": context.with_quote_urls(result["citations"])})
 
@@ -142,10 +91,10 @@ def ask_stream():
     Requests are validated (and an unknown conversation refused) before the stream starts, so those errors keep
     their status code and JSON body; EventSource cannot POST, so clients read this with fetch.
     """
-    arguments = _ask_arguments(_json_object())
+    arguments = _ask_arguments(json_object())
     qa = context.qa()
     if arguments["conversation_id"] is not None:
-        qa.history.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
+        qa.db.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
 
     def events():
         try:
@@ -184,15 +133,21 @@ def _summary(bulletin: dict) -> dict:
 
 @bp.get("/bulletins")
 def bulletins():
-    corpus = context.qa().searcher.corpus()
+    corpus = context.qa().corpus()
     if corpus is None:
         return jsonify({"bulletins": []})
     return jsonify({"bulletins": [_summary(b) for b in corpus.bulletins.values()]})
 
 
+@bp.get("/periods")
+def periods():
+    """The periods the indexed bulletins cover, newest first: what the widget's period filter offers."""
+    return jsonify({"periods": context.qa().periods()})
+
+
 @bp.get("/bulletins/<bulletin_id>")
 def bulletin(bulletin_id: str):
-    corpus = context.qa().searcher.corpus()
+    corpus = context.qa().corpus()
     found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
     if found is None:
         raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed.")
@@ -218,7 +173,7 @@ def bulletin(bulletin_id: str):
 @bp.get("/conversations/<conversation_id>")
 def conversation(conversation_id: str):
     """Every turn of a live conversation, oldest first; ConversationNotFound becomes a 404 above."""
-    turns = context.qa().history.turns(conversation_id)
+    turns = context.qa().db.turns(conversation_id)
     for turn in turns:
         turn["citations"] = context.with_quote_urls(turn["citations"])
     return jsonify({"conversation_id": conversation_id, "turns": turns})
@@ -232,7 +187,7 @@ MAX_COMMENT_CHARS = 2000
 @bp.post("/feedback")
 def feedback():
     """A 👍 / 👎 (and an optional comment) on one answer, stored beside the conversation it rates."""
-    body = _json_object()
+    body = json_object()
     unknown = sorted(set(body) - FEEDBACK_FIELDS)
     if unknown:
         raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
@@ -250,23 +205,12 @@ def feedback():
     if source not in FEEDBACK_SOURCES:
         raise APIError(400, "invalid_source", f"\"source\" must be one of {', '.join(FEEDBACK_SOURCES)}.")
     try:
-        feedback_id = context.qa().history.add_feedback(
+        feedback_id = context.qa().db.add_feedback(
             conversation_id, turn, rating, (comment or "").strip() or None, source=source
         )
     except TurnNotFound:
         raise APIError(404, "turn_not_found", "That conversation has no such turn.") from None
     return jsonify({"id": feedback_id}), 201
-
-
-@bp.get("/feedback")
-def feedback_list():
-    """Every rating, newest first (admin only: it shows what users asked)."""
-    context.require_admin()
-    limit = request.args.get("limit", 100, type=int)
-    offset = request.args.get("offset", 0, type=int)
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise APIError(400, "invalid_page", "\"limit\" must be 1..1000 and \"offset\" 0 or more.")
-    return jsonify({"feedback": context.qa().history.feedback(limit, offset)})
 
 
 @bp.get("/openapi.json")

@@ -1,7 +1,10 @@
-"""The composition of bqa: index store, retrieval, answerer and conversation history behind one `ask`.
+"""The composition of bqa: index store, retrieval, answerer, the database and the registry of bulletins behind one
+`ask`.
 
 The Flask app and the CLI both build exactly one of these (see `BulletinQA.from_config`), so a question asked over
-HTTP, in Slack or on the command line goes through the same steps and returns the same JSON.
+HTTP, in Slack or on the command line goes through the same steps and returns the same JSON. A question that names
+a period ("in March 2021", "last month") is searched in the bulletins of that period (`index.periods`), unless the
+caller's filters name one.
 """
 
 from __future__ import annotations
@@ -14,19 +17,23 @@ from typing import Callable
 from llama_index.core.schema import NodeWithScore
 
 from index import embed
-from index.retrieve import Filters, Searcher
+from index.chunk import month_string
+from index.periods import find_period
+from index.retrieve import Corpus, Filters, Searcher
 from index.store import Store
 from answer.extractive import ExtractiveAnswerer
 from service.config import Config
 from answer.followup import carried_paragraphs, is_follow_up, resolve
-from service.history import History
+from service.db import open_db
+from service.db.base import Database
+from service.registry import Change, Registry
 from answer.llm import CheckedAnswer, LLMAnswerer
 
 UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
 
 
 class BulletinQA:
-    def __init__(self, config: Config, store: Store, history: History):
+    def __init__(self, config: Config, store: Store, db: Database):
         self.config = config
         self.store = store
         self.searcher = Searcher(store)
@@ -35,12 +42,13 @@ class BulletinQA:
             LLMAnswerer(config.llm_base_url, config.llm_model, config.llm_api_key, config.llm_timeout, self.answerer)
             if config.llm_base_url else None
         )
-        self.history = history
+        self.db = db
+        self.registry = Registry(db, store, config.corpus_dirs, config.uploads_dir)
 
     @classmethod
     def from_config(cls, config: Config) -> "BulletinQA":
-        store = Store.open(config.data_dir, config.chroma_url)
-        return cls(config, store, History(config.data_dir / "bqa.sqlite3", config.conversation_ttl))
+        db = open_db(config)
+        return cls(config, Store.open(config.data_dir, config.chroma_url, lock=db.writer_lock), db)
 
     @property
     def active_answerer(self) -> str:
@@ -48,16 +56,43 @@ class BulletinQA:
         return self.llm.name if self.llm is not None else self.answerer.name
 
     def without_llm(self) -> "BulletinQA":
-        """The same service (index, history) answering extractively only: `bqa eval` compares the two."""
+        """The same service (index, database) answering extractively only: `bqa eval` compares the two."""
         twin = copy.copy(self)
         twin.config, twin.llm = replace(self.config, llm_base_url=None), None
         return twin
 
-    def index(self, paths=None, progress=None):
-        """Bring the index in line with the corpus folders and published bulletins (or `paths`)."""
-        if not paths:
-            self.config.uploads_dir.mkdir(parents=True, exist_ok=True)
-        return self.store.sync(paths or self.config.bulletin_dirs, progress=progress)
+    def index(self, paths=(), add: bool = False, progress=None) -> Change:
+        """Register what the corpus folders, the added folders and `paths` hold now, and index it; removes nothing
+        (see `service.registry`)."""
+        return self.registry.refresh(tuple(paths or ()), add=add, progress=progress)
+
+    def corpus(self) -> Corpus | None:
+        """The served index generation, loaded for querying (None before anything is indexed)."""
+        return self.searcher.corpus()
+
+    def periods(self) -> list[dict]:
+        """The API JSON of the periods the bulletins cover, newest first: {"period", "from", "to", "bulletins"}."""
+        corpus = self.searcher.corpus()
+        found: dict[tuple, dict] = {}
+        for bulletin in (corpus.bulletins.values() if corpus is not None else ()):
+            if not bulletin["period_start"]:
+                continue
+            span = (bulletin["period_start"], bulletin["period_end"])
+            entry = found.setdefault(span, {"period": bulletin["period"], "from": None, "to": None, "bulletins": 0})
+            entry["bulletins"] += 1
+        for (start, end), entry in found.items():
+            entry["from"], entry["to"] = month_string(start), month_string(end)
+        return [found[span] for span in sorted(found, reverse=True)]
+
+    def narrowed(self, question: str, filters: Filters | None, corpus: Corpus | None) -> Filters:
+        """`filters`, with the period the question names when the caller's filters name none."""
+        filters = filters or Filters()
+        if filters.period_from or filters.period_to or corpus is None:
+            return filters
+        period = find_period(question, corpus.periods())
+        if period is None:
+            return filters
+        return replace(filters, period_from=period.start, period_to=period.end)
 
     def warm_up(self) -> None:
         """Load the embedding model and the served generation now, so the first question does not wait seconds."""
@@ -74,16 +109,17 @@ class BulletinQA:
     ) -> dict:
         started = time.perf_counter()
         if conversation_id is None:
-            conversation_id, earlier = self.history.start(), []
+            conversation_id, earlier = self.db.start_conversation(), []
         else:
-            earlier = self.history.turns(conversation_id)  # raises ConversationNotFound before any work is done
+            earlier = self.db.turns(conversation_id)  # raises ConversationNotFound before any work is done
         resolved = without_llm = resolve(question, earlier)
         if self.llm is not None and earlier and is_follow_up(question):
             resolved = self.llm.condense(question, earlier, without_llm) or without_llm
-        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved.text)
         corpus = self.searcher.corpus()
+        filters = self.narrowed(resolved.text, filters, corpus)
+        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved.text)
         if without_llm.context and corpus is not None:  # a follow-up leaning on the previous answer
-            hits += self._carried(corpus, earlier, hits, filters or Filters())
+            hits += self._carried(corpus, earlier, hits, filters)
         retrieved = time.perf_counter()
         if self.llm is not None:
             answer = self.llm.answer(resolved.question, hits, corpus, context=resolved.context)
@@ -98,6 +134,8 @@ class BulletinQA:
             "resolved_question": resolved.text,
             "answerer": answer.answerer,  # "llm" only for an answer the model wrote and the check passed
             "removed_sentences": answer.removed_sentences,
+            "period": ({"from": filters.period_from, "to": filters.period_to}
+                       if filters.period_from or filters.period_to else None),  # what the search was narrowed to
             "citations": [c.as_json(url_for(c.bulletin_id, c.paragraph_id)) for c in answer.citations],
             "timing_ms": {
                 "retrieve": round((retrieved - started) * 1000, 2),
@@ -105,7 +143,7 @@ class BulletinQA:
                 "total": round((answered - started) * 1000, 2),
             },
         }
-        response["turn"] = self.history.add_turn(conversation_id, {"question": question, **response})
+        response["turn"] = self.db.add_turn(conversation_id, {"question": question, **response})
         return response
 
     @staticmethod

@@ -85,8 +85,8 @@ def test_published_bulletins_survive_a_restart_sync(app):
     client = app.test_client()
     client.post("/api/v1/bulletins", json={"name": "april-2021.md", "text": APRIL}, headers=AUTH)
     qa = app.extensions["bqa"]
-    report = qa.index()  # what `bqa serve` does on start: corpus folders and published bulletins
-    assert report.removed == [] and "april-2021" in report.unchanged
+    change = qa.index()  # what `bqa serve` does on start: corpus folders and published bulletins
+    assert change.index.removed == [] and "april-2021" in change.index.unchanged
 
 
 def test_a_pdf_upload_is_sniffed_and_indexed(app):
@@ -114,14 +114,14 @@ def test_a_pdf_upload_is_sniffed_and_indexed(app):
 )
 def test_a_failed_upload_changes_nothing(app, kwargs, status, code):
     client = app.test_client()
-    store = app.extensions["bqa"].store
-    generation, files = store.active_name(), sorted(p.name for p in app.config["BQA_CONFIG"].uploads_dir.glob("*"))
+    qa = app.extensions["bqa"]
+    generation, registry = qa.store.active_name(), qa.db.registered()
     kwargs.setdefault("headers", AUTH)
     response = client.post("/api/v1/bulletins", **kwargs)
     assert response.status_code == status
     assert response.get_json()["error"]["code"] == code
-    assert store.active_name() == generation
-    assert sorted(p.name for p in app.config["BQA_CONFIG"].uploads_dir.glob("*")) == files
+    assert qa.store.active_name() == generation
+    assert qa.db.registered() == registry
 
 
 def test_a_pdf_without_text_is_refused_with_the_reason(app):

@@ -13,7 +13,7 @@ import requests
 from werkzeug.serving import make_server
 
 from service.app import create_app
-from service.history import History
+from service.db.sqlite import SQLiteDatabase
 from service.pipeline import BulletinQA
 
 
@@ -105,7 +105,7 @@ def test_history_is_stored_and_survives_a_restart(config, client):
 
 def test_conversations_expire(config, qa):
     short = replace(config, conversation_ttl=1)
-    expiring = BulletinQA(short, qa.store, History(short.data_dir / "expiry.sqlite3", short.conversation_ttl))
+    expiring = BulletinQA(short, qa.store, SQLiteDatabase(short.data_dir / "expiry.sqlite3", short.conversation_ttl))
     client = create_app(short, qa=expiring).test_client()
     conversation_id = ask(client, "Who funded CT Travel?")["conversation_id"]
     time.sleep(1.2)
@@ -203,8 +203,8 @@ def test_stream_refuses_bad_requests_before_streaming(live_server):
 
 
 def test_a_failure_after_the_stream_started_is_an_error_event(config, qa):
-    broken = History(config.data_dir / "broken.sqlite3", config.conversation_ttl)
-    with broken._connect() as db:  # the history store loses its table: writing the turn fails mid-answer
+    broken = SQLiteDatabase(config.data_dir / "broken.sqlite3", config.conversation_ttl)
+    with broken._connect() as db:  # the database loses its table: writing the turn fails mid-answer
         db.execute("DROP TABLE turns")
     app = create_app(config, qa=BulletinQA(config, qa.store, broken))
     response = app.test_client().post("/api/v1/ask/stream", json={"question": "Who funded CT Travel?"})

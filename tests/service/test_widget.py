@@ -27,6 +27,7 @@ from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
 from service.app import create_app
+from service.db.base import FeedbackQuery
 from service.widget import bundle
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -517,8 +518,8 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
     conversation_id = page.evaluate(
         "() => JSON.parse(Object.values(sessionStorage).find(v => v.includes('conversationId'))).conversationId"
     )
-    newest = qa.history.feedback(1)[0]
-    assert (newest["conversation_id"], newest["turn"], newest["rating"], newest["source"]) == (conversation_id, 1, "up", "widget")
+    newest = qa.db.feedback(FeedbackQuery(limit=1))[0]
+    assert (newest.conversation_id, newest.turn, newest.rating, newest.source) == (conversation_id, 1, "up", "widget")
 
     follow_up = widget.ask("How much did they give?")
     expect(follow_up.locator(".bubble")).to_contain_text("$500,000")
@@ -533,7 +534,7 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
     )
     third = widget.ask("Who funded the Gender and Identities Platform?")  # the same conversation continues
     expect(third.locator(".bubble")).to_contain_text("Canada")
-    assert [t["question"] for t in qa.history.turns(conversation_id)][-1].startswith("Who funded the Gender")
+    assert [t["question"] for t in qa.db.turns(conversation_id)][-1].startswith("Who funded the Gender")
 
     widget.root.get_by_role("button", name="New conversation").click()
     expect(widget.messages).to_have_count(0)
