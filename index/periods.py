@@ -32,6 +32,7 @@ _COUNT = r"(\d{1,2}|" + "|".join(_NUMBERS) + r")"
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": 4}
 _PREPOSITION = r"(?:in|during|for|of|from|since|throughout|over|about|on|by)"
 _BULLETIN = r"(?:bulletins?|issues?|editions?|newsletters?|reports?|updates?|highlights|numbers?|months?|ones?)"
+_LEAD_IN = re.compile(rf"[,;]?\s*\b{_PREPOSITION}?(?:\s+the)?\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ class Period:
     start: str  # "YYYY-MM", inclusive
     end: str
     phrase: str  # the words of the question that name it
+    span: tuple[int, int]  # where they stand in the question, in characters
+
+    def strip(self, question: str) -> str:
+        """The question without the words that name the period (and the "in the" before them): once the period
+        is a filter, "January" would only favour the sentences that happen to say the month. A question that
+        is nothing but its period stays as it is."""
+        start, end = self.span
+        before = _LEAD_IN.search(question[:start])
+        if before:
+            start = before.start()
+        rest = re.sub(r"\s+([?.!,;:])", r"\1", f"{question[:start]} {question[end:]}")
+        rest = re.sub(r"([,;:])[,;:]+", r"\1", re.sub(r"\s{2,}", " ", rest)).strip(" ,;:")
+        return rest if _find(r"\w{3}", rest) else question
 
 
 def month_index(text: str) -> int:
@@ -50,6 +64,10 @@ def month_index(text: str) -> int:
 def month_text(index: int) -> str:
     year, month = divmod(index, 12)
     return f"{year:04d}-{month + 1:02d}"
+
+
+def _find(pattern: str, text: str) -> re.Match | None:
+    return re.search(pattern, text, re.I)
 
 
 def _month_of(token: str) -> int:
@@ -67,15 +85,15 @@ def find_period(question: str, indexed: Iterable[tuple[str, str]]) -> Period | N
     found = _read(question, newest, spans)
     if found is None:
         return None
-    start, end, phrase = found
+    start, end, match = found
     end = min(end, newest)  # "this year", "since 2020": up to the newest bulletin
     if start > end or not any(s <= end and e >= start for s, e in spans):
         return None
-    return Period(month_text(start), month_text(end), phrase)
+    return Period(month_text(start), month_text(end), match.group(0).strip(), match.span())
 
 
 def _read(question: str, newest: int, spans: list[tuple[int, int]]) -> tuple[int, int, str] | None:
-    text = question.lower()
+    text = question
     now = newest + 1  # the month the newest bulletin is read in
     for reader in (_ranges, _quarter, _month_year, _numeric, _relative, _bulletin, _year, _month_alone):
         found = reader(text, now, newest, spans)
@@ -92,7 +110,7 @@ def _latest(month: int, newest: int) -> int:
 
 def _ranges(text, now, newest, spans):
     """ "from January to March 2021", "between jan and mar 2021", "Jan-Mar 2021", "since January", "since 2020"."""
-    m = re.search(rf"\b(?:from|between)?\s*{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|and|until|through|till)\s*{_MONTH}\s*{_YEAR}\b",
+    m = _find(rf"\b(?:from|between)?\s*{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|and|until|through|till)\s*{_MONTH}\s*{_YEAR}\b",
                   text)
     if m:
         end = int(m.group(4)) * 12 + _month_of(m.group(3)) - 1
@@ -100,47 +118,47 @@ def _ranges(text, now, newest, spans):
                                                           else end // 12 - 1)
         start = start_year * 12 + _month_of(m.group(1)) - 1
         if start <= end:
-            return start, end, m.group(0).strip()
-    if m := re.search(rf"\bsince\s+{_YEAR}\b", text):
-        return int(m.group(1)) * 12, newest, m.group(0)
-    m = re.search(rf"\bsince\s+{_MONTH}\s*{_YEAR}?\b", text)
+            return start, end, m
+    if m := _find(rf"\bsince\s+{_YEAR}\b", text):
+        return int(m.group(1)) * 12, newest, m
+    m = _find(rf"\bsince\s+{_MONTH}\s*{_YEAR}?\b", text)
     if m:
         month = _month_of(m.group(1))
         start = int(m.group(2)) * 12 + month - 1 if m.group(2) else _latest(month, newest)
-        return start, newest, m.group(0)
+        return start, newest, m
     return None
 
 
 def _quarter(text, now, newest, spans):
     """ "Q1 2021", "the first quarter of 2021"."""
-    m = re.search(rf"\bq([1-4])\s*{_YEAR}\b", text) or re.search(
+    m = _find(rf"\bq([1-4])\s*{_YEAR}\b", text) or _find(
         rf"\b({'|'.join(_ORDINALS)})\s+quarter\s+(?:of\s+)?{_YEAR}\b", text)
     if m is None:
         return None
     quarter = int(m.group(1)) if m.group(1).isdigit() else _ORDINALS[m.group(1)]
     start = int(m.group(2)) * 12 + 3 * (quarter - 1)
-    return start, start + 2, m.group(0)
+    return start, start + 2, m
 
 
 def _month_year(text, now, newest, spans):
     """ "March 2021", "mar. 2021", "March of 2021"."""
-    m = re.search(rf"\b{_MONTH}\s*(?:of\s+|,\s*)?{_YEAR}\b", text)
+    m = _find(rf"\b{_MONTH}\s*(?:of\s+|,\s*)?{_YEAR}\b", text)
     if m is None:
         return None
     month = int(m.group(2)) * 12 + _month_of(m.group(1)) - 1
-    return month, month, m.group(0)
+    return month, month, m
 
 
 def _numeric(text, now, newest, spans):
     """ "2021-03", "2021/03", "03/2021"."""
-    m = re.search(rf"(?<![\d/.-]){_YEAR}[-/](0?[1-9]|1[0-2])(?![\d/.-])", text)
+    m = _find(rf"(?<![\d/.-]){_YEAR}[-/](0?[1-9]|1[0-2])(?![\d/.-])", text)
     if m:
         month = int(m.group(1)) * 12 + int(m.group(2)) - 1
-        return month, month, m.group(0)
-    m = re.search(rf"(?<![\d/.-])(0?[1-9]|1[0-2])/{_YEAR}(?![\d/.-])", text)
+        return month, month, m
+    m = _find(rf"(?<![\d/.-])(0?[1-9]|1[0-2])/{_YEAR}(?![\d/.-])", text)
     if m:
         month = int(m.group(2)) * 12 + int(m.group(1)) - 1
-        return month, month, m.group(0)
+        return month, month, m
     return None
 
 
@@ -150,50 +168,50 @@ def _count(token: str) -> int:
 
 def _relative(text, now, newest, spans):
     """this/last/previous month, N months ago, the last/past N months, this/last year."""
-    if m := re.search(rf"\b{_COUNT}\s+months?\s+ago\b", text):
+    if m := _find(rf"\b{_COUNT}\s+months?\s+ago\b", text):
         month = now - _count(m.group(1))
-        return month, month, m.group(0)
-    if m := re.search(rf"\b(?:last|past|previous)\s+{_COUNT}\s+months\b", text):
-        return now - _count(m.group(1)), newest, m.group(0)
-    if m := re.search(r"\b(?:this|current)\s+month\b", text):  # no bulletin covers it yet: the newest
-        return newest, newest, m.group(0)
-    if m := re.search(r"\b(?:last|past|previous)\s+month\b|\ba\s+month\s+ago\b", text):
-        return now - 1, now - 1, m.group(0)
-    if m := re.search(r"\b(?:this|current)\s+year\b", text):
-        return now // 12 * 12, newest, m.group(0)
-    if m := re.search(r"\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b", text):
+        return month, month, m
+    if m := _find(rf"\b(?:last|past|previous)\s+{_COUNT}\s+months\b", text):
+        return now - _count(m.group(1)), newest, m
+    if m := _find(r"\b(?:this|current)\s+month\b", text):  # no bulletin covers it yet: the newest
+        return newest, newest, m
+    if m := _find(r"\b(?:last|past|previous)\s+month\b|\ba\s+month\s+ago\b", text):
+        return now - 1, now - 1, m
+    if m := _find(r"\b(?:this|current)\s+year\b", text):
+        return now // 12 * 12, newest, m
+    if m := _find(r"\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b", text):
         start = (now // 12 - 1) * 12
-        return start, start + 11, m.group(0)
+        return start, start + 11, m
     return None
 
 
 def _bulletin(text, now, newest, spans):
     """The latest bulletin ("the latest issue", "most recent", "recently"), or the one before it ("the previous
     bulletin"): the periods of the newest and second-newest indexed bulletins."""
-    if m := re.search(rf"\b(?:previous|prior|preceding|last\s+but\s+one)\s+{_BULLETIN}", text):
+    if m := _find(rf"\b(?:previous|prior|preceding|last\s+but\s+one)\s+{_BULLETIN}", text):
         earlier = sorted({end for _, end in spans if end < newest})
         if not earlier:
             return None
         start = min(s for s, e in spans if e == earlier[-1])
-        return start, earlier[-1], m.group(0)
-    if m := re.search(rf"\b(?:latest|newest|most\s+recent|current|last|this)\s+{_BULLETIN}|\b(?:latest|newest|"
+        return start, earlier[-1], m
+    if m := _find(rf"\b(?:latest|newest|most\s+recent|current|last|this)\s+{_BULLETIN}|\b(?:latest|newest|"
                       rf"most\s+recent(?:ly)?|recently|lately)\b", text):
         start = min(s for s, e in spans if e == newest)
-        return start, newest, m.group(0)
+        return start, newest, m
     return None
 
 
 def _year(text, now, newest, spans):
     """ "in 2021", "during 2020" (a bare number may be anything: a resolution, an agenda)."""
-    if m := re.search(rf"\b{_PREPOSITION}\s+(?:the\s+year\s+)?{_YEAR}\b(?![-/]\d)", text):
+    if m := _find(rf"\b{_PREPOSITION}\s+(?:the\s+year\s+)?{_YEAR}\b(?![-/]\d)", text):
         start = int(m.group(1)) * 12
-        return start, start + 11, m.group(0)
+        return start, start + 11, m
     return None
 
 
 def _month_alone(text, now, newest, spans):
     """ "in March", "during may", "for jan": the latest such month not after the newest period."""
-    if m := re.search(rf"\b{_PREPOSITION}\s+(?:the\s+month\s+of\s+)?{_MONTH}(?![\w-])", text):
+    if m := _find(rf"\b{_PREPOSITION}\s+(?:the\s+month\s+of\s+)?{_MONTH}(?![\w-])", text):
         month = _latest(_month_of(m.group(1)), newest)
-        return month, month, m.group(0)
+        return month, month, m
     return None

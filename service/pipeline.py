@@ -84,15 +84,15 @@ class BulletinQA:
             entry["from"], entry["to"] = month_string(start), month_string(end)
         return [found[span] for span in sorted(found, reverse=True)]
 
-    def narrowed(self, question: str, filters: Filters | None, corpus: Corpus | None) -> Filters:
-        """`filters`, with the period the question names when the caller's filters name none."""
+    def narrowed(self, question: str, filters: Filters | None, corpus: Corpus | None) -> tuple[Filters, bool]:
+        """(filters, whether they now hold the period `question` names): the caller's own period wins."""
         filters = filters or Filters()
         if filters.period_from or filters.period_to or corpus is None:
-            return filters
+            return filters, False
         period = find_period(question, corpus.periods())
         if period is None:
-            return filters
-        return replace(filters, period_from=period.start, period_to=period.end)
+            return filters, False
+        return replace(filters, period_from=period.start, period_to=period.end), True
 
     def warm_up(self) -> None:
         """Load the embedding model and the served generation now, so the first question does not wait seconds."""
@@ -116,15 +116,17 @@ class BulletinQA:
         if self.llm is not None and earlier and is_follow_up(question):
             resolved = self.llm.condense(question, earlier, without_llm) or without_llm
         corpus = self.searcher.corpus()
-        filters = self.narrowed(resolved.text, filters, corpus)
-        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(resolved.text)
+        filters, by_period = self.narrowed(resolved.text, filters, corpus)
+        # once the period is a filter, its words ("January") would only favour the sentences that name the month
+        searched, asked = (without_period(t, corpus) if by_period else t for t in (resolved.text, resolved.question))
+        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(searched)
         if without_llm.context and corpus is not None:  # a follow-up leaning on the previous answer
             hits += self._carried(corpus, earlier, hits, filters)
         retrieved = time.perf_counter()
         if self.llm is not None:
-            answer = self.llm.answer(resolved.question, hits, corpus, context=resolved.context)
+            answer = self.llm.answer(asked, hits, corpus, context=resolved.context)
         else:
-            answer = CheckedAnswer.extractive(self.answerer.answer(resolved.question, hits, corpus, context=resolved.context))
+            answer = CheckedAnswer.extractive(self.answerer.answer(asked, hits, corpus, context=resolved.context))
         answered = time.perf_counter()
         response = {
             "conversation_id": conversation_id,
@@ -157,3 +159,10 @@ class BulletinQA:
             if node is not None and pid not in present and filters.admits(node.metadata):
                 carried.append(NodeWithScore(node=node, score=floor))
         return carried
+
+
+
+def without_period(text: str, corpus: Corpus) -> str:
+    """`text` without the words that name a period in it (see `index.periods.Period.strip`)."""
+    period = find_period(text, corpus.periods())
+    return period.strip(text) if period is not None else text

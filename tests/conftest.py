@@ -118,6 +118,40 @@ def server_qa(config, chroma_server, tmp_path_factory) -> BulletinQA:
     return service
 
 
+# A corpus of several months, made from the seed: each copy under another month has that month's name in its
+# dates and another donor for CT Travel; the paragraphs that name no month (the introduction, the mandate) are
+# the boilerplate every issue repeats word for word. The newest month is a copy, so "newest" is not the seed.
+MONTHLY = {  # period -> (month name, CT Travel's donor as the bulletin writes it)
+    "2020-12": ("December", r"Japan (\$350,000)"),
+    "2021-01": ("January", r"Germany (\$420,000)"),
+    "2021-02": ("February", r"Norway (\$610,000)"),
+    "2021-03": ("March", r"India (\$500,000)"),
+    "2021-04": ("April", r"Qatar (\$275,000)"),
+}
+BOILERPLATE = "The Office provides most of its capacity-building support to Member States through the UN Counter"
+
+
+def write_monthly_corpus(folder: Path) -> Path:
+    """The seed bulletin and its copies under the other months of MONTHLY, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    seed = SEED.read_text(encoding="utf-8")
+    for period, (month, donor) in MONTHLY.items():
+        text = seed.replace(MONTHLY["2021-03"][1], donor).replace("March", month)
+        (folder / f"unoct-highlights-{period}.md").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def monthly_qa(config, tmp_path_factory) -> BulletinQA:
+    """The service over five monthly bulletins (MONTHLY), indexed in its own data folder."""
+    root = tmp_path_factory.mktemp("monthly")
+    service = BulletinQA.from_config(
+        replace(config, data_dir=root / "data", corpus_dirs=(write_monthly_corpus(root / "corpus"),))
+    )
+    service.index()
+    return service
+
+
 STORES = ["embedded", "chroma-server"]
 
 
