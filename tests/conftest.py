@@ -152,6 +152,44 @@ def monthly_qa(config, tmp_path_factory) -> BulletinQA:
     return service
 
 
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium driven by Playwright, for the widget's and the admin page's tests."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (see .ci/run)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield browser
+        browser.close()
+
+
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def assert_accessible(page, within: str | None = "bqa-widget") -> None:
+    """axe-core (shipped in the PyPI package axe-playwright-python) finds no WCAG 2.1 A/AA violation, contrast
+    included, in `within`, or in the whole page."""
+    import axe_playwright_python
+
+    page.evaluate(Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text())
+    violations = page.evaluate(
+        """async ([within, tags]) => {
+             const found = await axe.run(within ? {include: [[within]]} : document,
+                                         {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+             return found.violations.map(v => `${v.id}: ` + v.nodes.map(n => n.target.join(" > ")).join(", "));
+           }""",
+        [within, WCAG],
+    )
+    assert violations == []
+
+
 STORES = ["embedded", "chroma-server"]
 
 

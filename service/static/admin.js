@@ -91,6 +91,10 @@
     var current = document.querySelector("[aria-labelledby=list-heading]");
     var replacement = fresh.querySelector("[aria-labelledby=list-heading]");
     if (current && replacement) {
+      current.querySelectorAll("form[data-upload]").forEach(function (form) { // keep what each row's upload said
+        var fresh = replacement.querySelector('form[action="' + form.getAttribute("action") + '"] [data-results]');
+        if (fresh) fresh.replaceWith(form.querySelector("[data-results]"));
+      });
       current.replaceWith(replacement);
       replacement.querySelectorAll("form[data-upload]").forEach(enhance);
     }

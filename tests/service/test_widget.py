@@ -21,21 +21,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import axe_playwright_python
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from service.app import create_app
 from service.db.base import FeedbackQuery
 from service.widget import bundle
+from tests.conftest import assert_accessible
 
-CHROMIUM = Path("/usr/bin/chromium")
 
 ANSWER_TIMEOUT = 90_000  # ms: the first question of a session also warms the embedding model up
 HIGHLIGHT = {"light": "rgb(255, 244, 194)", "dark": "rgb(90, 71, 0)"}  # --highlight in style.css: the quote
-AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text()
-WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 LOOKS = [pytest.param(size, theme, id=f"{size}-{theme}") for size in VIEWPORTS for theme in ("light", "dark")]
 
@@ -108,18 +105,6 @@ def site_and_app(config, qa, **settings):
 def servers(config, qa):
     with site_and_app(config, qa) as urls:
         yield urls
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (see .ci/run)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()
@@ -251,20 +236,6 @@ def looking(browser, site: str, size: str, theme: str):
         yield page
     finally:
         context.close()
-
-
-def assert_accessible(page, within: str | None = "bqa-widget") -> None:
-    """axe-core finds no WCAG 2.1 A/AA violation (contrast included) in `within`, or in the whole page."""
-    page.evaluate(AXE)
-    violations = page.evaluate(
-        """async ([within, tags]) => {
-             const found = await axe.run(within ? {include: [[within]]} : document,
-                                         {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
-             return found.violations.map(v => `${v.id}: ` + v.nodes.map(n => n.target.join(" > ")).join(", "));
-           }""",
-        [within, WCAG],
-    )
-    assert violations == []
 
 
 def box_inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:
