@@ -142,6 +142,13 @@ SCHEMAS = {
                 "type": "integer", "minimum": 0,
                 "description": "Sentences of the model's answer the citation check removed (0 without an LLM).",
             },
+            "period": {
+                "type": ["object", "null"],
+                "properties": {"from": _STRING_OR_NULL, "to": _STRING_OR_NULL},
+                "description": "The months (YYYY-MM) the search was narrowed to: the filters' period, or the one "
+                "the question names (\"in March 2021\", \"last month\", \"in the latest bulletin\"); null when "
+                "every period was searched.",
+            },
             "citations": {
                 "type": "array",
                 "items": _ref("Citation"),
@@ -171,7 +178,7 @@ SCHEMAS = {
                 "items": {
                     "type": "object",
                     "required": ["id", "conversation_id", "turn", "rating", "comment", "source", "created",
-                                 "question", "answer"],
+                                 "question", "answer", "citations"],
                     "properties": {
                         "id": {"type": "integer"},
                         "conversation_id": {"type": "string"},
@@ -182,9 +189,55 @@ SCHEMAS = {
                         "created": {"type": "number", "description": "Unix time."},
                         "question": {"type": "string"},
                         "answer": {"type": "string"},
+                        "citations": {"type": "array", "items": {"type": "object"},
+                                      "description": "The citations of the answer rated."},
                     },
                 },
             }
+        },
+    },
+    "Periods": {
+        "type": "object",
+        "required": ["periods"],
+        "properties": {
+            "periods": {
+                "type": "array",
+                "description": "Newest first.",
+                "items": {
+                    "type": "object",
+                    "required": ["period", "from", "to", "bulletins"],
+                    "properties": {
+                        "period": {"type": "string", "description": "As the bulletins write it: \"March 2021\"."},
+                        "from": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                        "to": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                        "bulletins": {"type": "integer", "minimum": 1},
+                    },
+                },
+            }
+        },
+    },
+    "GapReport": {
+        "type": "object",
+        "required": ["since", "questions", "groups"],
+        "properties": {
+            "since": {"type": "string", "description": "UTC, ISO 8601: the start of the window."},
+            "questions": {"type": "integer", "minimum": 0, "description": "Questions considered."},
+            "groups": {
+                "type": "array",
+                "description": "Questions grouped by meaning, the most asked first.",
+                "items": {
+                    "type": "object",
+                    "required": ["asked", "unanswered", "disliked", "last_asked", "examples"],
+                    "properties": {
+                        "asked": {"type": "integer", "minimum": 1},
+                        "unanswered": {"type": "integer", "minimum": 0},
+                        "disliked": {"type": "integer", "minimum": 0, "description": "Rated 👎."},
+                        "last_asked": {"type": "string"},
+                        "examples": {"type": "array", "items": {"type": "string"},
+                                     "description": "Distinct questions of the group, most recent first."},
+                    },
+                },
+            },
         },
     },
     "Published": {
@@ -313,7 +366,8 @@ _WIDGET_VERSION = {
 }
 _PUBLISH = (
     "Authorization: Bearer BQA_ADMIN_TOKEN. The type is sniffed from the content (PDF, HTML, Markdown, text); "
-    "the file is parsed and indexed before the call returns, and a failed call changes nothing."
+    "the file is parsed and indexed before the call returns, and a failed call changes nothing. The original "
+    "file is kept in the registry of bulletins (the database), not in a folder."
 )
 _UPLOAD = {
     "required": True,
@@ -340,6 +394,13 @@ _ADMIN_ERRORS = {
     "422": _error("unsupported_type, empty_file or unparseable, with the reason."),
     "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
 }
+
+_GAP_WINDOW = [
+    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 90},
+     "description": "How far back to look."},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2000, "default": 2000},
+     "description": "At most this many questions, the newest."},
+]
 
 SPEC = {
     "openapi": "3.1.0",
@@ -418,11 +479,16 @@ SPEC = {
                 "operationId": "listFeedback",
                 "summary": "Every rating, newest first (admin: Authorization: Bearer BQA_ADMIN_TOKEN)",
                 "parameters": [
+                    {"name": "rating", "in": "query", "schema": {"type": "string", "enum": ["up", "down"]}},
+                    {"name": "source", "in": "query", "schema": {"type": "string", "enum": ["widget", "slack", "api"]}},
+                    {"name": "q", "in": "query", "schema": {"type": "string"},
+                     "description": "Words found in the question, the answer or the comment."},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                 ],
                 "responses": {
                     "200": _json(_ref("FeedbackList"), "The ratings."),
+                    "400": _error("invalid_rating, invalid_source or invalid_page."),
                     "401": _error("unauthorized: missing or wrong admin token."),
                     "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
                 },
@@ -466,7 +532,8 @@ SPEC = {
             },
             "delete": {
                 "operationId": "deleteBulletin",
-                "summary": "Remove a bulletin from the index and the corpus (admin)",
+                "summary": "Remove a bulletin from the index and the registry (admin); one from a folder is not "
+                "indexed again until its file is named (`bqa index FILE`)",
                 "parameters": [{"name": "bulletin_id", **_ID}],
                 "responses": {
                     "200": _json({"type": "object"}, "Removed."),
@@ -474,6 +541,49 @@ SPEC = {
                     "404": _error("bulletin_not_found."),
                 },
             },
+        },
+        "/api/v1/bulletins/{bulletin_id}/original": {
+            "get": {
+                "operationId": "getOriginal",
+                "summary": "A bulletin's original file, as published or found in its folder (admin)",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": {"description": "The file.", "content": {"application/octet-stream": {}}},
+                    "401": _error("unauthorized."),
+                    "404": _error("bulletin_not_found."),
+                },
+            }
+        },
+        "/api/v1/periods": {
+            "get": {
+                "operationId": "listPeriods",
+                "summary": "The periods the indexed bulletins cover (the widget's period filter)",
+                "responses": {"200": _json(_ref("Periods"), "Newest first.")},
+            }
+        },
+        "/api/v1/gaps": {
+            "get": {
+                "operationId": "getGaps",
+                "summary": "The content-gap report: questions not answered or rated 👎, grouped by meaning (admin)",
+                "parameters": _GAP_WINDOW,
+                "responses": {
+                    "200": _json(_ref("GapReport"), "The groups, the most asked first."),
+                    "400": _error("invalid_days or invalid_limit."),
+                    "401": _error("unauthorized."),
+                    "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
+                },
+            }
+        },
+        "/api/v1/gaps.csv": {
+            "get": {
+                "operationId": "getGapsCsv",
+                "summary": "The content-gap report as CSV: rank, asked, unanswered, disliked, last_asked_utc, examples",
+                "parameters": _GAP_WINDOW,
+                "responses": {
+                    "200": {"description": "CSV.", "content": {"text/csv": {}}},
+                    "401": _error("unauthorized."),
+                },
+            }
         },
         "/api/v1/conversations/{conversation_id}": {
             "get": {

@@ -615,3 +615,35 @@ def test_the_rate_limit_is_explained(config, qa, page):
         widget.input.press("Enter")
         refused = widget.root.locator(".msg.bot.error")
         expect(refused).to_have_text(re.compile(r"Too many questions at once\. Try again in \d+ s\."))
+
+
+def test_one_period_indexed_offers_no_period_filter(servers, page):
+    widget = open_site(page, servers[1])
+    widget.open()
+    expect(widget.root.locator(".suggestions button").first).to_be_visible()  # the intro has loaded
+    expect(widget.root.get_by_label("Bulletins of")).to_be_hidden()
+
+
+def test_several_periods_offer_a_period_filter_that_narrows_the_answers(config, monthly_qa, browser, tmp_path):
+    with site_and_app(config, monthly_qa) as (_, site, _other), looking(browser, site, "phone", "light") as page:
+        widget = open_site(page, site)
+        widget.open()
+        periods = widget.root.get_by_label("Bulletins of")
+        expect(periods).to_be_visible()
+        expect(periods.locator("option")).to_have_text(
+            ["All periods", "April 2021", "March 2021", "February 2021", "January 2021", "December 2020"])
+        periods.select_option(label="January 2021")
+        answer = widget.ask("Who funded CT Travel?")
+        expect(answer.locator(".bubble")).to_contain_text("Germany")
+        expect(answer.locator(".chip").first).to_contain_text("January 2021")  # citations show their period
+        assert_accessible(page)
+        page.screenshot(path=tmp_path / "widget-period-filter.png")
+
+        page.reload()  # the choice is kept with the conversation
+        widget = Widget(page)
+        expect(widget.panel).to_be_visible()
+        expect(widget.root.get_by_label("Bulletins of")).to_have_value("2021-01")
+        periods = widget.root.get_by_label("Bulletins of")
+        periods.select_option(label="All periods")
+        answer = widget.ask("Who funded CT Travel in the latest bulletin?")
+        expect(answer.locator(".bubble")).to_contain_text("Qatar")
