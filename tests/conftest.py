@@ -49,6 +49,19 @@ def qa(config) -> BulletinQA:
     return service
 
 
+def private_app(config: Config, root: Path, **settings):
+    """An app over its own copy of the bundled corpus and its own data folder under `root`, indexed: for tests
+    that change the index or the registry."""
+    from service.app import create_app
+
+    corpus = root / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+    private = replace(config, data_dir=root / "data", corpus_dirs=(corpus,), **settings)
+    service = BulletinQA.from_config(private)
+    service.index()
+    return create_app(private, qa=service)
+
+
 @pytest.fixture(scope="module")
 def app(config, qa):
     """The Flask app over `qa` (a module may override `qa`, e.g. to run on both stores)."""

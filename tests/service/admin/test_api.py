@@ -4,15 +4,11 @@ nothing. Each test gets its own data folder and corpus copy, because these tests
 from __future__ import annotations
 
 import io
-import shutil
-from dataclasses import replace
 
 import pytest
 from fpdf import FPDF
 
-from service.app import create_app
-from service.config import PROJECT_ROOT
-from service.pipeline import BulletinQA
+from tests.conftest import private_app
 
 TOKEN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,13 +23,7 @@ APRIL_REVISED = APRIL.replace("Japan (US$250,000)", "Norway (US$310,000)")
 
 @pytest.fixture()
 def app(config, qa, tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    private = replace(config, data_dir=tmp_path / "data", corpus_dirs=(corpus,), admin_token=TOKEN,
-                      max_upload_bytes=200_000)
-    service = BulletinQA.from_config(private)
-    service.index()
-    return create_app(private, qa=service)
+    return private_app(config, tmp_path, admin_token=TOKEN, max_upload_bytes=200_000)
 
 
 def ask(client, question):

@@ -7,7 +7,6 @@ token refused; the page readable at phone size and free of WCAG 2.1 A/AA violati
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import replace
 
 import pytest
@@ -17,9 +16,7 @@ from werkzeug.serving import make_server
 
 from service.admin.session import COOKIE
 from service.app import CONTENT_SECURITY_POLICY, create_app
-from service.config import PROJECT_ROOT
-from service.pipeline import BulletinQA
-from tests.conftest import assert_accessible
+from tests.conftest import assert_accessible, private_app
 from tests.service.admin.test_api import pdf_bytes
 
 TOKEN = "admin-token-for-tests"
@@ -30,14 +27,7 @@ MALDIVES_REVISED = MALDIVES.replace("120 border officials", "175 border official
 
 @pytest.fixture(scope="module")
 def app(config, tmp_path_factory):
-    root = tmp_path_factory.mktemp("admin-pages")
-    corpus = root / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    private = replace(config, data_dir=root / "data", corpus_dirs=(corpus,), admin_token=TOKEN,
-                      max_upload_bytes=200_000)
-    service = BulletinQA.from_config(private)
-    service.index()
-    return create_app(private, qa=service)
+    return private_app(config, tmp_path_factory.mktemp("admin-pages"), admin_token=TOKEN, max_upload_bytes=200_000)
 
 
 def csrf_of(html: str) -> str:
