@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +26,6 @@ from service.db.base import Database, GapQuestion
 SIMILARITY = 0.55
 LINKAGE = "complete"  # chosen there too, against single and average linkage: every two questions of a group are that close
 EXAMPLES = 5  # distinct example questions shown per group, most recent first
-REMEMBERED_VECTORS = 20_000  # question vectors kept between reports (384 floats each: about 30 MB)
 
 
 @dataclass(frozen=True)
@@ -78,31 +75,6 @@ def _spreadsheet_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-@dataclass
-class _Vectors:
-    """Question vectors remembered between reports, so opening the report again costs no model passes."""
-
-    known: OrderedDict = field(default_factory=OrderedDict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def of(self, texts: list[str]) -> np.ndarray:
-        with self.lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self.known]
-        fresh = dict(zip(missing, embed_texts(missing))) if missing else {}
-        with self.lock:
-            self.known.update(fresh)
-            rows = [self.known[t] if t in self.known else fresh[t] for t in texts]
-            for text in texts:
-                if text in self.known:
-                    self.known.move_to_end(text)
-            while len(self.known) > REMEMBERED_VECTORS:
-                self.known.popitem(last=False)
-        return np.asarray(rows, dtype=np.float32)
-
-
-_VECTORS = _Vectors()
-
-
 def cluster(vectors: np.ndarray, similarity: float = SIMILARITY, linkage: str = LINKAGE) -> list[int]:
     """A group number for each row of `vectors`: agglomerative clustering on cosine similarity, cut at
     `similarity`. Numbers follow the first row of each group, so the result does not depend on scipy's labels."""
@@ -117,13 +89,30 @@ def cluster(vectors: np.ndarray, similarity: float = SIMILARITY, linkage: str = 
     return [first.setdefault(label, len(first)) for label in labels]
 
 
-def group(questions: list[GapQuestion]) -> list[Group]:
+def _key(question: GapQuestion) -> str:
+    return " ".join(question.resolved_question.lower().split())
+
+
+def vectors(questions: list[GapQuestion]) -> tuple[dict[str, np.ndarray], list[tuple[str, int, bytes]]]:
+    """(distinct question -> its vector, the vectors computed now by (conversation, turn)). Vectors already kept
+    in the database are reused, so a question is embedded once, however often the report is opened."""
+    known = {_key(q): np.frombuffer(q.vector, dtype=np.float32) for q in questions if q.vector is not None}
+    missing = list(dict.fromkeys(_key(q) for q in questions if _key(q) not in known))
+    for text, vector in zip(missing, embed_texts(missing) if missing else []):
+        known[text] = np.asarray(vector, dtype=np.float32)
+    fresh = [(q.conversation_id, q.turn, known[_key(q)].tobytes()) for q in questions if q.vector is None]
+    return known, fresh
+
+
+def group(questions: list[GapQuestion], vectors_of: dict[str, np.ndarray] | None = None) -> list[Group]:
     """`questions` (newest first) grouped by meaning, the most asked first (then the most recently asked)."""
     if not questions:
         return []
-    key = [" ".join(q.resolved_question.lower().split()) for q in questions]
+    if vectors_of is None:
+        vectors_of = vectors(questions)[0]
+    key = [_key(q) for q in questions]
     distinct = list(dict.fromkeys(key))  # identical questions are one point, counted as often as they were asked
-    labels = cluster(_VECTORS.of(distinct))
+    labels = cluster(np.stack([vectors_of[k] for k in distinct]))
     label_of = dict(zip(distinct, labels))
     members: dict[int, list[GapQuestion]] = {}
     for k, question in zip(key, questions):
@@ -142,4 +131,7 @@ def report(db: Database, days: int, limit: int) -> Report:
     """The gaps of the last `days` days, over at most `limit` questions (the newest)."""
     since = time.time() - days * 86400
     questions = db.gap_questions(since, limit)
-    return Report(tuple(group(questions)), len(questions), since)
+    known, fresh = vectors(questions)
+    if fresh:
+        db.save_gap_vectors(fresh)
+    return Report(tuple(group(questions, known)), len(questions), since)

@@ -62,11 +62,14 @@ class FeedbackEntry:
 class GapQuestion:
     """A question the bulletins did not answer (`unanswered`) or whose answer someone rated 👎 (`disliked`)."""
 
+    conversation_id: str
+    turn: int
     question: str  # as typed
     resolved_question: str  # standalone, as retrieval searched it
     asked: float  # seconds since the epoch
     unanswered: bool
     disliked: bool
+    vector: bytes | None = None  # the resolved question's embedding (float32), once the gap report computed it
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class Database(Protocol):
 
     def gap_questions(self, since: float, limit: int) -> list[GapQuestion]:
         """Unanswered or 👎-rated questions asked at or after `since` (epoch seconds), newest first."""
+
+    def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]]) -> None:
+        """Keep the embeddings of gap questions, by (conversation id, turn), so each is computed once."""
 
     # --- Slack ---
 

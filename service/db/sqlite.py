@@ -142,7 +142,7 @@ class SQLiteDatabase:
             )
             if not turn["answerable"]:
                 db.execute(
-                    "INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, 1, 0)",
+                    "INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, 1, 0, NULL)",
                     (conversation_id, n, turn["question"], turn["resolved_question"], now),
                 )
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
@@ -162,7 +162,7 @@ class SQLiteDatabase:
             )
             if rating == "down":
                 db.execute(
-                    """INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, ?, 1)
+                    """INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, ?, 1, NULL)
                        ON CONFLICT (conversation_id, turn) DO UPDATE SET disliked = 1""",
                     (conversation_id, turn, found["question"], found["resolved_question"], found["created"],
                      int(not found["answerable"])),
@@ -202,10 +202,16 @@ class SQLiteDatabase:
             "SELECT * FROM gap_questions WHERE asked >= ? ORDER BY asked DESC LIMIT ?", (since, limit)
         ).fetchall()
         return [
-            GapQuestion(row["question"], row["resolved_question"], row["asked"], bool(row["unanswered"]),
-                        bool(row["disliked"]))
+            GapQuestion(row["conversation_id"], row["turn"], row["question"], row["resolved_question"], row["asked"],
+                        bool(row["unanswered"]), bool(row["disliked"]),
+                        bytes(row["vector"]) if row["vector"] is not None else None)
             for row in rows
         ]
+
+    def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]]) -> None:
+        with self._transaction() as db:
+            db.executemany("UPDATE gap_questions SET vector = ? WHERE conversation_id = ? AND turn = ?",
+                           [(sqlite3.Binary(v), c, t) for c, t, v in vectors])
 
     # --- Slack ---
 

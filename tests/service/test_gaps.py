@@ -21,7 +21,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def asked(question: str, seconds_ago: float = 0, unanswered: bool = True, disliked: bool = False) -> GapQuestion:
-    return GapQuestion(question, question, time.time() - seconds_ago, unanswered, disliked)
+    return GapQuestion("c", 1, question, question, time.time() - seconds_ago, unanswered, disliked)
 
 
 def test_rewordings_of_one_question_are_one_gap_and_an_unrelated_question_is_not():
@@ -98,6 +98,8 @@ def test_the_report_groups_what_users_asked_and_exports_csv(app):
     assert rows[0] == ["rank", "asked", "unanswered", "disliked", "last_asked_utc", "examples"]
     assert rows[1][:4] == ["1", "3", "3", "0"] and "Doha Hub" in rows[1][5]
     assert client.get("/api/v1/gaps?days=0", headers=AUTH).get_json()["error"]["code"] == "invalid_days"
+    stored = app.extensions["bqa"].db.gap_questions(0, 10)
+    assert all(q.vector is not None for q in stored)  # embedded once, kept for the next report
 
 
 def test_a_question_written_as_a_formula_is_exported_as_text():

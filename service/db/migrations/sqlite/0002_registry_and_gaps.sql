@@ -28,10 +28,11 @@ CREATE TABLE gap_questions (
     asked REAL NOT NULL,
     unanswered INTEGER NOT NULL,
     disliked INTEGER NOT NULL,
+    vector BLOB,                 -- the standalone question's embedding (float32), once the report has computed it
     PRIMARY KEY (conversation_id, turn)
 );
 CREATE INDEX gap_questions_asked ON gap_questions (asked);
-INSERT INTO gap_questions
+INSERT INTO gap_questions (conversation_id, turn, question, resolved_question, asked, unanswered, disliked)
     SELECT t.conversation_id, t.n, t.question, t.resolved_question, t.created, t.answerable = 0,
            EXISTS (SELECT 1 FROM feedback f WHERE f.conversation_id = t.conversation_id AND f.turn = t.n
                    AND f.rating = 'down')
