@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from index.parse import ParseError, bulletin_id, parse
 from index.retrieve import POINTER_MAX_AGE
-from index.store import survey
 from service.db.base import Registered
 from service.pipeline import BulletinQA
 
@@ -135,7 +133,7 @@ def publish(qa: BulletinQA, name: str | None, data: bytes) -> Published:
         if entry is not None or bid in qa.store.indexed():
             where = f" (from {entry.path})" if entry is not None and entry.path else ""
             raise Conflict(f"Bulletin {bid!r} exists{where}; replace it instead.")
-        waiting = None if any(e.id == bid for e in qa.db.registered()) else _unregistered_file(qa, bid)
+        waiting = None if any(e.id == bid for e in qa.db.registered()) else qa.registry.source_file(bid)
         if waiting is not None:
             raise Conflict(f"The file {waiting} in a bulletin folder already gives the id {bid!r} (it is indexed at "
                            "the next refresh); rename the upload or remove that file.")
@@ -188,15 +186,3 @@ def listing(qa: BulletinQA) -> list[Listed]:
         ))
     return sorted(out, key=lambda b: (-b.period_start, b.id))
 
-
-def _unregistered_file(qa: BulletinQA, bid: str) -> Path | None:
-    """A file with this id in a corpus or added folder that is not registered yet (dropped there since the last
-    refresh): publishing the id as well would leave the next refresh two files for it."""
-    folders = [*qa.config.corpus_dirs, *(Path(p) for p in qa.db.added_folders())]
-    for path in survey(folder for folder in folders if folder.is_dir()).files:
-        try:
-            if bulletin_id(path.name) == bid:
-                return path
-        except ParseError:  # a file whose name gives no id is no conflict
-            continue
-    return None

@@ -123,9 +123,11 @@ class Registry:
                 entry = entries.get(bid)
                 if entry is None:
                     continue
-                in_a_source = entry.path is not None and Path(entry.path).exists() and entry.folder not in folders
-                if in_a_source:  # its file would come back at the next refresh: remember it was removed
-                    self.db.register(replace(entry, removed=True, updated=time.time()), self.db.content(bid))
+                found = Path(entry.path) if entry.path and Path(entry.path).exists() else self.source_file(bid)
+                if found is not None and found.exists():  # it would come back at the next refresh: a tombstone
+                    origin, folder = self._home(found.resolve())
+                    self.db.register(replace(entry, origin=origin, path=str(found.resolve()), folder=folder,
+                                             removed=True, updated=time.time()), self.db.content(bid))
                 else:
                     self.db.unregister(bid)
         return change
@@ -147,6 +149,17 @@ class Registry:
             else:
                 raise ValueError(f"{target!r} is neither an indexed bulletin id nor a folder added with --add")
         return ids, folders
+
+    def source_file(self, wanted: str) -> Path | None:
+        """A file of a corpus or added folder that gives the bulletin id `wanted`, registered or not."""
+        folders = [*self.corpus_dirs, *(Path(p) for p in self.db.added_folders())]
+        for path in survey(folder for folder in folders if folder.is_dir()).files:
+            try:
+                if bulletin_id(path.name) == wanted:
+                    return path
+            except ParseError:  # a file whose name gives no id is none of these
+                continue
+        return None
 
     def prunable(self) -> list[str]:
         """Ids `prune` would remove: registered files that are gone, bulletins of folders that are no longer a

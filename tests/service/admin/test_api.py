@@ -128,3 +128,28 @@ def test_replace_and_delete_unknown_bulletins_are_404(app):
     client = app.test_client()
     assert client.put("/api/v1/bulletins/nope", json={"text": APRIL}, headers=AUTH).status_code == 404
     assert client.delete("/api/v1/bulletins/nope", headers=AUTH).status_code == 404
+
+
+def test_publishing_an_id_a_corpus_file_waits_with_is_a_conflict(app):
+    corpus = app.config["BQA_CONFIG"].corpus_dirs[0]
+    (corpus / "unoct-highlights-2021-04.md").write_text(APRIL, encoding="utf-8")  # not indexed yet
+    response = app.test_client().post(
+        "/api/v1/bulletins", json={"name": "unoct-highlights-2021-04.md", "text": APRIL}, headers=AUTH
+    )
+    assert response.status_code == 409 and "unoct-highlights-2021-04.md" in response.get_json()["error"]["message"]
+
+
+def test_a_corpus_bulletin_replaced_or_deleted_over_the_api_stays_so_after_a_refresh(app):
+    client = app.test_client()
+    qa = app.extensions["bqa"]
+    seed = "unoct-highlights-2021-03"
+    replaced = client.put(f"/api/v1/bulletins/{seed}", json={"text": APRIL}, headers=AUTH)
+    assert replaced.status_code == 200
+    change = qa.index()  # the corpus file is still there: reported, not served again
+    assert any(seed in conflict for conflict in change.conflicts)
+    assert "Japan (US$250,000)" in str(client.get(f"/api/v1/bulletins/{seed}").get_json()["sections"])
+    assert client.get(f"/api/v1/bulletins/{seed}/original", headers=AUTH).data == APRIL.encode()
+
+    assert client.delete(f"/api/v1/bulletins/{seed}", headers=AUTH).status_code == 200
+    assert qa.index().index.added == []  # deleted on purpose: its file does not bring it back
+    assert client.get("/api/v1/bulletins").get_json()["bulletins"] == []
