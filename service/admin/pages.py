@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
+import math
+
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from service import gaps, publish
 from service.admin import GAP_DAYS, FEEDBACK_SOURCES, BadQuery, described, feedback_query, gap_window, session, status_of
 from service.gaps import LINKAGE, SIMILARITY
 from service.web import context
 from service.web.errors import error_response
+from service.web.security import RateLimiter
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
 
@@ -26,6 +29,13 @@ FEEDBACK_PAGE = 50  # ratings per page
 MAX_FILES = 20  # files in one upload form sent without JavaScript
 GAP_WINDOWS = (7, 30, 90, 365)  # days the report's window offers
 PREFIX = "/admin/"
+SIGNIN_ATTEMPTS = 10  # failed sign-ins per client (IP address) per minute: guessing a token takes forever
+SIGNIN_LIMITER = "bqa.admin.signin"
+
+
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions[SIGNIN_LIMITER] = RateLimiter(SIGNIN_ATTEMPTS)
 
 
 def _wants_json() -> bool:
@@ -89,9 +99,13 @@ def signin():
         if g.admin.signed_in:
             return redirect(target)
         return _page("admin/signin.html", next=target, failed=False)
+    limiter, client = current_app.extensions[SIGNIN_LIMITER], request.remote_addr or "unknown"
+    if wait := limiter.waiting(client):
+        return _refuse(429, "rate_limited", f"Too many failed sign-ins; try again in {math.ceil(wait)} s.")
     if not session.csrf_ok(g.admin):
         return _page("admin/signin.html", 403, next=target, failed=False, expired=True)
     if not session.token_matches(request.form.get("token", "")):
+        limiter.hit(client)
         return _page("admin/signin.html", 401, next=target, failed=True)
     g.admin = session.signed_in_fresh()
     return redirect(target, 303)

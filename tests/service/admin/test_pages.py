@@ -290,3 +290,13 @@ def test_the_admin_pages_are_accessible_and_fit_a_phone(server, browser):
             assert_accessible(page, within=None)
     finally:
         context.close()
+
+
+def test_guessing_the_token_is_slowed_down(config, qa):
+    client = create_app(replace(config, admin_token=TOKEN), qa=qa).test_client()
+    token = csrf_of(client.get("/admin/signin").get_data(as_text=True))
+    statuses = [client.post("/admin/signin", data={"token": f"guess-{i}", "csrf_token": token}).status_code
+                for i in range(12)]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+    right = client.post("/admin/signin", data={"token": TOKEN, "csrf_token": token})
+    assert right.status_code == 429  # even the right token waits: a guess that hits is no exception
