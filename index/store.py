@@ -4,6 +4,10 @@ Re-indexing never edits the served collection. It builds the next generation bes
 unchanged bulletins, embedding only new or changed ones), checks it, then moves the pointer in one write. A query
 therefore sees the old index or the new one, never half of either, and a failed run leaves the served index as
 it was. The previous generation is kept until the next run so queries already under way can finish on it.
+
+Each generation records the embedding model that built it. Vectors of two models must never meet in one
+collection (a question embedded by one would miss paragraphs embedded by the other), so a generation built by
+another model counts as wholly changed: the next run embeds every bulletin again, with its progress bar.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from chromadb.config import Settings
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from index.chunk import INDEX_FORMAT, chunk, embedding_text
-from index.embed import embed_texts
+from index.embed import MODEL_ID, embed_texts
 from index.parse import FORMATS, Bulletin, ParseError, bulletin_id, load
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 KEEP = None  # in a plan: leave this indexed bulletin as it is
 STATE = "bqa-state"  # holds the pointer in its metadata
 PREFIX = "bqa-gen-"
+MODEL_KEY = "embedding_model"  # generation metadata: the MODEL_ID of the vectors it holds
 
 
 def open_client(data_dir: str | Path, chroma_url: str | None = None):
@@ -89,8 +94,9 @@ class SyncReport:
 
 
 class Store:
-    def __init__(self, client, lock_path: Path | None = None):
+    def __init__(self, client, lock_path: Path | None = None, embedding_model: str = MODEL_ID):
         self.client = client
+        self.embedding_model = embedding_model
         self._lock_path = lock_path
         self._active: tuple[str | None, float] = (None, float("-inf"))
         self._thread_lock = threading.RLock()
@@ -139,12 +145,13 @@ class Store:
         collection = self.active()
         if collection is None:
             return {}
+        same_model = (collection.metadata or {}).get(MODEL_KEY) == self.embedding_model
         out: dict[str, dict] = {}
         for metadata in collection.get(include=["metadatas"])["metadatas"]:
-            current = metadata.get("index_format") == INDEX_FORMAT
+            current = same_model and metadata.get("index_format") == INDEX_FORMAT
             out.setdefault(
                 metadata["bulletin_id"],
-                # a bulletin indexed by an older parser counts as changed: its fingerprint matches no file
+                # indexed by another model or an older parser: counts as changed, its fingerprint matches no file
                 {"sha256": metadata["sha256"] if current else None, "source": metadata["source"]},
             )
         return out
@@ -203,8 +210,10 @@ class Store:
             errors = []
             for bid, item in wanted.items():
                 if item is KEEP and bid in indexed:
-                    report.unchanged.append(bid)
-                    continue
+                    if indexed[bid]["sha256"] is not None:
+                        report.unchanged.append(bid)
+                        continue
+                    item = Path(indexed[bid]["source"])  # its stored vectors cannot be kept: read it again
                 try:
                     bulletin = item if isinstance(item, Bulletin) else None
                     if bulletin is None:
@@ -237,7 +246,8 @@ class Store:
         previous = self.active_name()
         name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
         target = self.client.create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            metadata={MODEL_KEY: self.embedding_model},
         )
         try:
             copied = self._copy(previous, target, keep) if previous and keep else 0
