@@ -156,18 +156,20 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def serve(bqa: Path, env: dict, workers: int, questions: list[str]) -> dict:
-    """Seconds from launch to a healthy `/healthz`, then the RSS of each serving process after the questions."""
+def serve(bqa: Path, env: dict, workers: int, questions: list[str], scratch: Path) -> dict:
+    """Seconds from launch to a healthy `/healthz`, then the RSS of each serving process after the questions;
+    or the end of the server's log when it never became healthy."""
     port = free_port()
+    log_path = scratch / f"serve-{workers}.log"
     server = subprocess.Popen(
         [str(bqa), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=subprocess.DEVNULL, stderr=log_path.open("w"),
     )
     try:
         started = time.perf_counter()
         while not healthy(port):
             if server.poll() is not None or time.perf_counter() - started > HEALTHY_TIMEOUT_S:
-                raise RuntimeError(f"bqa serve --workers {workers} did not become healthy")
+                return {"failed": log_path.read_text()[-1500:]}
             time.sleep(0.05)
         healthy_s = time.perf_counter() - started
         for question in questions:
@@ -201,7 +203,7 @@ def measure(root: Path, scratch: Path, reuse_venv: bool) -> dict:
     questions = [q for _, qs in squad_paragraphs() for q in qs[:1]][:SERVED_QUESTIONS]
     for workers in (1, 2):
         log(f"{root}: bqa serve --workers {workers}")
-        figures[f"serve_{workers}"] = serve(bqa, env, workers, questions)
+        figures[f"serve_{workers}"] = serve(bqa, env, workers, questions, scratch)
 
     log(f"{root}: bqa eval on the dev set")
     figures["eval"] = run([str(bqa), "eval", "--json", str(DEV_SET)], env=env, cwd=scratch)[0].stdout
@@ -218,6 +220,9 @@ def measure(root: Path, scratch: Path, reuse_venv: bool) -> dict:
 def render(labels: list[str], results: list[dict]) -> str:
     def row(name: str, cell) -> str:
         return f"| {name} | " + " | ".join(cell(r) for r in results) + " |"
+
+    def served(figures: dict, show) -> str:
+        return show(figures) if "failed" not in figures else f"not healthy within {HEALTHY_TIMEOUT_S} s"
 
     def evaluated(r: dict, key: str) -> str:
         value = json.loads(r["eval"])[key]
@@ -240,11 +245,13 @@ def render(labels: list[str], results: list[dict]) -> str:
         row(f"cold `bqa ask`, median of {COLD_ASKS} (min–max)", lambda r: (
             f"{statistics.median(r['cold_ask_s']):.1f} s ({min(r['cold_ask_s']):.1f}–{max(r['cold_ask_s']):.1f})"
             + ("" if r["ask_embedded_nothing"] else ", **re-embedded**"))),
-        row("`bqa serve` launch → healthy", lambda r: f"{r['serve_1']['healthy_s']:.1f} s"),
-        row(f"RSS of `bqa serve` after {SERVED_QUESTIONS} questions", lambda r: f"{r['serve_1']['rss_mb'][0]:.0f} MB"),
-        row("`bqa serve --workers 2` launch → healthy", lambda r: f"{r['serve_2']['healthy_s']:.1f} s"),
+        row("`bqa serve` launch → healthy", lambda r: served(r["serve_1"], lambda s: f"{s['healthy_s']:.1f} s")),
+        row(f"RSS of `bqa serve` after {SERVED_QUESTIONS} questions",
+            lambda r: served(r["serve_1"], lambda s: f"{s['rss_mb'][0]:.0f} MB")),
+        row("`bqa serve --workers 2` launch → healthy",
+            lambda r: served(r["serve_2"], lambda s: f"{s['healthy_s']:.1f} s")),
         row(f"RSS per worker after {SERVED_QUESTIONS} questions (2 workers)",
-            lambda r: " / ".join(f"{x:.0f}" for x in r["serve_2"]["rss_mb"]) + " MB"),
+            lambda r: served(r["serve_2"], lambda s: " / ".join(f"{x:.0f}" for x in s["rss_mb"]) + " MB")),
         row("SQuAD index build (6 articles, model loaded)", lambda r: (
             f"{r['squad']['build_s']:.1f} s: {r['squad']['paragraphs'] / r['squad']['build_s']:.1f} paragraphs/s "
             f"({r['squad']['chunks']} chunks)")),
@@ -273,9 +280,10 @@ def main(argv=None) -> int:
         return 0
     labels = args.labels.split(",") if args.labels else [str(root) for root in args.roots]
     results = []
-    for root in args.roots:
+    for label, root in zip(labels, args.roots):
         with tempfile.TemporaryDirectory(prefix="bqa-runtime-") as scratch:
             results.append(measure(root.resolve(), Path(scratch), args.reuse_venv))
+        log(f"{label}: {json.dumps(results[-1])}")  # kept in the log should a later root fail
     report = render(labels, results)
     print(report)
     if args.out:
