@@ -163,7 +163,7 @@ def serve(bqa: Path, env: dict, workers: int, questions: list[str], scratch: Pat
     log_path = scratch / f"serve-{workers}.log"
     server = subprocess.Popen(
         [str(bqa), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=log_path.open("w"),
+        env=env, cwd=scratch, stdout=subprocess.DEVNULL, stderr=log_path.open("w"),
     )
     try:
         started = time.perf_counter()

@@ -1,0 +1,249 @@
+"""The optional LLM answerer: fluent answers from an OpenAI-compatible server, kept only as far as the passages
+bear them out.
+
+The extractive answer is always computed first (it costs milliseconds) because it is what users get whenever the
+model is no help: the server is down, slow (past `BQA_LLM_TIMEOUT`), answers 5xx or something unreadable; the
+model refuses although the bulletins answer (a false refusal); the citation check (`answer.verify`) removes
+every sentence it wrote; or what is left says less than the extractive answer (`answer.completeness`: three of
+four pillars, an amount without what it paid for). The model can therefore only make an answer better, never
+less trustworthy or less complete.
+
+The model is reached through llama-index's OpenAI-compatible integration (`llama-index-llms-openai-like`), so a
+hosted API, vLLM, Ollama or a llama.cpp server all work. After a failed call the model is left alone for
+`COOLDOWN` seconds: a server that is down would otherwise cost every user the whole timeout before the fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from llama_index.core.llms import ChatMessage
+from llama_index.core.schema import NodeWithScore
+
+from index.retrieve import Corpus
+from index.text import terms
+from answer.extractive import Answer, ExtractiveAnswerer, _citation, concepts_in
+from answer.completeness import omissions
+from answer.followup import Resolved
+from answer.prompts import count_message_tokens, count_tokens, render, truncate
+from answer.verify import MARKER, Checker, Passage, Verdict, names, numbers, refs
+
+log = logging.getLogger(__name__)
+
+# Token budgets, counted with cl100k_base: a llama.cpp server's default 2048-token window holds the prompt, its
+# worked examples and the answer, with a margin for the served model's own tokenizer counting differently.
+PROMPT_TOKENS = 1400
+PASSAGE_TOKENS = 300  # one long paragraph must not crowd out the others
+QUESTION_TOKENS = 150
+ANSWER_TOKENS = 200
+CONDENSED_TOKENS = 60
+HISTORY_TURNS = 3
+COOLDOWN = 30.0  # seconds without LLM calls after a failed one
+# How a passage is shown: its number (what the answer cites), its paragraph id, its text. Bulletin and section
+# titles are left out: with them SmolLM2-135M declined to answer far more often (tests/answer/cassettes/README.md).
+PASSAGE = "[{n}] ({id}) {text}"
+STOP = ["\nQuestion:", "\nPassages:", "\nFollow-up:"]  # a small model may go on with the examples' pattern
+
+_REFUSAL = re.compile(
+    r"NOT IN THE BULLETINS|\b(?:do|does|did)(?: not|n['’]t) (?:say|mention|state|specify|contain|answer|provide|include)"
+    r"|\bno (?:information|mention)\b|\bnot (?:mentioned|provided|stated|specified|available)\b"
+    r"|\b(?:cannot|can['’]t|unable to) (?:answer|find|determine|tell)\b",
+    re.I,
+)
+
+
+@dataclass
+class CheckedAnswer(Answer):
+    """An answer with the path that produced it, as the response reports it."""
+
+    answerer: str = "extractive"
+    removed_sentences: int = 0  # sentences of the model's draft the citation check took out
+    draft: str | None = None  # the model's own words, for logs and tests; never shown to users
+    why: str = ""  # why the extractive answer was given instead of the model's, if it was
+
+    @classmethod
+    def extractive(cls, answer: Answer, **details) -> "CheckedAnswer":
+        return cls(answer.text, answer.answerable, answer.citations, **details)
+
+
+class LLMAnswerer:
+    name = "llm"
+
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout_s: float, extractive: ExtractiveAnswerer):
+        from llama_index.llms.openai_like import OpenAILike
+
+        self.extractive = extractive
+        self.model = model
+        self.llm = OpenAILike(
+            model=model,
+            api_base=base_url,
+            api_key=api_key or "unused",  # local servers want none, the client insists on one
+            timeout=timeout_s,
+            max_retries=0,  # a retry would double the wait past the timeout users were promised
+            is_chat_model=True,
+            context_window=PROMPT_TOKENS + ANSWER_TOKENS,
+            max_tokens=ANSWER_TOKENS,
+            temperature=0.0,
+        )
+        self._resting_until = 0.0
+
+    # -- the model ------------------------------------------------------------------------------------------------
+
+    def _complete(self, messages: list[ChatMessage], **kwargs) -> str | None:
+        """The model's reply, or None when it failed (logged; the caller falls back)."""
+        if time.monotonic() < self._resting_until:
+            return None
+        try:
+            text = self.llm.chat(messages, stop=STOP, **kwargs).message.content
+        except Exception as exc:  # timeout, refused connection, 5xx, unreadable body: all mean "no answer"
+            log.warning("LLM call failed, answering without it: %s: %s", type(exc).__name__, exc)
+            self._resting_until = time.monotonic() + COOLDOWN
+            return None
+        if not isinstance(text, str) or not text.strip():
+            log.warning("LLM returned no text")
+            return None
+        return text.strip()
+
+    # -- follow-ups -----------------------------------------------------------------------------------------------
+
+    def condense(self, question: str, earlier: list[dict], without_llm: Resolved) -> Resolved | None:
+        """The follow-up rewritten as a standalone question, or None to keep `without_llm`, the no-LLM resolution.
+
+        The rewrite is used only if it is one question that neither invents nor drops a subject: its names and
+        numbers all come from the conversation, and it keeps every name of the no-LLM resolution. A small model
+        otherwise turns "How much was it?" after "What did Canada fund in March?" into "How much did the UNOCT
+        provide?", and the answer to that is no answer to the user."""
+        turns = earlier[-HISTORY_TURNS:]
+        conversation = "\n".join(
+            f"User: {turn['question']}\nAssistant: {truncate(turn['answer'], 80)}" for turn in turns
+        )
+        reply = self._complete(render("condense", conversation=conversation, question=question),
+                               max_tokens=CONDENSED_TOKENS)
+        if reply is None:
+            return None
+        candidate = re.sub(r"^standalone question:\s*", "", reply.splitlines()[0], flags=re.I).strip(" \"'“”")
+        said = f"{conversation}\n{question}"
+        invented = (numbers(candidate) - numbers(said)) | {n for n in names(candidate) if not _mentions(said, n)}
+        dropped = {n for n in names(without_llm.text) if not _mentions(candidate, n)}
+        if (invented or dropped or not candidate.endswith("?") or len(candidate) > 300 or not terms(candidate)
+                or _REFUSAL.search(candidate)):
+            log.info("condensed question %r not used (invented %s, dropped %s)", candidate, invented, dropped)
+            return None
+        return Resolved(candidate)
+
+    # -- answers --------------------------------------------------------------------------------------------------
+
+    def answer(
+        self, question: str, hits: list[NodeWithScore], corpus: Corpus | None, context: str | None = None
+    ) -> CheckedAnswer:
+        answer = self._answer(question, hits, corpus, context)
+        if answer.answerer != self.name:
+            log.info("extractive answer given: %s", answer.why)
+        return answer
+
+    def _answer(
+        self, question: str, hits: list[NodeWithScore], corpus: Corpus | None, context: str | None
+    ) -> CheckedAnswer:
+        fallback = self.extractive.answer(question, hits, corpus, context=context)
+        if corpus is None or not hits:
+            return CheckedAnswer.extractive(fallback, why="nothing retrieved")
+        asked = f"{question} (This follows the earlier question: {context})" if context else question
+        passages, messages = self._prompt(truncate(asked, QUESTION_TOKENS), hits)
+        draft = self._complete(messages)
+        if draft is None:
+            return CheckedAnswer.extractive(fallback, why="the model did not answer")
+        analysis = self.extractive.analyse(question, corpus, context)
+        on_topic = {p.n for p in passages if _covers(analysis, f"{p.heading}\n{p.text}")}
+        checked = Checker(passages, corpus.aliases, asked, on_topic).check(draft)
+        for verdict in checked.verdicts:
+            if _REFUSAL.search(verdict.sentence.text):  # "the passages do not say" is no answer, cited or not
+                verdict.support, verdict.why = (), "declines to answer"
+            if verdict.why:
+                log.info("citation check: %r: %s", verdict.sentence.text, verdict.why)
+        kept = checked.kept
+        if not kept:
+            declined = bool(checked.verdicts) and all(v.why == "declines to answer" for v in checked.verdicts)
+            why = "the model declined" if declined else "no sentence is backed by its passage"
+            return CheckedAnswer.extractive(fallback, removed_sentences=checked.removed, draft=draft, why=why)
+        if not _covers(analysis, "\n".join(f"{p.heading}\n{p.text}" for p in passages if p.n in _cited(kept))):
+            return CheckedAnswer.extractive(
+                fallback, removed_sentences=len(checked.verdicts), draft=draft,
+                why="what the passages back does not answer the question",
+            )
+        composed = self._compose(kept, {p.n: p for p in passages}, checked.removed, draft)
+        left_out = omissions(analysis, asked, fallback, composed.text, corpus)
+        if left_out:
+            return CheckedAnswer.extractive(
+                fallback, removed_sentences=len(checked.verdicts), draft=draft,
+                why=f"the model's answer leaves out what the extractive one says: {' | '.join(left_out)}",
+            )
+        return composed
+
+    def _prompt(self, question: str, hits: list[NodeWithScore]) -> tuple[list[Passage], list[ChatMessage]]:
+        """The numbered passages that fit the budget (best first), and the chat that shows them."""
+        budget = PROMPT_TOKENS - count_message_tokens(render("answer", passages="", question=question))
+        passages, blocks = [], []
+        for hit in hits:
+            passage = Passage(len(passages) + 1, hit)
+            block = PASSAGE.format(n=passage.n, text=truncate(passage.text, PASSAGE_TOKENS), heading=passage.heading,
+                                   id=passage.paragraph_id)
+            cost = count_tokens(block) + 1
+            if cost > budget:
+                break
+            passages.append(passage)
+            blocks.append(block)
+            budget -= cost
+        return passages, render("answer", passages="\n".join(blocks), question=question)
+
+    def _compose(self, kept: list[Verdict], passages: dict[int, Passage], removed: int, draft: str) -> CheckedAnswer:
+        """The kept sentences, citing the passages by the numbers the model saw, in order of first mention.
+
+        A sentence whose citations were right keeps the model's own wording and markers (a paragraph id written
+        as a marker becomes its number); one that was re-cited, or cited a passage that contributes nothing, gets
+        its markers rewritten before its final stop. The numbers are the prompt's, not renumbered from 1, so a
+        correct answer reaches the user exactly as the model wrote it."""
+        citations = {}
+        for verdict in kept:
+            for n in verdict.support:
+                citations.setdefault(n, _citation(n, passages[n].hit, verdict.quotes[n]))
+        by_id = {p.paragraph_id: n for n, p in passages.items()}
+        sentences = []
+        for verdict in kept:
+            if verdict.support == verdict.sentence.cited:
+                sentences.append(MARKER.sub(lambda m: _as_numbers(m, by_id), verdict.sentence.raw))
+            else:
+                body = verdict.sentence.text
+                stop = body[-1] if body[-1] in ".!?" else ""
+                markers = "".join(f"[{n}]" for n in verdict.support)
+                sentences.append(f"{body.rstrip('.!?').rstrip()} {markers}{stop}")
+        return CheckedAnswer(" ".join(sentences), True, list(citations.values()), answerer=self.name,
+                             removed_sentences=removed, draft=draft)
+
+
+def _covers(analysis, text: str) -> bool:
+    """Whether `text` speaks of everything the question asks about: every informative term of the question, by
+    word, synonym or acronym (the test the extractive answerer applies to a paragraph).
+
+    Supported is not the same as answering. To "What is the annual budget of the Doha Hub?" a true sentence about
+    the Doha Hub's workshops is no answer, and "The Doha Hub was funded by Belgium [1]" must not pass on a
+    paragraph naming Belgium and the Doha Hub that never speaks of funding. So the passages an answer cites must
+    together cover the question, whatever the model wrote around them."""
+    present = concepts_in(text)
+    return all(group.found(present) for group in analysis.groups if group.required)
+
+
+def _cited(kept: list[Verdict]) -> set[int]:
+    return {n for verdict in kept for n in verdict.support}
+
+
+def _mentions(text: str, word: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.I) is not None
+
+
+def _as_numbers(marker: re.Match, by_id: dict[str, int]) -> str:
+    """A marker of a correctly cited sentence with its passages as numbers (its leading space kept)."""
+    lead = marker.group(0)[: len(marker.group(0)) - len(marker.group(0).lstrip())]
+    return lead + "[" + ", ".join(str(n) for n in dict.fromkeys(refs(marker, by_id))) + "]"

@@ -1,0 +1,290 @@
+"""The Chroma store: one collection per index generation, and a pointer to the one being served.
+
+Re-indexing never edits the served collection. It builds the next generation beside it (copying the vectors of
+unchanged bulletins, embedding only new or changed ones), checks it, then moves the pointer in one write. A query
+therefore sees the old index or the new one, never half of either, and a failed run leaves the served index as
+it was. The previous generation is kept until the next run so queries already under way can finish on it.
+
+Each generation records the embedding model that built it. Vectors of two models must never meet in one
+collection (a question embedded by one would miss paragraphs embedded by the other), so a generation built by
+another model counts as wholly changed: the next run embeds every bulletin again, with its progress bar.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import chromadb
+from chromadb.config import Settings
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from index.chunk import INDEX_FORMAT, chunk, embedding_text
+from index.embed import MODEL_ID, embed_texts
+from index.parse import FORMATS, Bulletin, ParseError, bulletin_id, load
+
+log = logging.getLogger(__name__)
+
+KEEP = None  # in a plan: leave this indexed bulletin as it is
+STATE = "bqa-state"  # holds the pointer in its metadata
+PREFIX = "bqa-gen-"
+MODEL_KEY = "embedding_model"  # generation metadata: the MODEL_ID of the vectors it holds
+
+
+def open_client(data_dir: str | Path, chroma_url: str | None = None):
+    """An embedded PersistentClient under `data_dir`, or an HttpClient when a Chroma server URL is given."""
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https", settings=settings
+        )
+    path = Path(data_dir) / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Bulletin files named by `paths` (files, or folders searched recursively), in a stable order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in FORMATS and not any(part.startswith(".") for part in p.parts)
+            )
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    return found
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    generation: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged; {self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f}s"
+        )
+
+
+class Store:
+    def __init__(self, client, lock_path: Path | None = None, embedding_model: str = MODEL_ID):
+        self.client = client
+        self.embedding_model = embedding_model
+        self._lock_path = lock_path
+        self._active: tuple[str | None, float] = (None, float("-inf"))
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+
+    @classmethod
+    def open(cls, data_dir: str | Path, chroma_url: str | None = None) -> "Store":
+        # With a Chroma server too: the workers sharing this data folder must not build generations at once.
+        return cls(open_client(data_dir, chroma_url), Path(data_dir) / "index.lock")
+
+    # --- the pointer ------------------------------------------------------------------------------------------
+
+    def _state(self):
+        return self.client.get_or_create_collection(STATE, embedding_function=None)
+
+    def active_name(self, max_age: float = 0.0) -> str | None:
+        """The served generation. Queries pass a `max_age`: a switch made by another process may then take that
+        long to be seen, and each query saves a round trip to Chroma; this process's own switches show at once."""
+        name, read_at = self._active
+        if max_age and time.monotonic() - read_at <= max_age:
+            return name
+        name = (self._state().metadata or {}).get("active")
+        self._active = (name, time.monotonic())
+        return name
+
+    def active(self):
+        name = self.active_name()
+        return self.client.get_collection(name, embedding_function=None) if name else None
+
+    def _point_to(self, name: str, previous: str | None) -> None:
+        metadata = {"active": name, "updated_at": time.time()}
+        if previous:
+            metadata["previous"] = previous
+        self._state().modify(metadata=metadata)
+        self._active = (name, time.monotonic())
+        keep = {name, previous}
+        for collection in self.client.list_collections():
+            collection_name = getattr(collection, "name", collection)
+            if collection_name.startswith(PREFIX) and collection_name not in keep:
+                self.client.delete_collection(collection_name)
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def indexed(self) -> dict[str, dict]:
+        """bulletin id -> {"sha256", "source"} of what the served generation holds."""
+        collection = self.active()
+        if collection is None:
+            return {}
+        same_model = (collection.metadata or {}).get(MODEL_KEY) == self.embedding_model
+        out: dict[str, dict] = {}
+        for metadata in collection.get(include=["metadatas"])["metadatas"]:
+            current = same_model and metadata.get("index_format") == INDEX_FORMAT
+            out.setdefault(
+                metadata["bulletin_id"],
+                # indexed by another model or an older parser: counts as changed, its fingerprint matches no file
+                {"sha256": metadata["sha256"] if current else None, "source": metadata["source"]},
+            )
+        return out
+
+    def records(self, name: str) -> dict:
+        """Every chunk of generation `name`: ids, documents and metadatas, as Chroma returns them."""
+        return self.client.get_collection(name, embedding_function=None).get(include=["documents", "metadatas"])
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self):
+        """One writer at a time: threads of this process, and processes sharing the data folder. Re-entrant, so
+        a caller can hold it across its own file writes and the `apply` that indexes them."""
+        with self._thread_lock:
+            self._depth += 1
+            try:
+                if self._depth > 1 or self._lock_path is None:
+                    yield
+                    return
+                self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self._lock_path, "w") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                self._depth -= 1
+
+    def sync(self, paths: Iterable[str | Path], progress: Callable[[int], Callable[[int], None]] | None = None):
+        """Make the index hold exactly the bulletins under `paths`: new and changed files are (re)indexed,
+        unchanged ones skipped, bulletins whose file is gone removed."""
+        files = discover(paths)
+        seen: dict[str, Path] = {}
+        for path in files:
+            bid = bulletin_id(path.name)
+            if bid in seen:
+                raise ParseError(f"two files give the bulletin id {bid!r}: {seen[bid]} and {path}")
+            seen[bid] = path
+        return self.apply(lambda indexed: seen, progress=progress)
+
+    def apply(
+        self,
+        plan: Callable[[dict[str, dict]], dict[str, Path | Bulletin]],
+        progress: Callable[[int], Callable[[int], None]] | None = None,
+    ) -> SyncReport:
+        """Build and switch to the generation that holds `plan(indexed)`: bulletin id -> file, parsed bulletin,
+        or KEEP for an indexed bulletin left as it is. Ids missing from the plan are removed."""
+        started = time.perf_counter()
+        with self.writer():
+            indexed = self.indexed()
+            wanted = plan(indexed)
+            report = SyncReport()
+            fresh: list[Bulletin] = []
+            errors = []
+            for bid, item in wanted.items():
+                if item is KEEP and bid in indexed:
+                    if indexed[bid]["sha256"] is not None:
+                        report.unchanged.append(bid)
+                        continue
+                    item = Path(indexed[bid]["source"])  # its stored vectors cannot be kept: read it again
+                try:
+                    bulletin = item if isinstance(item, Bulletin) else None
+                    if bulletin is None:
+                        digest = _sha256(item)
+                        if indexed.get(bid, {}).get("sha256") == digest:
+                            report.unchanged.append(bid)
+                            continue
+                        bulletin = load(item)
+                    elif indexed.get(bid, {}).get("sha256") == bulletin.sha256:
+                        report.unchanged.append(bid)
+                        continue
+                except (ParseError, OSError) as exc:
+                    errors.append(f"{item}: {exc}")
+                    continue
+                (report.updated if bid in indexed else report.added).append(bid)
+                fresh.append(bulletin)
+            if errors:
+                raise ParseError("nothing was indexed, because: " + "; ".join(errors))
+            report.removed = sorted(set(indexed) - set(wanted))
+            if report.changed or self.active_name() is None:
+                report.generation, report.chunks, report.embedded = self._build(fresh, report.unchanged, progress)
+            else:
+                report.generation = self.active_name()
+                report.chunks = self.active().count()
+        report.seconds = time.perf_counter() - started
+        log.info("index sync: %s", report.summary())
+        return report
+
+    def _build(self, fresh: list[Bulletin], keep: list[str], progress) -> tuple[str, int, int]:
+        previous = self.active_name()
+        name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
+        target = self.client.create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            metadata={MODEL_KEY: self.embedding_model},
+        )
+        try:
+            copied = self._copy(previous, target, keep) if previous and keep else 0
+            nodes = [node for bulletin in fresh for node in chunk(bulletin)]
+            tick = progress(len(nodes)) if progress and nodes else None
+            for node, vector in zip(nodes, embed_texts([embedding_text(n) for n in nodes], tick)):
+                node.embedding = vector
+            vectors = ChromaVectorStore(chroma_collection=target)
+            batch = self.client.get_max_batch_size()  # llama-index's own batches can exceed the server's
+            for start in range(0, len(nodes), batch):
+                vectors.add(nodes[start : start + batch])
+            expected = copied + len(nodes)
+            if target.count() != expected:
+                raise RuntimeError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
+        except BaseException:
+            self.client.delete_collection(name)
+            raise
+        self._point_to(name, previous)
+        return name, expected, len(nodes)
+
+    def _copy(self, source_name: str, target, bulletin_ids: list[str]) -> int:
+        """Copy the chunks of `bulletin_ids`, vectors included, so unchanged bulletins are not embedded again."""
+        source = self.client.get_collection(source_name, embedding_function=None)
+        batch = self.client.get_max_batch_size()
+        got = source.get(
+            where={"bulletin_id": {"$in": bulletin_ids}}, include=["embeddings", "documents", "metadatas"]
+        )
+        for start in range(0, len(got["ids"]), batch):
+            end = start + batch
+            target.add(
+                ids=got["ids"][start:end],
+                embeddings=got["embeddings"][start:end],
+                documents=got["documents"][start:end],
+                metadatas=got["metadatas"][start:end],
+            )
+        return len(got["ids"])
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,278 @@
+"""The JSON API, under /api/v1: ask a question, browse the indexed bulletins, read a conversation back.
+
+Requests are validated here, before anything reaches the pipeline, and every refusal names a distinct error code
+(see `service.web.errors`), because the pipeline trusts its arguments: a boolean `top_k` or a 1 MB question would
+otherwise surface as a confusing answer or a 500 instead of a 400 the client can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+from index.retrieve import FilterError, Filters
+from service.web import context
+from service.web.errors import APIError, error_response
+from service.history import ConversationNotFound, TurnNotFound
+from service.openapi import document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+ASK_FIELDS = frozenset({"question", "conversation_id", "top_k", "filters"})
+TOP_K_RANGE = (1, 20)
+BODY_READ_SIZE = 16 * 1024
+
+
+@bp.errorhandler(ConversationNotFound)
+def conversation_not_found(e: ConversationNotFound):
+    return error_response(404, "conversation_not_found", "No such conversation, or it has expired; start a new one.")
+
+
+def _read_body() -> bytes:
+    """The whole request body, or RequestEntityTooLarge (413) when it is over MAX_CONTENT_LENGTH.
+
+    With a Content-Length, Werkzeug refuses an oversized body before reading it. Without one (a chunked body),
+    `request.get_data()` would stop reading at the limit and silently return a truncated body: Werkzeug's
+    `LimitedStream.readall` ends at the maximum instead of raising. Only a read *past* the limit raises, so the
+    stream is read in pieces until it ends. (A chunked body of exactly the limit is therefore refused too.)
+    """
+    stream = request.stream
+    chunks = []
+    while chunk := stream.read(BODY_READ_SIZE):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_object() -> dict:
+    """The request body as a JSON object, or the APIError that says what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise APIError(
+            415, "unsupported_media_type", "Send the request body as JSON, with Content-Type: application/json."
+        )
+    return load_json_object(_read_body())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def load_json_object(raw: bytes) -> dict:
+    """A JSON object from strictly UTF-8 bytes, holding only real text: a lone surrogate ("\\ud800") is no
+    character, and would fail later, in the tokenizer or SQLite, as a 500 instead of a 400 now."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise APIError(400, "invalid_json", "The request body is not valid JSON in UTF-8.") from None
+    if not isinstance(body, dict):
+        raise APIError(400, "invalid_body", "The request body must be a JSON object.")
+    pending: list = [body]
+    while pending:  # iterative: a body nested as deep as the JSON parser allows must not exhaust the stack
+        value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise APIError(400, "invalid_text", "The request holds a lone surrogate (\\ud800-\\udfff), which is not text.")
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return body
+
+
+def _ask_arguments(body: dict) -> dict:
+    unknown = sorted(set(body) - ASK_FIELDS)
+    if unknown:
+        allowed = ", ".join(sorted(ASK_FIELDS))
+        raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}. Allowed: {allowed}.")
+
+    if "question" not in body:
+        raise APIError(400, "missing_question", "Give the question to answer as \"question\".")
+    question = body["question"]
+    if not isinstance(question, str):
+        raise APIError(400, "invalid_question", "\"question\" must be a string.")
+    question = question.strip()
+    if not question:
+        raise APIError(400, "missing_question", "\"question\" is empty.")
+    limit = context.config().max_question_chars
+    if len(question) > limit:
+        raise APIError(400, "question_too_long", f"\"question\" is longer than {limit} characters.")
+
+    top_k = body.get("top_k")
+    low, high = TOP_K_RANGE
+    # bool is a subclass of int, but `"top_k": true` is a client bug, not a request for one paragraph.
+    if top_k is not None and (type(top_k) is not int or not low <= top_k <= high):
+        raise APIError(400, "invalid_top_k", f"\"top_k\" must be a whole number from {low} to {high}.")
+
+    conversation_id = body.get("conversation_id")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise APIError(
+            400, "invalid_conversation_id", "\"conversation_id\" must be a string returned by an earlier answer."
+        )
+
+    try:
+        filters = Filters.parse(body.get("filters"))
+    except FilterError as e:
+        raise APIError(400, "invalid_filters", str(e)) from None
+
+    return {"question": question, "conversation_id": conversation_id, "top_k": top_k, "filters": filters}
+
+
+@bp.post("/ask")
+def ask():
+    """Answer one question, in a new conversation or in the one named by `conversation_id`."""
+    arguments = _ask_arguments(_json_object())
+    result = context.qa().ask(url_for=context.source_url, **arguments)
+    return jsonify(result)
+
+
+def _event(name: str, data: dict) -> str:
+    """One server-sent event; JSON keeps newlines in the data out of the framing."""
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _pieces(text: str, words: int = 4):
+    """The answer in small pieces, as a client shows it arriving."""
+    tokens = re.findall(r"\S+\s*", text)
+    for start in range(0, len(tokens), words):
+        yield "".join(tokens[start : start + words])
+
+
+@bp.post("/ask/stream")
+def ask_stream():
+    """`/ask` as `text/event-stream`: `meta` (conversation id, resolved question), `delta` pieces of the answer,
+    `citations`, then `done`; a failure after the stream has started arrives as an `error` event.
+
+    Requests are validated (and an unknown conversation refused) before the stream starts, so those errors keep
+    their status code and JSON body; EventSource cannot POST, so clients read this with fetch.
+    """
+    arguments = _ask_arguments(_json_object())
+    qa = context.qa()
+    if arguments["conversation_id"] is not None:
+        qa.history.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
+
+    @stream_with_context
+    def events():
+        try:
+            result = qa.ask(url_for=context.source_url, **arguments)
+        except ConversationNotFound:  # expired between the check above and the answer
+            yield _event("error", {"code": "conversation_not_found", "message": "The conversation has expired."})
+            return
+        except Exception:
+            current_app.logger.exception("streamed answer failed")
+            yield _event("error", {"code": "internal_error", "message": "Something went wrong on our side."})
+            return
+        yield _event("meta", {"conversation_id": result["conversation_id"], "resolved_question": result["resolved_question"]})
+        for piece in _pieces(result["answer"]):
+            yield _event("delta", {"text": piece})
+        yield _event(
+            "citations",
+            {key: result[key] for key in ("citations", "answerable", "answerer", "turn", "timing_ms")},
+        )
+        yield _event("done", {})
+
+    return Response(
+        events(),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _summary(bulletin: dict) -> dict:
+    return {
+        "id": bulletin["id"],
+        "title": bulletin["title"],
+        "period": bulletin["period"],
+        "sections": len(bulletin["sections"]),
+        "paragraphs": sum(len(ids) for _, ids in bulletin["sections"]),
+        "url": context.source_url(bulletin["id"]),
+    }
+
+
+@bp.get("/bulletins")
+def bulletins():
+    corpus = context.qa().searcher.corpus()
+    if corpus is None:
+        return jsonify({"bulletins": []})
+    return jsonify({"bulletins": [_summary(b) for b in corpus.bulletins.values()]})
+
+
+@bp.get("/bulletins/<bulletin_id>")
+def bulletin(bulletin_id: str):
+    corpus = context.qa().searcher.corpus()
+    found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
+    if found is None:
+        raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed.")
+    sections = []
+    for title, paragraph_ids in found["sections"]:
+        paragraphs = []
+        for pid in paragraph_ids:
+            node = corpus.paragraphs[pid]
+            url = context.source_url(bulletin_id, pid)
+            paragraphs.append({"id": pid, "n": node.metadata["ordinal"], "text": node.text, "url": url})
+        sections.append({"title": title, "paragraphs": paragraphs})
+    return jsonify(
+        {
+            "id": found["id"],
+            "title": found["title"],
+            "period": found["period"],
+            "url": context.source_url(bulletin_id),
+            "sections": sections,
+        }
+    )
+
+
+@bp.get("/conversations/<conversation_id>")
+def conversation(conversation_id: str):
+    """Every turn of a live conversation, oldest first; ConversationNotFound becomes a 404 above."""
+    return jsonify({"conversation_id": conversation_id, "turns": context.qa().history.turns(conversation_id)})
+
+
+FEEDBACK_FIELDS = frozenset({"conversation_id", "turn", "rating", "comment", "source"})
+FEEDBACK_SOURCES = ("api", "widget")  # Slack stores its own clicks with source "slack"
+MAX_COMMENT_CHARS = 2000
+
+
+@bp.post("/feedback")
+def feedback():
+    """A 👍 / 👎 (and an optional comment) on one answer, stored beside the conversation it rates."""
+    body = _json_object()
+    unknown = sorted(set(body) - FEEDBACK_FIELDS)
+    if unknown:
+        raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
+    conversation_id, turn = body.get("conversation_id"), body.get("turn")
+    rating, comment = body.get("rating"), body.get("comment")
+    if not isinstance(conversation_id, str) or not conversation_id:
+        raise APIError(400, "invalid_conversation_id", "\"conversation_id\" must name the conversation rated.")
+    if type(turn) is not int or turn < 1:
+        raise APIError(400, "invalid_turn", "\"turn\" must be the whole number of the answer rated (from 1).")
+    if rating not in ("up", "down"):
+        raise APIError(400, "invalid_rating", "\"rating\" must be \"up\" or \"down\".")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS):
+        raise APIError(400, "invalid_comment", f"\"comment\" must be a string of at most {MAX_COMMENT_CHARS} characters.")
+    source = body.get("source", "api")
+    if source not in FEEDBACK_SOURCES:
+        raise APIError(400, "invalid_source", f"\"source\" must be one of {', '.join(FEEDBACK_SOURCES)}.")
+    try:
+        feedback_id = context.qa().history.add_feedback(
+            conversation_id, turn, rating, (comment or "").strip() or None, source=source
+        )
+    except TurnNotFound:
+        raise APIError(404, "turn_not_found", "That conversation has no such turn.") from None
+    return jsonify({"id": feedback_id}), 201
+
+
+@bp.get("/feedback")
+def feedback_list():
+    """Every rating, newest first (admin only: it shows what users asked)."""
+    context.require_admin()
+    limit = request.args.get("limit", 100, type=int)
+    offset = request.args.get("offset", 0, type=int)
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise APIError(400, "invalid_page", "\"limit\" must be 1..1000 and \"offset\" 0 or more.")
+    return jsonify({"feedback": context.qa().history.feedback(limit, offset)})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document(context.config()))

@@ -1,0 +1,228 @@
+"""`bqa`: the front door. Index bulletins, ask questions, serve the API, evaluate on a question set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+from service.config import Config
+
+
+def _progress(total: int):
+    """A tqdm bar for embedding `total` chunks; returns the callback the store ticks after each batch."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
+
+    def tick(n: int) -> None:
+        bar.update(n)
+        if bar.n >= total:
+            bar.close()
+
+    return tick
+
+
+def _service(config: Config, paths=None):
+    """The service with its index brought up to date (unchanged bulletins cost nothing)."""
+    from service.pipeline import BulletinQA
+
+    qa = BulletinQA.from_config(config)
+    report = qa.index(paths, progress=_progress)
+    print(f"Index: {report.summary()}", file=sys.stderr)
+    qa.warm_up()
+    return qa
+
+
+def _url_for(config: Config):
+    base = config.public_url or "http://127.0.0.1:8000"
+    return lambda bulletin_id, paragraph_id: f"{base}/bulletins/{bulletin_id}#{paragraph_id}"
+
+
+def cmd_index(args, config: Config) -> int:
+    _service(config, args.paths or None)
+    return 0
+
+
+def cmd_ask(args, config: Config) -> int:
+    from index.retrieve import Filters
+
+    qa = _service(config)
+    filters = Filters(bulletin_ids=tuple(args.bulletin or ()))
+    response = qa.ask(args.question, _url_for(config), top_k=args.top_k, filters=filters)
+    if args.json:
+        print(json.dumps(response, indent=2, ensure_ascii=False))
+        return 0
+    _print_answer(response)
+    return 0
+
+
+def _print_answer(response: dict) -> None:
+    print(textwrap.fill(response["answer"], width=100, replace_whitespace=False))
+    for citation in response["citations"]:
+        period = f", {citation['period']}" if citation["period"] else ""
+        print(f"\n[{citation['n']}] {citation['bulletin_title']}{period} — {citation['section']}")
+        print(textwrap.indent(textwrap.fill(f"“{citation['quote']}”", width=96), "    "))
+        print(f"    {citation['url']}")
+
+
+def cmd_chat(args, config: Config) -> int:
+    """A conversation in the terminal: follow-up questions keep their context until /new or the end."""
+    import readline  # noqa: F401  (line editing and history for input())
+
+    qa = _service(config)
+    url_for = _url_for(config)
+    conversation_id = None
+    print("Ask about the bulletins. /new starts a new conversation; Ctrl-D or /quit ends.", file=sys.stderr)
+    while True:
+        try:
+            question = input("\n? ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        if question in ("/quit", "/exit"):
+            return 0
+        if question == "/new":
+            conversation_id = None
+            print("(new conversation)", file=sys.stderr)
+            continue
+        if not question:
+            continue
+        if len(question) > config.max_question_chars:
+            print(f"(questions are limited to {config.max_question_chars} characters)", file=sys.stderr)
+            continue
+        response = qa.ask(question, url_for, conversation_id=conversation_id)
+        conversation_id = response["conversation_id"]
+        if response["resolved_question"] != question:
+            print(f"(read as: {response['resolved_question']})", file=sys.stderr)
+        _print_answer(response)
+
+
+def cmd_serve(args, config: Config) -> int:
+    if args.workers > 1:
+        # Index in a process of its own: gunicorn forks the workers from this one, which must not hold the
+        # model's or Chroma's threads at the fork (the children would deadlock on their locks).
+        import subprocess
+
+        indexed = subprocess.run([sys.executable, "-m", "service.cli", "index"], check=False)
+        return indexed.returncode or _gunicorn(args, config)
+    from service.app import create_app
+
+    app = create_app(config, qa=_service(config))
+    print(f"Serving on http://{args.host}:{args.port}/", file=sys.stderr)
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    return 0
+
+
+def _gunicorn(args, config: Config) -> int:
+    """`--workers N`: gunicorn with N worker processes of a few threads each, sharing the data folder (or the
+    Chroma server of BQA_CHROMA_URL) and adding their metrics up in one multi-process folder.
+
+    Connections close after each response (`--keep-alive 0`): a kept-alive connection stays with the worker that
+    accepted it, and under load one worker ended up holding every client's connection while the other idled
+    (20 clients: 260 answers/s, against 470/s when each request goes to whichever worker is free). Behind the
+    reverse proxy of the production layout, connections to gunicorn are per request anyway."""
+    import os
+    import shutil
+
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    metrics = config.data_dir / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    sys.argv = [
+        "gunicorn", "service.wsgi:app", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
+        "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120", "--keep-alive", "0",
+        "--access-logfile", "-" if args.access_log else "/dev/null",
+    ]
+    print(f"Serving on http://{args.host}:{args.port}/ with {args.workers} workers", file=sys.stderr)
+    WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+    return 0
+
+
+def cmd_eval(args, config: Config) -> int:
+    """Score the question set; with an LLM configured, once extractive only and once with the LLM."""
+    from service.evaluate import evaluate, load_items, side_by_side
+
+    items = load_items(args.file)
+    qa = _service(config)
+    paths = {"extractive": qa.without_llm(), "llm": qa} if qa.llm is not None else {"extractive": qa}
+    logging.getLogger("bqa.requests").setLevel(logging.WARNING)  # the report, not a log line per question
+    reports = {name: evaluate(items, _asker(service)) for name, service in paths.items()}
+    if args.json:
+        data = {name: report.as_json() for name, report in reports.items()}
+        print(json.dumps(data if len(data) > 1 else data["extractive"], indent=2, ensure_ascii=False))
+    else:
+        print(side_by_side(reports) if len(reports) > 1 else reports["extractive"].table())
+    return 0
+
+
+def _asker(qa):
+    """`ask(question, conversation_id) -> response JSON` through the HTTP API, as a client sees it."""
+    from service.app import create_app
+
+    client = create_app(qa.config, qa=qa).test_client()
+
+    def ask(question: str, conversation_id: str | None) -> dict:
+        body = {"question": question}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        response = client.post("/api/v1/ask", json=body)
+        if response.status_code != 200:
+            raise SystemExit(f"/api/v1/ask answered {response.status_code}: {response.get_data(as_text=True)}")
+        return response.get_json()
+
+    return ask
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="bqa", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="index bulletin files or folders (incremental)")
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BQA_CORPUS or corpus/)")
+    index.set_defaults(run=cmd_index)
+
+    ask = commands.add_parser("ask", help="answer one question with citations")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the same JSON the API returns")
+    ask.add_argument("--top-k", type=int, choices=range(1, 21), metavar="1..20", default=None)
+    ask.add_argument("--bulletin", action="append", help="only this bulletin id (repeatable)")
+    ask.set_defaults(run=cmd_ask)
+
+    chat = commands.add_parser("chat", help="an interactive conversation in the terminal")
+    chat.set_defaults(run=cmd_chat)
+
+    serve = commands.add_parser("serve", help="index the corpus if needed, then serve the API and web pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 runs gunicorn)")
+    serve.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    serve.add_argument("--access-log", action="store_true", help="gunicorn's access log besides bqa's JSON log")
+    serve.set_defaults(run=cmd_serve)
+
+    evaluation = commands.add_parser("eval", help="score answers on a question set (dev.jsonl format)")
+    evaluation.add_argument("file", type=Path)
+    evaluation.add_argument("--json", action="store_true")
+    evaluation.set_defaults(run=cmd_eval)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    from index.parse import ParseError
+
+    args = parser().parse_args(argv)
+    config = Config.from_env()
+    try:
+        return args.run(args, config)
+    except (ParseError, FileNotFoundError, ValueError) as exc:
+        print(f"bqa: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

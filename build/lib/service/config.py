@@ -1,0 +1,92 @@
+"""The one configuration object, read from environment variables (the README lists them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    try:
+        return int(raw) if raw not in (None, "") else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        value = float(raw) if raw not in (None, "") else default
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SystemExit(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = PROJECT_ROOT / "data"
+    corpus_dirs: tuple[Path, ...] = (PROJECT_ROOT / "corpus",)
+    chroma_url: str | None = None
+    public_url: str | None = None  # the address users reach the service at; base of every absolute URL
+    top_k: int = 5
+    max_question_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024  # a bulletin published over the admin API
+    conversation_ttl: int = 7 * 24 * 3600  # seconds of idleness after which a conversation expires
+    admin_token: str | None = None  # Bearer token of the admin endpoints; unset: they answer 503
+    allowed_origins: tuple[str, ...] = ()  # sites that may embed the widget (CORS), besides the service itself
+    rate_limit: int = 60  # questions per client per minute; 0 turns the limit off
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
+    suggestions: tuple[str, ...] = ()  # starter questions the widget offers; empty: derived from the corpus
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    # The optional LLM answerer (an OpenAI-compatible server); unset base URL: extractive answers only.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 20.0  # seconds per LLM call; past it the extractive answer is given instead
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where bulletins published over the admin API are kept; indexed together with the corpus folders."""
+        return self.data_dir / "bulletins"
+
+    @property
+    def bulletin_dirs(self) -> tuple[Path, ...]:
+        return (*self.corpus_dirs, self.uploads_dir)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        env = os.environ
+        config = cls(
+            data_dir=Path(env.get("BQA_DATA_DIR") or cls.data_dir),
+            corpus_dirs=tuple(Path(p) for p in env["BQA_CORPUS"].split(os.pathsep)) if env.get("BQA_CORPUS") else cls.corpus_dirs,
+            chroma_url=env.get("BQA_CHROMA_URL") or None,
+            public_url=(env.get("BQA_PUBLIC_URL") or "").rstrip("/") or None,
+            top_k=_int("BQA_TOP_K", cls.top_k),
+            max_upload_bytes=_int("BQA_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            conversation_ttl=_int("BQA_CONVERSATION_TTL", cls.conversation_ttl),
+            admin_token=env.get("BQA_ADMIN_TOKEN") or None,
+            allowed_origins=tuple(o.strip().rstrip("/") for o in env.get("BQA_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            rate_limit=_int("BQA_RATE_LIMIT", cls.rate_limit),
+            trusted_proxies=_int("BQA_TRUSTED_PROXIES", cls.trusted_proxies),
+            suggestions=tuple(q.strip() for q in env.get("BQA_SUGGESTIONS", "").split("|") if q.strip()),
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_api_url=env.get("BQA_SLACK_API_URL") or cls.slack_api_url,
+            llm_base_url=(env.get("BQA_LLM_BASE_URL") or "").rstrip("/") or None,
+            llm_model=env.get("BQA_LLM_MODEL") or None,
+            llm_api_key=env.get("BQA_LLM_API_KEY") or None,
+            llm_timeout=_seconds("BQA_LLM_TIMEOUT", cls.llm_timeout),
+        )
+        config = replace(config, **overrides)
+        if config.llm_base_url and not config.llm_model:
+            raise SystemExit("BQA_LLM_MODEL must name the model to use when BQA_LLM_BASE_URL is set")
+        return config

@@ -1,0 +1,538 @@
+"""The OpenAPI 3.1 description of the HTTP interface, served at /api/v1/openapi.json.
+
+It is a Python literal rather than a generated document so that it reads as the contract it is; the tests check
+that every JSON route of the app appears here and that real responses validate against these schemas, so the two
+cannot drift apart silently. Schemas are JSON Schema 2020-12, as OpenAPI 3.1 specifies.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from service.config import Config
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return _json(_ref("Error"), description)
+
+
+_STRING_OR_NULL = {"type": ["string", "null"]}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "code": {
+                        "type": "string",
+                        "description": "Stable, machine-readable reason.",
+                        "examples": [
+                            "unsupported_media_type", "invalid_json", "invalid_body", "unknown_field",
+                            "missing_question", "invalid_question", "question_too_long", "invalid_top_k",
+                            "invalid_filters", "invalid_conversation_id", "payload_too_large",
+                            "conversation_not_found", "bulletin_not_found", "not_found", "method_not_allowed",
+                            "internal_error", "rate_limited", "origin_not_allowed", "cors_not_allowed",
+                        ],
+                    },
+                    "message": {"type": "string", "description": "What went wrong, for people."},
+                },
+            }
+        },
+    },
+    "Filters": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Restricts which paragraphs may be retrieved. A bulletin matches a period range when the "
+        "months it covers overlap it.",
+        "properties": {
+            "bulletin_ids": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "period_from": {"type": ["string", "null"], "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "examples": ["2021-01"]},
+            "period_to": {"type": ["string", "null"], "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "examples": ["2021-06"]},
+        },
+    },
+    "AskRequest": {
+        "type": "object",
+        "required": ["question"],
+        "additionalProperties": False,
+        "properties": {
+            "question": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 2000,
+                "description": "Not blank; surrounding whitespace is ignored.",
+                "examples": ["Who funded CT Travel?"],
+            },
+            "conversation_id": {
+                "type": ["string", "null"],
+                "description": "Continue this conversation; omit (or null) to start a new one.",
+            },
+            "top_k": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": 20,
+                "description": "Paragraphs to retrieve; the server's default when omitted or null. Write it as a "
+                "whole number (5, not 5.0).",
+            },
+            "filters": {"oneOf": [_ref("Filters"), {"type": "null"}]},
+        },
+    },
+    "Citation": {
+        "type": "object",
+        "required": [
+            "n", "bulletin_id", "bulletin_title", "period", "section", "paragraph_id", "quote", "text", "url", "score",
+        ],
+        "properties": {
+            "n": {"type": "integer", "minimum": 1, "description": "The number the answer refers to as [n]."},
+            "bulletin_id": {"type": "string"},
+            "bulletin_title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "section": {"type": "string"},
+            "paragraph_id": {"type": "string"},
+            "quote": {"type": "string", "description": "The sentence or clause the answer quotes."},
+            "text": {"type": "string", "description": "The whole cited paragraph."},
+            "url": {
+                "type": "string",
+                "format": "uri",
+                "description": "Absolute URL of the paragraph in the source view: "
+                "/bulletins/{bulletin_id}#{paragraph_id}.",
+            },
+            "score": {"type": "number"},
+        },
+    },
+    "Timing": {
+        "type": "object",
+        "required": ["retrieve", "answer", "total"],
+        "properties": {
+            "retrieve": {"type": "number", "minimum": 0},
+            "answer": {"type": "number", "minimum": 0},
+            "total": {"type": "number", "minimum": 0},
+        },
+        "description": "Milliseconds spent on each step.",
+    },
+    "AskResponse": {
+        "type": "object",
+        "required": [
+            "conversation_id", "turn", "answer", "answerable", "resolved_question", "answerer", "citations",
+            "timing_ms",
+        ],
+        "properties": {
+            "conversation_id": {"type": "string", "description": "Send it back to ask a follow-up."},
+            "turn": {"type": "integer", "minimum": 1, "description": "This answer's number in the conversation."},
+            "answer": {"type": "string", "description": "Quoted from the bulletins with [n] markers, or why not."},
+            "answerable": {"type": "boolean", "description": "False when the bulletins do not say."},
+            "resolved_question": {"type": "string", "description": "The question as it was searched for."},
+            "answerer": {"type": "string", "enum": ["extractive", "llm"], "description": "Which path wrote the answer."},
+            "removed_sentences": {
+                "type": "integer", "minimum": 0,
+                "description": "Sentences of the model's answer the citation check removed (0 without an LLM).",
+            },
+            "citations": {
+                "type": "array",
+                "items": _ref("Citation"),
+                "description": "Sources of the answer; when answerable is false, the closest related paragraphs.",
+            },
+            "timing_ms": _ref("Timing"),
+        },
+    },
+    "FeedbackRequest": {
+        "type": "object",
+        "required": ["conversation_id", "turn", "rating"],
+        "additionalProperties": False,
+        "properties": {
+            "conversation_id": {"type": "string"},
+            "turn": {"type": "integer", "minimum": 1},
+            "rating": {"type": "string", "enum": ["up", "down"]},
+            "comment": {"type": ["string", "null"], "maxLength": 2000},
+            "source": {"type": "string", "enum": ["api", "widget"], "default": "api"},
+        },
+    },
+    "FeedbackList": {
+        "type": "object",
+        "required": ["feedback"],
+        "properties": {
+            "feedback": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "conversation_id", "turn", "rating", "comment", "source", "created",
+                                 "question", "answer"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "conversation_id": {"type": "string"},
+                        "turn": {"type": "integer"},
+                        "rating": {"type": "string", "enum": ["up", "down"]},
+                        "comment": _STRING_OR_NULL,
+                        "source": {"type": "string", "examples": ["api", "widget", "slack"]},
+                        "created": {"type": "number", "description": "Unix time."},
+                        "question": {"type": "string"},
+                        "answer": {"type": "string"},
+                    },
+                },
+            }
+        },
+    },
+    "Published": {
+        "type": "object",
+        "required": ["id", "title", "period", "sections", "paragraphs", "url", "index"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "sections": {"type": "integer"},
+            "paragraphs": {"type": "integer"},
+            "url": {"type": "string", "format": "uri"},
+            "index": {"type": "string", "description": "What the re-index did."},
+        },
+    },
+    "BulletinSummary": {
+        "type": "object",
+        "required": ["id", "title", "period", "sections", "paragraphs", "url"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "sections": {"type": "integer", "minimum": 0},
+            "paragraphs": {"type": "integer", "minimum": 0},
+            "url": {"type": "string", "format": "uri"},
+        },
+    },
+    "BulletinList": {
+        "type": "object",
+        "required": ["bulletins"],
+        "properties": {"bulletins": {"type": "array", "items": _ref("BulletinSummary")}},
+    },
+    "Paragraph": {
+        "type": "object",
+        "required": ["id", "n", "text", "url"],
+        "properties": {
+            "id": {"type": "string"},
+            "n": {"type": "integer", "description": "Position in its section, shown as ¶n."},
+            "text": {"type": "string"},
+            "url": {"type": "string", "format": "uri"},
+        },
+    },
+    "Section": {
+        "type": "object",
+        "required": ["title", "paragraphs"],
+        "properties": {"title": {"type": "string"}, "paragraphs": {"type": "array", "items": _ref("Paragraph")}},
+    },
+    "Bulletin": {
+        "type": "object",
+        "required": ["id", "title", "period", "url", "sections"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "period": _STRING_OR_NULL,
+            "url": {"type": "string", "format": "uri"},
+            "sections": {"type": "array", "items": _ref("Section")},
+        },
+    },
+    "Turn": {
+        "type": "object",
+        "required": [
+            "n", "question", "resolved_question", "answer", "answerable", "citations", "timing_ms", "created",
+        ],
+        "properties": {
+            "n": {"type": "integer", "minimum": 1},
+            "question": {"type": "string"},
+            "resolved_question": {"type": "string"},
+            "answer": {"type": "string"},
+            "answerable": {"type": "boolean"},
+            "citations": {"type": "array", "items": _ref("Citation")},
+            "timing_ms": _ref("Timing"),
+            "created": {"type": "number", "description": "Unix time the turn was recorded."},
+        },
+    },
+    "Conversation": {
+        "type": "object",
+        "required": ["conversation_id", "turns"],
+        "properties": {"conversation_id": {"type": "string"}, "turns": {"type": "array", "items": _ref("Turn")}},
+    },
+    "Suggestions": {
+        "type": "object",
+        "required": ["suggestions", "source"],
+        "properties": {
+            "suggestions": {"type": "array", "items": {"type": "string"}},
+            "source": {"type": "string", "enum": ["config", "corpus"],
+                       "description": "BQA_SUGGESTIONS, or derived from the indexed bulletins."},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "index", "answerer"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "no_index", "unavailable"]},
+            "index": {
+                "type": "object",
+                "required": ["generation", "bulletins", "paragraphs"],
+                "properties": {
+                    "generation": _STRING_OR_NULL,
+                    "bulletins": {"type": "integer", "minimum": 0},
+                    "paragraphs": {"type": "integer", "minimum": 0},
+                },
+            },
+            "answerer": {"type": "string"},
+        },
+    },
+}
+
+_ID = {"in": "path", "required": True, "schema": {"type": "string"}}
+_RATE_LIMITED = {
+    **_error("rate_limited: more than BQA_RATE_LIMIT questions from this client in the last minute."),
+    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}},
+}
+_WIDGET_VERSION = {
+    "name": "v", "in": "query", "required": False, "schema": {"type": "string"},
+    "description": "The widget version; with the current one the file may be cached for a year.",
+}
+_PUBLISH = (
+    "Authorization: Bearer BQA_ADMIN_TOKEN. The type is sniffed from the content (PDF, HTML, Markdown, text); "
+    "the file is parsed and indexed before the call returns, and a failed call changes nothing."
+)
+_UPLOAD = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"name": {"type": "string", "description": "File name; gives the id on POST."},
+                               "text": {"type": "string"}},
+            }
+        },
+    },
+}
+_ADMIN_ERRORS = {
+    "400": _error("A missing file, text or name."),
+    "401": _error("unauthorized: missing or wrong admin token."),
+    "404": _error("bulletin_not_found (PUT)."),
+    "413": _error("The file is over BQA_MAX_UPLOAD_BYTES."),
+    "415": _error("Neither multipart/form-data nor JSON."),
+    "422": _error("unsupported_type, empty_file or unparseable, with the reason."),
+    "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
+}
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "bqa",
+        "version": "1",
+        "description": "Question answering over bulletins. Every answer quotes the bulletins and cites the "
+        "paragraphs it quotes; when they do not say, `answerable` is false. Every error is an `Error` object.",
+    },
+    "paths": {
+        "/api/v1/ask": {
+            "post": {
+                "operationId": "ask",
+                "summary": "Answer a question from the bulletins, with citations",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("AskRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("AskResponse"), "The answer, or an explanation that the bulletins do not say."),
+                    "400": _error("Invalid JSON, body or field (see the error code)."),
+                    "404": _error("conversation_not_found: unknown or expired conversation_id."),
+                    "413": _error("The body is larger than the limit (64 kB by default)."),
+                    "415": _error("The body is not sent as application/json."),
+                    "429": _RATE_LIMITED,
+                    "500": _error("Unexpected failure; it is logged."),
+                },
+            }
+        },
+        "/api/v1/ask/stream": {
+            "post": {
+                "operationId": "askStream",
+                "summary": "The same answer as /ask, as server-sent events",
+                "description": (
+                    "Events, in order: `meta` {conversation_id, resolved_question}; `delta` {text}, the answer in "
+                    "pieces; `citations` {citations, answerable, answerer, turn, timing_ms}; `done` {}. A failure after the "
+                    "stream has started is an `error` event {code, message}. Invalid requests and unknown "
+                    "conversations are refused before the stream starts, with the JSON errors of /ask."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("AskRequest")}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The event stream.",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "400": _error("Invalid JSON, body or field (see the error code)."),
+                    "404": _error("conversation_not_found: unknown or expired conversation_id."),
+                    "413": _error("The body is larger than the limit (64 kB by default)."),
+                    "415": _error("The body is not sent as application/json."),
+                    "429": _RATE_LIMITED,
+                },
+            }
+        },
+        "/api/v1/feedback": {
+            "post": {
+                "operationId": "addFeedback",
+                "summary": "Rate one answer 👍 / 👎, with an optional comment",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("FeedbackRequest")}},
+                },
+                "responses": {
+                    "201": _json({"type": "object", "properties": {"id": {"type": "integer"}}}, "Stored."),
+                    "400": _error("Invalid JSON, body or field (see the error code)."),
+                    "404": _error("conversation_not_found or turn_not_found."),
+                    "415": _error("The body is not sent as application/json."),
+                },
+            },
+            "get": {
+                "operationId": "listFeedback",
+                "summary": "Every rating, newest first (admin: Authorization: Bearer BQA_ADMIN_TOKEN)",
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {
+                    "200": _json(_ref("FeedbackList"), "The ratings."),
+                    "401": _error("unauthorized: missing or wrong admin token."),
+                    "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
+                },
+            },
+        },
+        "/api/v1/bulletins": {
+            "get": {
+                "operationId": "listBulletins",
+                "summary": "The indexed bulletins",
+                "responses": {"200": _json(_ref("BulletinList"), "Every indexed bulletin; empty when none is.")},
+            },
+            "post": {
+                "operationId": "publishBulletin",
+                "summary": "Publish a new bulletin (admin); answerable as soon as the call returns",
+                "description": _PUBLISH,
+                "requestBody": _UPLOAD,
+                "responses": {
+                    "201": _json(_ref("Published"), "Indexed and served."),
+                    **_ADMIN_ERRORS,
+                    "409": _error("bulletin_exists: use PUT to replace it."),
+                },
+            },
+        },
+        "/api/v1/bulletins/{bulletin_id}": {
+            "get": {
+                "operationId": "getBulletin",
+                "summary": "One bulletin, section by section and paragraph by paragraph",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": _json(_ref("Bulletin"), "The bulletin."),
+                    "404": _error("bulletin_not_found."),
+                },
+            },
+            "put": {
+                "operationId": "replaceBulletin",
+                "summary": "Replace a bulletin's file (admin); its old text stops being cited at once",
+                "description": _PUBLISH,
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "requestBody": _UPLOAD,
+                "responses": {"200": _json(_ref("Published"), "Indexed and served."), **_ADMIN_ERRORS},
+            },
+            "delete": {
+                "operationId": "deleteBulletin",
+                "summary": "Remove a bulletin from the index and the corpus (admin)",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": _json({"type": "object"}, "Removed."),
+                    "401": _error("unauthorized."),
+                    "404": _error("bulletin_not_found."),
+                },
+            },
+        },
+        "/api/v1/conversations/{conversation_id}": {
+            "get": {
+                "operationId": "getConversation",
+                "summary": "The turns of a conversation, oldest first",
+                "parameters": [{"name": "conversation_id", **_ID}],
+                "responses": {
+                    "200": _json(_ref("Conversation"), "The conversation."),
+                    "404": _error("conversation_not_found: unknown or expired."),
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "getOpenAPI",
+                "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.1 document.", "content": {"application/json": {}}}},
+            }
+        },
+        "/api/v1/suggestions": {
+            "get": {
+                "operationId": "getSuggestions",
+                "summary": "Starter questions the chat widget offers",
+                "responses": {"200": _json(_ref("Suggestions"), "The questions.")},
+            }
+        },
+        "/widget.js": {
+            "get": {
+                "operationId": "getWidget",
+                "summary": "The chat widget: embed it with <script src=\"…/widget.js\" data-bqa-api=\"…\" defer>",
+                "parameters": [_WIDGET_VERSION],
+                "responses": {"200": {"description": "JavaScript.", "content": {"text/javascript": {}}}},
+            }
+        },
+        "/widget.css": {
+            "get": {
+                "operationId": "getWidgetStylesheet",
+                "summary": "The widget's stylesheet, loaded by widget.js into its shadow root",
+                "parameters": [_WIDGET_VERSION],
+                "responses": {"200": {"description": "CSS.", "content": {"text/css": {}}}},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "Whether an index is being served, and which",
+                "responses": {
+                    "200": _json(_ref("Health"), "status ok: an index is served."),
+                    "503": _json(_ref("Health"), "status no_index (nothing indexed yet) or unavailable (the store "
+                                 "cannot be reached)."),
+                },
+            }
+        },
+        "/bulletins/{bulletin_id}": {
+            "get": {
+                "operationId": "viewBulletin",
+                "summary": "The bulletin as an HTML page; each paragraph's id is its fragment, as citation URLs use",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": {"description": "HTML page.", "content": {"text/html": {}}},
+                    "404": {"description": "HTML page: no such bulletin.", "content": {"text/html": {}}},
+                },
+            }
+        },
+    },
+    "components": {"schemas": SCHEMAS},
+}
+
+
+def document(config: Config | None = None) -> dict:
+    """The document for a service run with `config`: its question limit, and its public address as the server."""
+    spec = copy.deepcopy(SPEC)
+    if config is not None:
+        spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["maxLength"] = config.max_question_chars
+        if config.public_url:
+            spec["servers"] = [{"url": config.public_url.rstrip("/")}]
+    return spec

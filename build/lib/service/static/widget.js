@@ -1,0 +1,594 @@
+// The bqa chat widget. A site embeds it with one tag:
+//   <script src="https://HOST/widget.js" data-bqa-api="https://HOST" data-title="Ask the bulletins" defer></script>
+// It adds a launcher button that opens a chat panel; answers stream in from POST /api/v1/ask/stream and cite the
+// bulletin paragraphs they quote.
+//
+// Why it is built the way it is:
+// - Plain JavaScript, no build step: the server serves this file as it is (with its version filled in).
+// - Everything lives in a shadow root, so the page's CSS cannot break the widget and the widget's cannot break
+//   the page. Styles come from widget.css on the same server through a <link>, never from inline styles, so the
+//   widget also runs under a strict Content-Security-Policy (style-src 'self' on bqa's own pages).
+// - Questions and bulletin text reach the DOM only as text (textContent, createTextNode): a question or a
+//   bulletin containing markup is shown, never run.
+// - The answer streams into the message log, which is not a live region; screen readers hear the answer once,
+//   complete, from a separate status region.
+// - The conversation (its id and the messages shown) is kept in sessionStorage: it survives reloads and
+//   navigation in the same tab, and ends with the tab.
+(function () {
+  "use strict";
+
+  var VERSION = "__BQA_WIDGET_VERSION__";
+  if (window.__bqaWidget) return; // the tag pasted twice: one widget
+  window.__bqaWidget = VERSION;
+
+  var script = document.currentScript || document.querySelector("script[data-bqa-api]") ||
+    document.querySelector('script[src*="widget.js"]');
+  if (!script) return;
+  var scriptUrl = new URL(script.src, window.location.href);
+  var API = (script.getAttribute("data-bqa-api") || scriptUrl.origin).replace(/\/+$/, "");
+  var TITLE = script.getAttribute("data-title") || "Ask the bulletins";
+  var STORAGE_KEY = "bqa-widget:" + API;
+  var MAX_QUESTION = 2000;
+  var SVG = "http://www.w3.org/2000/svg";
+  var ICONS = {
+    chat: "M20 2H4c-1.1 0-2 .9-2 2v18l4-4h14c1.1 0 2-.9 2-2V4c0-1.1-.9-2-2-2z",
+    close: "M19 6.41 17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 19 19 17.59 13.41 12z",
+    restart: "M17.65 6.35A7.96 7.96 0 0 0 12 4a8 8 0 1 0 7.73 10h-2.08A6 6 0 1 1 12 6c1.66 0 3.14.69 4.22 " +
+      "1.78L13 11h7V4l-2.35 2.35z",
+    send: "M2.01 21 23 12 2.01 3 2 10l15 2-15 2z",
+    thumb: "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 " +
+      "7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47" +
+      ".14-.73v-2z",
+    external: "M19 19H5V5h7V3H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14c1.1 0 2-.9 2-2v-7h-2v7zM14 3v2h3.59l-9.83 " +
+      "9.83 1.41 1.41L19 6.41V10h2V3h-7z",
+    info: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2v6zm0-8h-2V7h2v2z"
+  };
+
+  // --- small DOM helpers: text only ever through textContent -----------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function icon(name, flipped) {
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", ICONS[name]);
+    if (flipped) path.setAttribute("transform", "rotate(180 12 12)");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function iconButton(name, label, className, flipped) {
+    var button = el("button", "icon-button" + (className ? " " + className : ""));
+    button.type = "button";
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    button.appendChild(icon(name, flipped));
+    return button;
+  }
+
+  function safeHref(url) {
+    try {
+      var parsed = new URL(url, API + "/");
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  var uid = 0;
+  function nextId(prefix) {
+    uid += 1;
+    return "bqa-" + prefix + "-" + uid;
+  }
+
+  // --- the conversation, kept per tab ------------------------------------------------------------------------
+
+  function emptyState(open) {
+    return { conversationId: null, messages: [], open: !!open };
+  }
+
+  function loadState() {
+    try {
+      var saved = JSON.parse(window.sessionStorage.getItem(STORAGE_KEY) || "null");
+      if (saved && Array.isArray(saved.messages)) return saved;
+    } catch (e) { /* storage blocked or corrupt: start afresh */ }
+    return emptyState(false);
+  }
+
+  var state = loadState();
+
+  function save() {
+    try {
+      window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+    } catch (e) { /* storage full or blocked: the conversation just won't survive a reload */ }
+  }
+
+  // --- talking to the API ------------------------------------------------------------------------------------
+
+  function WidgetError(message, code, retryAfter) {
+    this.message = message;
+    this.code = code || "error";
+    this.retryAfter = retryAfter;
+  }
+
+  function post(path, body) {
+    return fetch(API + path, {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", "Accept": "text/event-stream, application/json" },
+      body: JSON.stringify(body)
+    });
+  }
+
+  async function refusal(response) {
+    var code = "http_" + response.status;
+    var message = "The service could not answer (" + response.status + ").";
+    try {
+      var data = await response.json();
+      if (data && data.error) {
+        code = data.error.code || code;
+        message = data.error.message || message;
+      }
+    } catch (e) { /* not JSON: keep the generic message */ }
+    var retryAfter = parseInt(response.headers.get("Retry-After") || "", 10);
+    if (code === "rate_limited") {
+      message = "Too many questions at once." + (retryAfter > 0 ? " Try again in " + retryAfter + " s." : "");
+    }
+    return new WidgetError(message, code, retryAfter);
+  }
+
+  // Server-sent events from a fetch body: blocks separated by a blank line, "event:" and "data:" fields.
+  function dispatch(block, onEvent) {
+    var name = "message";
+    var data = [];
+    block.split(/\r?\n/).forEach(function (line) {
+      if (!line || line.charAt(0) === ":") return;
+      var colon = line.indexOf(":");
+      var field = colon < 0 ? line : line.slice(0, colon);
+      var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") name = value;
+      else if (field === "data") data.push(value);
+    });
+    if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+  }
+
+  async function readEvents(response, onEvent) {
+    var buffer = "";
+    function drain() {
+      var match;
+      while ((match = /\r?\n\r?\n/.exec(buffer))) {
+        var block = buffer.slice(0, match.index);
+        buffer = buffer.slice(match.index + match[0].length);
+        dispatch(block, onEvent);
+      }
+    }
+    if (!response.body || !response.body.getReader) { // no streaming: read it whole
+      buffer = await response.text();
+      drain();
+      return;
+    }
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    try {
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) break;
+        buffer += decoder.decode(chunk.value, { stream: true });
+        drain();
+      }
+      buffer += decoder.decode() + "\n\n";
+      drain();
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  // Ask one question; `onText` sees the answer as it grows. Resolves to the finished answer message.
+  async function streamAnswer(question, onText) {
+    var body = { question: question };
+    if (state.conversationId) body.conversation_id = state.conversationId;
+    var response;
+    try {
+      response = await post("/api/v1/ask/stream", body);
+    } catch (e) {
+      throw new WidgetError("Could not reach the service. Check your connection and try again.", "network");
+    }
+    if (!response.ok) throw await refusal(response);
+    var answer = { role: "bot", text: "", answerable: true, citations: [], turn: null, rating: null };
+    var conversationId = null;
+    var finished = false;
+    await readEvents(response, function (name, data) {
+      if (name === "meta") {
+        conversationId = data.conversation_id;
+      } else if (name === "delta") {
+        answer.text += data.text;
+        onText(answer.text);
+      } else if (name === "citations") {
+        answer.citations = Array.isArray(data.citations) ? data.citations : [];
+        answer.answerable = data.answerable !== false;
+        answer.turn = typeof data.turn === "number" ? data.turn : null;
+      } else if (name === "error") {
+        throw new WidgetError(data.message || "Something went wrong on our side.", data.code);
+      } else if (name === "done") {
+        finished = true;
+      }
+    });
+    if (!finished) throw new WidgetError("The answer was cut off. Please ask again.", "incomplete");
+    if (conversationId) state.conversationId = conversationId;
+    return answer;
+  }
+
+  // --- building the widget -----------------------------------------------------------------------------------
+
+  var host = document.createElement("bqa-widget");
+  var shadow = host.attachShadow({ mode: "open" });
+  var stylesheet = el("link");
+  stylesheet.rel = "stylesheet";
+  stylesheet.href = new URL("widget.css?v=" + encodeURIComponent(VERSION), scriptUrl).href;
+  var root = el("div", "root");
+  root.hidden = true; // until the stylesheet is in: no flash of an unstyled panel
+  stylesheet.addEventListener("load", function () { root.hidden = false; });
+  stylesheet.addEventListener("error", function () { root.hidden = false; });
+
+  var panel = el("section", "panel");
+  panel.id = "bqa-panel";
+  panel.hidden = true;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-modal", "false");
+  panel.setAttribute("aria-labelledby", "bqa-title");
+
+  var head = el("div", "head");
+  var heading = el("h2", null, TITLE);
+  heading.id = "bqa-title";
+  var restartButton = iconButton("restart", "New conversation", "restart");
+  var closeButton = iconButton("close", "Close", "close");
+  head.append(heading, restartButton, closeButton);
+
+  var scroller = el("div", "scroll");
+  var intro = el("div", "intro");
+  intro.append(
+    el("p", "lead", "Ask about anything in the bulletins."),
+    el("p", null, "Every answer quotes the bulletin it comes from. Tap a source to check it.")
+  );
+  var suggestionList = el("ul", "suggestions");
+  suggestionList.setAttribute("aria-label", "Suggested questions");
+  intro.appendChild(suggestionList);
+  var log = el("div", "log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-label", "Conversation");
+  log.setAttribute("aria-live", "off"); // answers stream in token by token; `announcer` speaks them once
+  scroller.append(intro, log);
+
+  var announcer = el("div", "sr-only announcer");
+  announcer.setAttribute("role", "status");
+  announcer.setAttribute("aria-live", "polite");
+  announcer.setAttribute("aria-atomic", "true");
+
+  var form = el("form", "composer");
+  var label = el("label", "sr-only", "Your question");
+  label.htmlFor = "bqa-input";
+  var input = el("input");
+  input.id = "bqa-input";
+  input.type = "text";
+  input.autocomplete = "off";
+  input.maxLength = MAX_QUESTION;
+  input.placeholder = "Ask a question…";
+  input.enterKeyHint = "send";
+  var sendButton = iconButton("send", "Send", "send");
+  sendButton.type = "submit";
+  form.append(label, input, sendButton);
+  var fineprint = el("p", "fineprint", "Answers are quoted from the bulletins; check the sources.");
+
+  panel.append(head, scroller, announcer, form, fineprint);
+
+  var launcher = el("button", "launcher");
+  launcher.type = "button";
+  launcher.setAttribute("aria-haspopup", "dialog");
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", "bqa-panel");
+  launcher.append(icon("chat"), el("span", "label", TITLE));
+
+  // The panel comes first, so Tab from its last control reaches the launcher (which closes it) next.
+  root.append(panel, launcher);
+  shadow.append(stylesheet, root);
+
+  // --- rendering messages --------------------------------------------------------------------------------------
+
+  function scrollToEnd() {
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function userView(message) {
+    var view = el("div", "msg user");
+    view.appendChild(el("p", "bubble", message.text));
+    return view;
+  }
+
+  function chipLabel(citation) {
+    return citation.bulletin_title + (citation.period ? ", " + citation.period : "");
+  }
+
+  function popoverBody(citation) {
+    var body = document.createDocumentFragment();
+    body.appendChild(el("blockquote", "quote", citation.quote));
+    var where = el("p", "where");
+    where.appendChild(el("b", null, citation.bulletin_title));
+    var details = [citation.period, citation.section].filter(Boolean).join(" · ");
+    if (details) where.appendChild(document.createTextNode(" · " + details));
+    body.appendChild(where);
+    var href = safeHref(citation.url);
+    if (href) {
+      var link = el("a", "source-link", "Read it in the bulletin");
+      link.href = href;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.appendChild(icon("external"));
+      body.appendChild(link);
+    }
+    return body;
+  }
+
+  function sourcesView(message, view) {
+    var sources = el("div", "sources");
+    sources.appendChild(el("span", "sources-label", "Sources"));
+    var popover = el("div", "popover");
+    popover.id = nextId("source");
+    popover.hidden = true;
+    popover.setAttribute("role", "group");
+    var chips = message.citations.map(function (citation) {
+      var chip = el("button", "chip");
+      chip.type = "button";
+      chip.setAttribute("aria-expanded", "false");
+      chip.setAttribute("aria-controls", popover.id);
+      chip.append(el("span", "n", "[" + citation.n + "]"), el("span", "src", chipLabel(citation)));
+      chip.addEventListener("click", function () {
+        var opening = chip.getAttribute("aria-expanded") !== "true";
+        chips.forEach(function (other) { other.setAttribute("aria-expanded", "false"); });
+        popover.replaceChildren();
+        popover.hidden = !opening;
+        if (opening) {
+          chip.setAttribute("aria-expanded", "true");
+          popover.setAttribute("aria-label", "Source [" + citation.n + "]");
+          popover.appendChild(popoverBody(citation));
+        }
+      });
+      sources.appendChild(chip);
+      return chip;
+    });
+    view.append(sources, popover);
+  }
+
+  function feedbackView(message, view) {
+    var row = el("div", "feedback");
+    var up = iconButton("thumb", "Helpful", "rate-up");
+    var down = iconButton("thumb", "Not helpful", "rate-down", true);
+    var thanks = el("span", "thanks");
+    function show() {
+      [["up", up], ["down", down]].forEach(function (pair) {
+        pair[1].setAttribute("aria-pressed", String(message.rating === pair[0]));
+        pair[1].disabled = !!message.rating;
+      });
+      thanks.textContent = message.rating ? "Thanks for the feedback" : "";
+    }
+    async function rate(rating) {
+      up.disabled = down.disabled = true;
+      try {
+        var response = await post("/api/v1/feedback", {
+          conversation_id: message.conversationId, turn: message.turn, rating: rating, source: "widget"
+        });
+        if (!response.ok) throw await refusal(response);
+        message.rating = rating;
+        save();
+      } catch (e) {
+        thanks.textContent = "Could not send the feedback.";
+        up.disabled = down.disabled = false;
+        return;
+      }
+      show();
+    }
+    up.addEventListener("click", function () { rate("up"); });
+    down.addEventListener("click", function () { rate("down"); });
+    row.append(up, down, thanks);
+    show();
+    view.appendChild(row);
+  }
+
+  // Fill a bot message view with a finished answer (or error): used live and when restoring after a reload.
+  function fillBot(view, message) {
+    view.replaceChildren();
+    view.className = "msg bot" + (message.error ? " error" : message.answerable ? "" : " unanswerable");
+    view.setAttribute("data-answerable", String(!message.error && message.answerable));
+    if (!message.error && !message.answerable) {
+      var verdict = el("p", "verdict");
+      verdict.append(icon("info"), el("span", null, "Not in the bulletins"));
+      view.appendChild(verdict);
+    }
+    view.appendChild(el("p", "bubble", message.text));
+    if (message.error) return;
+    if (message.citations && message.citations.length) sourcesView(message, view);
+    if (message.turn && message.conversationId) feedbackView(message, view);
+  }
+
+  function messageView(message) {
+    if (message.role === "user") return userView(message);
+    if (message.role === "note") return el("p", "msg note", message.text);
+    var view = el("div", "msg bot");
+    fillBot(view, message);
+    return view;
+  }
+
+  function pendingView() {
+    var view = el("div", "msg bot pending");
+    var bubble = el("p", "bubble");
+    var typing = el("span", "typing");
+    typing.setAttribute("aria-hidden", "true");
+    typing.append(el("span"), el("span"), el("span"));
+    bubble.appendChild(typing);
+    view.appendChild(bubble);
+    return { view: view, bubble: bubble };
+  }
+
+  function announce(message) {
+    if (message.error) announcer.textContent = "Error: " + message.text;
+    else if (!message.answerable) announcer.textContent = "Not in the bulletins. " + message.text;
+    else {
+      var count = (message.citations || []).length;
+      announcer.textContent = "Answer: " + message.text +
+        (count ? " " + count + (count === 1 ? " source." : " sources.") : "");
+    }
+  }
+
+  function renderAll() {
+    log.replaceChildren.apply(log, state.messages.map(messageView));
+    intro.hidden = state.messages.length > 0;
+  }
+
+  // --- suggestions ---------------------------------------------------------------------------------------------
+
+  var suggestionsLoaded = false;
+
+  async function loadSuggestions() {
+    if (suggestionsLoaded) return;
+    suggestionsLoaded = true;
+    var questions = [];
+    try {
+      var response = await fetch(API + "/api/v1/suggestions", { mode: "cors", credentials: "omit" });
+      if (response.ok) questions = (await response.json()).suggestions || [];
+    } catch (e) { /* no suggestions: the box still works */ }
+    suggestionList.replaceChildren.apply(suggestionList, questions.slice(0, 6).map(function (question) {
+      var item = el("li");
+      var button = el("button", "suggestion", question);
+      button.type = "button";
+      button.addEventListener("click", function () { ask(question); });
+      item.appendChild(button);
+      return item;
+    }));
+    suggestionList.hidden = questions.length === 0;
+  }
+
+  // --- asking --------------------------------------------------------------------------------------------------
+
+  var busy = false;
+
+  function setBusy(value) {
+    busy = value;
+    sendButton.disabled = value;
+    log.setAttribute("aria-busy", String(value));
+  }
+
+  function append(message) {
+    state.messages.push(message);
+    save();
+    intro.hidden = true;
+  }
+
+  async function ask(question) {
+    question = question.trim();
+    if (!question || busy) return;
+    setBusy(true);
+    input.value = "";
+    var user = { role: "user", text: question };
+    append(user);
+    log.appendChild(userView(user));
+    var pending = pendingView();
+    log.appendChild(pending.view);
+    scrollToEnd();
+    var showText = function (text) {
+      pending.bubble.textContent = text;
+      scrollToEnd();
+    };
+    var message;
+    try {
+      try {
+        message = await streamAnswer(question, showText);
+      } catch (e) {
+        if (e.code !== "conversation_not_found") throw e;
+        state.conversationId = null; // it expired: ask again in a new one, and say so
+        var note = { role: "note", text: "The earlier conversation had expired; this starts a new one." };
+        append(note);
+        log.insertBefore(messageView(note), pending.view);
+        message = await streamAnswer(question, showText);
+      }
+      message.conversationId = state.conversationId;
+    } catch (e) {
+      message = { role: "bot", error: true, text: e instanceof WidgetError ? e.message : "Something went wrong." };
+    }
+    append(message);
+    fillBot(pending.view, message);
+    announce(message);
+    scrollToEnd();
+    setBusy(false);
+  }
+
+  // --- opening, closing, keyboard ------------------------------------------------------------------------------
+
+  function setOpen(open, moveFocus) {
+    panel.hidden = !open;
+    root.classList.toggle("open", open);
+    launcher.setAttribute("aria-expanded", String(open));
+    launcher.setAttribute("aria-label", open ? "Close " + TITLE : TITLE);
+    state.open = open;
+    save();
+    if (open) {
+      if (!state.messages.length) loadSuggestions();
+      scrollToEnd();
+      if (moveFocus) input.focus();
+    } else if (moveFocus) {
+      launcher.focus();
+    }
+  }
+
+  launcher.addEventListener("click", function () { setOpen(panel.hidden, true); });
+  closeButton.addEventListener("click", function () { setOpen(false, true); });
+
+  restartButton.addEventListener("click", function () {
+    if (busy) return;
+    state = emptyState(true);
+    save();
+    renderAll();
+    loadSuggestions();
+    announcer.textContent = "New conversation.";
+    input.focus();
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    ask(input.value);
+  });
+
+  root.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || panel.hidden) return;
+    event.stopPropagation();
+    // Escape first closes a source popover the focus is in (back to its chip), then the panel.
+    var focused = shadow.activeElement;
+    var message = focused && focused.closest ? focused.closest(".msg") : null;
+    var open = message && message.querySelector('.chip[aria-expanded="true"]');
+    if (open) {
+      open.click();
+      open.focus();
+      return;
+    }
+    setOpen(false, true);
+  });
+
+  // --- start ---------------------------------------------------------------------------------------------------
+
+  renderAll();
+  if (state.open) setOpen(true, false); // a reload keeps the panel as it was, without stealing the focus
+
+  function mount() {
+    document.body.appendChild(host);
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();

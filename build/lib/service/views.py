@@ -1,0 +1,68 @@
+"""Pages for people, and the health check for machines.
+
+The source view `/bulletins/<id>` is where every citation URL points: each paragraph carries its id as the HTML
+id, so the URL fragment of a citation lands on (and, through CSS `:target`, highlights) the paragraph quoted.
+Text from bulletins and from URLs only ever reaches the page through Jinja's autoescaping, and the chat widget
+on `/` writes answers with `textContent`, so a bulletin cannot inject markup into the page that shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, render_template, url_for
+
+from service.web import context
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("views", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 while an index is served; 503 otherwise, so a load balancer keeps traffic away until `bqa index` ran."""
+    qa = context.qa()
+    index = {"generation": None, "bulletins": 0, "paragraphs": 0}
+    try:
+        corpus = qa.searcher.corpus()
+    except Exception:  # the store is unreachable: report it, the monitor decides what to do
+        log.exception("health check could not read the index")
+        return jsonify({"status": "unavailable", "index": index, "answerer": qa.active_answerer}), 503
+    if corpus is not None:
+        index = {
+            "generation": corpus.generation, "bulletins": len(corpus.bulletins), "paragraphs": len(corpus.paragraphs),
+        }
+    status = "ok" if index["paragraphs"] else "no_index"
+    return jsonify({"status": status, "index": index, "answerer": qa.active_answerer}), 200 if status == "ok" else 503
+
+
+@bp.get("/")
+def index():
+    """The demo page: the bulletins, and the chat widget embedded with the very tag a site owner pastes.
+
+    The tag uses absolute URLs, as on a third-party site, so what the page shows under "Embed it" is exactly what
+    it runs; here the widget is same-origin, which also proves it works under this app's strict CSP.
+    """
+    corpus = context.qa().searcher.corpus()
+    bulletins = list(corpus.bulletins.values()) if corpus is not None else []
+    return render_template(
+        "index.html",
+        bulletins=bulletins,
+        widget_src=context.absolute(url_for("widget.script")),
+        api_base=context.absolute(url_for("views.index")).rstrip("/"),
+    )
+
+
+@bp.get("/bulletins/<bulletin_id>")
+def bulletin(bulletin_id: str):
+    corpus = context.qa().searcher.corpus()
+    found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
+    if found is None:
+        return render_template("not_found.html", message=f"No bulletin “{bulletin_id}” is indexed."), 404
+    sections = [
+        {"title": title, "paragraphs": [{"id": pid, "n": corpus.paragraphs[pid].metadata["ordinal"],
+                                         "text": corpus.paragraphs[pid].text} for pid in ids]}
+        for title, ids in found["sections"]
+    ]
+    return render_template("bulletin.html", bulletin=found, sections=sections)

@@ -1,0 +1,59 @@
+"""How request handlers reach what the app factory built, and how they spell links back to the service.
+
+`create_app` is the only place that decides which `BulletinQA` and which `Config` an app serves; views read them
+from the application here instead of importing module-level globals, so tests (and several apps in one process)
+never share state by accident.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app, request, url_for
+
+from service.config import Config
+from service.web.errors import APIError
+from service.pipeline import BulletinQA
+
+EXTENSION = "bqa"
+CONFIG_KEY = "BQA_CONFIG"
+
+
+def qa() -> BulletinQA:
+    return current_app.extensions[EXTENSION]
+
+
+def config() -> Config:
+    return current_app.config[CONFIG_KEY]
+
+
+def absolute(path: str) -> str:
+    """`path` (as `url_for` returns it, below the app's root) as the absolute URL a user can follow.
+
+    The base is `Config.public_url` when it is set, because behind a proxy the request's own host is an internal
+    address; otherwise it is the address the request came in on. `public_url` names the app's root, so the
+    script root a WSGI server may have mounted the app under is not repeated after it.
+    """
+    base = (config().public_url or "").rstrip("/")
+    if not base:
+        return request.host_url.rstrip("/") + path
+    root = request.script_root
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root):] or "/"
+    return base + path
+
+
+def source_url(bulletin_id: str, paragraph_id: str | None = None) -> str:
+    """Absolute URL of the source view of a bulletin, pointing at one paragraph when `paragraph_id` is given."""
+    return absolute(url_for("views.bulletin", bulletin_id=bulletin_id, _anchor=paragraph_id))
+
+
+def require_admin() -> None:
+    """Refuse the request unless it carries `Authorization: Bearer <BQA_ADMIN_TOKEN>` (compared in constant time)."""
+    token = config().admin_token
+    if not token:
+        raise APIError(503, "admin_disabled", "Admin endpoints are off: set BQA_ADMIN_TOKEN to enable them.")
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise APIError(401, "unauthorized", "Send the admin token as Authorization: Bearer <token>.")

@@ -1,0 +1,88 @@
+"""One error shape for the JSON API, and HTML error pages for people.
+
+Every failure under /api/ (and of /healthz, which monitors parse) answers `{"error": {"code", "message"}}` with a
+4xx or 5xx status, whether a view raised `APIError`, Werkzeug raised an HTTP error (404 for an unknown route, 405,
+413 for a body over MAX_CONTENT_LENGTH) or something broke. Clients can then branch on a stable `code` instead of
+parsing prose or HTML. A crash is logged with its traceback (Flask does that before calling the 500 handler) and
+answered without one: stack traces help attackers more than users.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+# Stable codes for the HTTP errors Werkzeug raises; any other takes the snake_case of its name.
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+}
+
+
+class APIError(Exception):
+    """A request the API refuses, with the status and the machine-readable code to answer with."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def wants_json() -> bool:
+    """Whether the current request is one of the JSON endpoints, so its errors must be JSON too."""
+    path = request.path
+    return path == "/api" or path.startswith("/api/") or path == "/healthz"
+
+
+def error_response(status: int, code: str, message: str, headers=None):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    if headers:
+        response.headers.extend(headers)
+    return response
+
+
+def _http_message(e: HTTPException) -> str:
+    if e.code == 404:
+        return f"Nothing is served at {request.path}."
+    if e.code == 405:
+        allowed = ", ".join(sorted(set(getattr(e, "valid_methods", None) or ()) - {"OPTIONS", "HEAD"}))
+        return f"{request.method} is not allowed here" + (f"; use {allowed}." if allowed else ".")
+    if e.code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return "The request body is too large" + (f"; the limit is {limit} bytes." if limit else ".")
+    return e.description or e.name
+
+
+def handle_api_error(e: APIError):
+    return error_response(e.status, e.code, e.message)
+
+
+def handle_http_error(e: HTTPException):
+    """JSON for the API; for pages, our own 404 page or Werkzeug's plain one."""
+    if wants_json():
+        # Keep headers such as Allow (405) that tell the client what to do, but not Werkzeug's HTML content type.
+        headers = [(k, v) for k, v in e.get_headers() if k.lower() not in ("content-type", "content-length")]
+        code = HTTP_CODES.get(e.code) or e.name.lower().replace(" ", "_").replace("'", "")
+        return error_response(e.code, code, _http_message(e), headers)
+    if e.code == 404:
+        return render_template("not_found.html", message=None), 404
+    return e
+
+
+def handle_internal_error(e: InternalServerError):
+    """Flask has already logged the original exception (`log_exception`) by the time this runs."""
+    if wants_json():
+        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    return e
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(APIError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(InternalServerError, handle_internal_error)
