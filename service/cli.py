@@ -255,13 +255,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from index.embed import ModelFileError
     from index.parse import ParseError
 
     args = parser().parse_args(argv)
     config = Config.from_env()
     try:
         return args.run(args, config)
-    except (ParseError, FileNotFoundError, ValueError) as exc:
+    except (ParseError, ModelFileError, FileNotFoundError, ValueError) as exc:
         print(f"bqa: {exc}", file=sys.stderr)
         return 2
 
