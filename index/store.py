@@ -5,10 +5,14 @@ unchanged bulletins, embedding only new or changed ones), checks it, then moves 
 therefore sees the old index or the new one, never half of either, and a failed run leaves the served index as
 it was. The previous generation is kept until the next run so queries already under way can finish on it.
 
+Each generation records the embedding model that built it. Vectors of two models must never meet in one
+collection (a question embedded by one would miss paragraphs embedded by the other), so a generation built by
+another model counts as wholly changed: the next run embeds every bulletin again, with its progress bar.
+
 The store indexes what it is handed (a plan: bulletin id -> file, parsed bulletin or KEEP); which bulletins belong
 in the index is decided by its caller (bqa's registry). A file of the plan that cannot be read is reported and left
-out (an older version stays served), so one broken file never keeps the others from being indexed. Processes sharing
-a store hand in the lock that keeps their writers apart.
+out (an older version stays served, when its vectors are of this model), so one broken file never keeps the others
+from being indexed. Processes sharing a store hand in the lock that keeps their writers apart.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from chromadb.config import Settings
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from index.chunk import INDEX_FORMAT, chunk, embedding_text
-from index.embed import embed_texts
+from index.embed import MODEL_ID, embed_texts
 from index.parse import FORMATS, Bulletin, ParseError, bulletin_id, load
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 KEEP = None  # in a plan: leave this indexed bulletin as it is
 STATE = "bqa-state"  # holds the pointer in its metadata
 PREFIX = "bqa-gen-"
+MODEL_KEY = "embedding_model"  # generation metadata: the MODEL_ID of the vectors it holds
 
 
 def open_client(data_dir: str | Path, chroma_url: str | None = None):
@@ -109,10 +114,11 @@ class SyncReport:
 
 
 class Store:
-    def __init__(self, client, lock: Callable[[], ContextManager] | None = None):
+    def __init__(self, client, lock: Callable[[], ContextManager] | None = None, embedding_model: str = MODEL_ID):
         """`lock()` is held around every write, for the processes sharing this store; this process's own threads
         are kept apart by the store itself."""
         self.client = client
+        self.embedding_model = embedding_model
         self._lock = lock
         self._active: tuple[str | None, float] = (None, float("-inf"))
         self._thread_lock = threading.RLock()
@@ -161,12 +167,13 @@ class Store:
         collection = self.active()
         if collection is None:
             return {}
+        same_model = (collection.metadata or {}).get(MODEL_KEY) == self.embedding_model
         out: dict[str, dict] = {}
         for metadata in collection.get(include=["metadatas"])["metadatas"]:
-            current = metadata.get("index_format") == INDEX_FORMAT
+            current = same_model and metadata.get("index_format") == INDEX_FORMAT
             out.setdefault(
                 metadata["bulletin_id"],
-                # a bulletin indexed by an older parser counts as changed: its fingerprint matches no file
+                # indexed by another model or an older parser: counts as changed, its fingerprint matches no file
                 {"sha256": metadata["sha256"] if current else None, "source": metadata["source"]},
             )
         return out
@@ -212,17 +219,21 @@ class Store:
     ) -> SyncReport:
         """Build and switch to the generation that holds `plan(indexed)`: bulletin id -> file, parsed bulletin,
         or KEEP for an indexed bulletin left as it is. Ids missing from the plan are removed. A file that cannot be
-        read is reported in `failed` and its bulletin kept as indexed (or left out, when it is new)."""
+        read is reported in `failed` and its bulletin kept as indexed (or left out, when it is new or its vectors
+        are of another model)."""
         started = time.perf_counter()
         with self.writer():
             indexed = self.indexed()
             wanted = plan(indexed)
             report = SyncReport()
             fresh: list[Bulletin] = []
+            dropped: set[str] = set()  # could not be read, and its stored vectors cannot be kept
             for bid, item in wanted.items():
                 if item is KEEP and bid in indexed:
-                    report.unchanged.append(bid)
-                    continue
+                    if indexed[bid]["sha256"] is not None:
+                        report.unchanged.append(bid)
+                        continue
+                    item = Path(indexed[bid]["source"])  # its stored vectors cannot be kept: read it again
                 try:
                     bulletin = item if isinstance(item, Bulletin) else None
                     if bulletin is None:
@@ -236,12 +247,14 @@ class Store:
                         continue
                 except (ParseError, OSError) as exc:
                     report.failed.append(f"{item}: {exc}")
-                    if bid in indexed:
+                    if indexed.get(bid, {}).get("sha256") is not None:  # vectors of this model: keep serving them
                         report.unchanged.append(bid)
+                    else:
+                        dropped.add(bid)
                     continue
                 (report.updated if bid in indexed else report.added).append(bid)
                 fresh.append(bulletin)
-            report.removed = sorted(set(indexed) - set(wanted))
+            report.removed = sorted(set(indexed) - (set(wanted) - dropped))
             if report.changed or self.active_name() is None:
                 report.generation, report.chunks, report.embedded = self._build(fresh, report.unchanged, progress)
             else:
@@ -255,7 +268,8 @@ class Store:
         previous = self.active_name()
         name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
         target = self.client.create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+            metadata={MODEL_KEY: self.embedding_model},
         )
         try:
             copied = self._copy(previous, target, keep) if previous and keep else 0

@@ -339,6 +339,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from index.embed import ModelFileError
     from index.parse import ParseError
     from service.db.base import SchemaTooNew
 
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config.from_env()
     try:
         return args.run(args, config)
-    except (ParseError, FileNotFoundError, ValueError, SchemaTooNew) as exc:
+    except (ParseError, ModelFileError, FileNotFoundError, ValueError, SchemaTooNew) as exc:
         print(f"bqa: {exc}", file=sys.stderr)
         return 2
 

@@ -133,8 +133,8 @@ def test_reindexing_a_bulletin_while_answering(app):
     def until_written(minimum: int):
         """Iterations of a reader: as long as the writer writes, and at least `minimum` times. A reader pauses
         between requests as a user does: three threads answering remembered questions back to back are pure Python
-        and would hold the GIL nearly all the time, so the writer's embedding (hundreds of small torch calls, each
-        waiting for the GIL again) would crawl and the test would measure the GIL instead of consistency."""
+        and would hold the GIL nearly all the time, so the writer's parsing, chunking and Chroma calls (each waiting
+        for the GIL again) would crawl and the test would measure the GIL instead of consistency."""
         n = 0
         while writing.is_set() or n < minimum:
             yield n

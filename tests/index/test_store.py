@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from index.chunk import chunk
-from index.parse import ParseError, load
+from index.embed import MODEL_ID
+from index.parse import ParseError, load, parse
 from index.retrieve import Corpus, Filters, Searcher
-from index.store import Store
+from index.store import KEEP, MODEL_KEY, Store, open_client
 from service.config import PROJECT_ROOT
 
 SEED_ID = "unoct-highlights-2021-03"
@@ -111,6 +112,34 @@ def test_a_restarted_process_serves_the_same_index(store, corpus, tmp_path):
     assert reopened.indexed()[SEED_ID]["sha256"] == load(corpus / SEED_NAME).sha256
     again = reopened.sync([corpus])
     assert again.unchanged == [SEED_ID] and again.embedded == 0
+
+
+def test_an_index_built_by_another_embedding_model_is_embedded_again_with_progress(corpus, tmp_path, seed_chunks):
+    (corpus / "weekly-brief-2021-04.md").write_text(EXTRA, encoding="utf-8")
+    old = Store(open_client(tmp_path / "data"), embedding_model="float-minilm")
+    built = old.sync([corpus])
+    assert old.sync([corpus]).embedded == 0  # the same model sees nothing to do
+
+    ticks: list[tuple[int, int]] = []
+    reopened = Store.open(tmp_path / "data")
+    report = reopened.sync([corpus], progress=lambda total: lambda n: ticks.append((total, n)))
+    assert sorted(report.updated) == sorted([SEED_ID, EXTRA_ID]) and report.unchanged == []
+    assert report.embedded == report.chunks == built.chunks > seed_chunks
+    assert ticks and {total for total, _ in ticks} == {report.chunks} and sum(n for _, n in ticks) == report.chunks
+    assert reopened.active().metadata[MODEL_KEY] == MODEL_ID
+    assert_consistent(reopened)
+    assert reopened.sync([corpus]).embedded == 0
+
+
+def test_a_publish_into_an_index_of_another_model_embeds_the_kept_bulletins_again(corpus, tmp_path):
+    old = Store(open_client(tmp_path / "data"), embedding_model="float-minilm")
+    old.sync([corpus])
+    store = Store.open(tmp_path / "data")
+    extra = parse(EXTRA.encode(), f"{EXTRA_ID}.md")
+    report = store.apply(lambda indexed: {**{b: KEEP for b in indexed}, EXTRA_ID: extra})
+    assert report.added == [EXTRA_ID] and report.updated == [SEED_ID] and report.embedded == report.chunks
+    assert {m["bulletin_id"] for m in store.records(store.active_name())["metadatas"]} == {SEED_ID, EXTRA_ID}
+    assert store.active().metadata[MODEL_KEY] == MODEL_ID
 
 
 def test_an_edited_file_is_reindexed_and_its_old_text_is_gone(store, corpus, seed_chunks):
