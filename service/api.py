@@ -162,14 +162,14 @@ def ask_stream():
             current_app.logger.exception("streamed answer failed")
             yield _event("error", {"code": "internal_error", "message": "Something went wrong on our side."})
             return
-        yield _event("meta", {"conversation_id": result["conversation_id"], "resolved_question": result["resolved_question"]})
+        yield _event("meta", {key: result[key] for key in ("conversation_id", "resolved_question", "confidence")})
         for piece in _pieces(result["answer"]):
             yield _event("delta", {"text": piece})
         yield _event(
             "citations",
             {key: result[key] for key in ("citations", "answerable", "answerer", "turn", "timing_ms")},
         )
-        yield _event("done", {})
+        yield _event("done", {"confidence": result["confidence"]})
 
     return Response(
         events(),

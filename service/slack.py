@@ -81,7 +81,6 @@ ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # as Flask's url_for(_anchor=...) quotes a fr
 FEEDBACK_UP, FEEDBACK_DOWN, SHARE = "bqa_feedback_up", "bqa_feedback_down", "bqa_share"
 ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share"}  # messages written by a person
 
-NOT_FOUND = "That's not in the bulletins: none of them answers this question."
 USAGE = (
     "Ask me about the bulletins, e.g. `/bqa Who funded CT Travel?`. Mention me in a channel or write to me "
     "directly to get the answer in a thread, where follow-up questions work too."
@@ -332,7 +331,7 @@ class SlackBot:
         if preface:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(preface, SECTION_CHARS)}]})
 
-        text = answer["answer"] if answer["answerable"] else NOT_FOUND
+        text = answer["answer"]  # an abstention says so itself, quoting the closest sentence
         for piece in _pieces(text, SECTION_CHARS, MAX_ANSWER_SECTIONS):
             blocks.append({"type": "section", "text": {"type": "plain_text", "text": piece, "emoji": False}})
 
@@ -342,7 +341,7 @@ class SlackBot:
             links.append(f"[{citation['n']}] <{_escape(citation['url'])}|{_escape(label)}>")
             plain.append(f"[{citation['n']}] {label}: {citation['url']}")
         if links and not answer["answerable"]:
-            links.insert(0, "Closest related:")
+            links.insert(0, "Closest:")
         for start in range(0, len(links), CONTEXT_ELEMENTS):
             chunk = links[start : start + CONTEXT_ELEMENTS]
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link} for link in chunk]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import url_for
+from answer import Question
 from answer.completeness import omissions
 
 PILLARS = "What are the four pillars of the UN Global Counter-Terrorism Strategy?"
@@ -19,10 +20,9 @@ AI_REPORT = "Who did UNCCT work with on the report about leveraging artificial i
 
 def left_out(qa, question: str, answer: str, context: str | None = None) -> list[str]:
     corpus = qa.searcher.corpus()
-    asked = f"{question} {context}" if context else question
-    hits = qa.searcher.retriever(qa.config.top_k, None).retrieve(asked)
-    reference = qa.answerer.answer(question, hits, corpus, context=context)
-    return omissions(qa.answerer.analyse(question, corpus, context), asked, reference, answer, corpus)
+    asked = Question(question, question, context)
+    reference = qa.answerer.answer(asked, qa.retrieve(asked, corpus), corpus)
+    return omissions(asked, reference, answer, corpus)
 
 
 @pytest.mark.parametrize("question, answer", [

@@ -288,7 +288,7 @@ def test_an_llm_base_url_without_a_model_is_refused(monkeypatch):
 def test_the_prompt_numbers_passages_with_their_paragraph_ids_within_the_token_budget(qa):
     service = with_llm(qa, *SMOLLM)
     hits = service.searcher.retriever(20).retrieve("Which countries took part in workshops?")
-    passages, messages = service.llm._prompt("Which countries took part in workshops?", hits)
+    passages, messages = service.answerer.llm._prompt("Which countries took part in workshops?", hits)
     assert prompts.count_message_tokens(messages) <= PROMPT_TOKENS
     assert 1 < len(passages) < len(hits)  # the budget keeps the best passages, not all twenty
     real = messages[-1].content
