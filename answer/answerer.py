@@ -83,7 +83,7 @@ class Answerer:
     def resolve(self, text: str, earlier: list[tuple[Question, Answer]], corpus: Corpus | None = None) -> Question:
         """The standalone question a turn asks, given the earlier (question, answer) turns, oldest first."""
         question = resolve(text, earlier, corpus)
-        if self.llm is not None and earlier and is_follow_up(text):
+        if self.llm is not None and earlier and is_follow_up(text, corpus):
             question = self.llm.condense(text, earlier, question) or question
         return question
 

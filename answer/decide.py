@@ -47,6 +47,12 @@ def decide(question: Question, found: list[Candidate], scorer: Scorer, threshold
     if confidence < threshold:
         return abstain(chosen, confidence)
     span = narrow(question, chosen, corpus)
+    if question.kind == "when" and chosen.unit.trailing and not facts.stated(span.text).dates:
+        # the paragraph's closing date is this sentence's date too: quote it after the sentence
+        text = chosen.unit.node.text
+        start = text.rindex(chosen.unit.trailing)
+        return compose([(chosen.unit.hit, span), (chosen.unit.hit, Span(start, len(text), text[start:]))],
+                       confidence, joined=True)
     parts = [(chosen.unit.hit, span)] + [
         (item, Span(0, len(item.node.text), item.node.text)) for item in list_items(chosen.unit, corpus)
     ]
@@ -88,8 +94,14 @@ def citation_for(n: int, hit: NodeWithScore, quote: str) -> Citation:
     )
 
 
-def compose(parts: list[tuple[NodeWithScore, Span]], confidence: float) -> Answer:
-    """The quoted spans with their [n] markers; a list's items one per line under their lead-in."""
+def compose(parts: list[tuple[NodeWithScore, Span]], confidence: float, joined: bool = False) -> Answer:
+    """The quoted spans with their [n] markers; a list's items one per line under their lead-in, or (`joined`)
+    spans of one paragraph run together with "…" between them and one marker."""
+    if joined:
+        hit = parts[0][0]
+        quote = " … ".join(span.text for _, span in parts)
+        citation = citation_for(1, hit, parts[0][1].text)
+        return Answer(f"{quote} [1]", True, confidence, (citation,))
     citations: list[Citation] = []
     lines = []
     for hit, span in parts:

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pycountry
 
-from index.text import MONTH_NAMES, STOPWORDS, stem, words
+from index.text import MONTH_NAMES, NUMBER_WORDS, STOPWORDS, stem, words
 
 KINDS = ("who", "when", "where", "which", "what", "why", "how_many", "how_much", "how", "other")
 
@@ -99,8 +99,9 @@ def country_spans(text: str) -> list[tuple[int, int]]:
 
 
 def numbers(text: str) -> set[str]:
-    """The figures of `text`, commas dropped ("1,061" -> "1061")."""
-    return {m.group(0).replace(",", "").rstrip(".") for m in NUMBER.finditer(text)}
+    """The figures of `text`, commas dropped ("1,061" -> "1061"), number words as figures ("four" -> "4")."""
+    found = {m.group(0).replace(",", "").rstrip(".") for m in NUMBER.finditer(text)}
+    return found | {str(NUMBER_WORDS[w.lower()]) for w in words(text) if w.lower() in NUMBER_WORDS}
 
 
 def names(text: str) -> set[str]:

@@ -22,7 +22,7 @@ from llama_index.core.schema import NodeWithScore
 from index.retrieve import Corpus
 from index.text import STOPWORDS, terms, words
 from answer import facts
-from answer.sentences import Unit, units
+from answer.sentences import Unit, clauses, units
 from answer.types import Question
 
 HOLDS = ("number", "amount", "date", "year", "percent", "name", "country")
@@ -33,7 +33,8 @@ FEATURES: tuple[str, ...] = (
     "cos", "cos_rank", "cos_margin", "cos_gap", "cos_first", "cos_paragraph_max",
     "dense", "paragraph_rank", "fused_ratio", "keyword_ratio", "carried",
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
-    "missing_rarest", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
+    "repeated", "clauses", "trailing_date",
+    "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
     *(f"holds_{h}" for h in HOLDS),
@@ -109,7 +110,8 @@ def candidates(
     if not all_units:
         return []
     text = question.standalone
-    q_terms = list(dict.fromkeys(terms(text)))
+    correct = corpus.keyword.correct if corpus is not None and corpus.keyword is not None else (lambda t: t)
+    q_terms = list(dict.fromkeys(map(correct, terms(text))))
     weights = {t: idf(corpus, t) for t in q_terms}
     total = sum(weights.values()) or 1.0
     heaviest = max(weights.values(), default=1.0) or 1.0
@@ -158,7 +160,9 @@ def candidates(
         around = facts.stated(f"{node.text}\n{unit.context}")
         own = facts.stated(unit.text)
         missing = [w for t, w in weights.items() if t not in paragraph]
-        held = facts.holds(unit.text, text)
+        missing_here = [w for t, w in weights.items() if t not in context]
+        held = facts.holds(f"{unit.text} {unit.trailing}", text)
+        unit_words = terms(unit.text)
         f = {
             "cos": float(cos[i]),
             "cos_rank": 1.0 / (1.0 + cos_rank[i]),
@@ -177,7 +181,14 @@ def candidates(
             "overlap_margin": float(overlaps[i] - _best_other(overlaps, overlap_order, i)),
             "overlap_rank": 1.0 / (1.0 + overlap_rank[i]),
             "bigrams": _bigram_share(q_bigrams, unit.text),
+            # a question word the sentence says again and again: a list of the things asked for ("Pillar I: …;
+            # Pillar II: …" to "what are the pillars")
+            "repeated": sum(w * (unit_words.count(t) - 1) for t, w in weights.items() if unit_words.count(t) > 1)
+            / total,
+            "clauses": math.log1p(len(clauses(node.text, unit.span))),
+            "trailing_date": float(bool(unit.trailing)),
             "missing_rarest": max(missing, default=0.0) / heaviest,
+            "missing_rarest_unit": max(missing_here, default=0.0) / heaviest,
             "names_missing_paragraph": _missing_share(names, paragraph | context, weights),
             "names_missing_unit": _missing_share(names, context, weights),
             "numbers_missing": float(bool(asked_numbers - around.numbers)),

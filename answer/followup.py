@@ -37,18 +37,24 @@ _MONTHS = set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES}
 _CONNECTORS = {"of", "and", "for", "the", "on", "&", "de", "in"}
 
 
-def is_follow_up(text: str) -> bool:
-    """Whether the question leans on what came before: no subject of its own, or a pronoun standing in for it."""
+FOLLOW_UP_TERMS = 3  # a question naming nothing (no name, no figure) in this many content words or fewer leans on the conversation
+
+
+def is_follow_up(text: str, corpus: Corpus | None = None) -> bool:
+    """Whether the question leans on what came before: no subject of its own ("how many people attended", "when
+    was that?": a few words, no name or figure), or a pronoun standing in for it."""
     if _NEW_SUBJECT.match(text):
         return True
     own = len(terms(text))
-    return own < 2 or (own <= 2 and bool(_ANAPHORA.search(text)))
+    if own < 2 or (own <= 2 and bool(_ANAPHORA.search(text))):
+        return True
+    return own <= FOLLOW_UP_TERMS and not name_spans(text, corpus) and not re.search(r"\d", text)
 
 
 def resolve(text: str, earlier: list[tuple[Question, Answer]], corpus: Corpus | None = None) -> Question:
     """The standalone question to answer, given the earlier (question, answer) turns, oldest first."""
     text = text.strip()
-    if not earlier or not is_follow_up(text):
+    if not earlier or not is_follow_up(text, corpus):
         return Question(text, text)
     previous, answer = earlier[-1]
     carried = tuple(c.paragraph_id for c in answer.citations) if answer.answerable else ()

@@ -23,6 +23,7 @@ from index.sentences import Span, split
 MAX_LIST_ITEMS = 8  # paragraphs after a lead-in taken as its items; the seed's longest list has 5
 _CLAUSE = re.compile(r";\s+(?:and\s+)?|,\s+and\s+(?=\S+\s+\S)")
 _STOPS = (".", "!", "?", ")", "”", '"')
+_TRAILING = re.compile(r"[.!?]\s*(\([^()]*\d[^()]*\))\.?$")  # "… emergencies. (16-19 March)"
 
 __all__ = ["Span", "Unit", "clauses", "lead_in", "list_items", "split", "units"]
 
@@ -37,6 +38,7 @@ class Unit:
     count: int  # sentences in the paragraph
     row: int | None  # its vector's row in `Corpus.sentence_vectors` (None: not stored, e.g. a clause)
     context: str  # section title, the paragraph's first sentence and the list's lead-in, as text
+    trailing: str = ""  # the paragraph's closing date "(29-31 March)" when it is not in this sentence: its date too
 
     @property
     def text(self) -> str:
@@ -65,6 +67,7 @@ def units(hit: NodeWithScore, corpus: Corpus | None) -> list[Unit]:
     spans = sentences_of(node, corpus)
     lead = lead_in(node, corpus)
     first = spans[0][0].text if spans else ""
+    closing = _TRAILING.search(spans[-1][0].text) if spans else None
     out = []
     for i, (span, row) in enumerate(spans):
         context = [node.metadata.get("section") or ""]
@@ -72,7 +75,8 @@ def units(hit: NodeWithScore, corpus: Corpus | None) -> list[Unit]:
             context.append(first)
         if lead:
             context.append(lead)
-        out.append(Unit(hit, span, i, len(spans), row, "\n".join(c for c in context if c)))
+        trailing = closing.group(1) if closing and i < len(spans) - 1 else ""
+        out.append(Unit(hit, span, i, len(spans), row, "\n".join(c for c in context if c), trailing))
     return out
 
 

@@ -33,6 +33,17 @@ STOPWORDS = frozenset(
     five six seven eight nine ten""".split()
 )
 
+# English number words, read as the figures they name ("four pillars" meets "4 pillars"); "one" stays a function
+# word, being far more often a pronoun ("one of the ...") than a count.
+NUMBER_WORDS = {
+    word: value for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    ) if value > 1
+} | {word: 10 * (i + 3) for i, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split())} | {
+    "hundred": 100, "thousand": 1000, "dozen": 12,
+}
+
 _MONTHS = {
     "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
     "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november",
@@ -84,6 +95,8 @@ def _terms(text: str, keep_stopwords: bool) -> tuple[str, ...]:
     for position, token in enumerate(words(text)):
         number = roman_value(token, after_name)
         after_name = position > 0 and token[:1].isupper() and token.isalpha()
+        if number is None:
+            number = NUMBER_WORDS.get(token.lower())
         if number is not None:
             out.append(str(number))
             continue

@@ -62,6 +62,7 @@ def cmd_ask(args, config: Config) -> int:
 
 def _print_answer(response: dict) -> None:
     print(textwrap.fill(response["answer"], width=100, replace_whitespace=False))
+    print(f"(confidence {response['confidence']:.2f})")
     for citation in response["citations"]:
         period = f", {citation['period']}" if citation["period"] else ""
         print(f"\n[{citation['n']}] {citation['bulletin_title']}{period} — {citation['section']}")

@@ -63,7 +63,9 @@ def test_new_subjects_of_each_kind():
 
 def test_what_counts_as_a_follow_up():
     assert is_follow_up("How much?") and is_follow_up("what about india?") and is_follow_up("Who organised it?")
-    assert not is_follow_up("Who organised the biometrics panel?")
+    assert is_follow_up("how many people attended") and is_follow_up("when was that?")
+    assert not is_follow_up("Who organised the biometrics panel for UNCCT?")
+    assert not is_follow_up("What is the boiling point of water at sea level?")
 
 
 def test_a_stored_turn_reads_back_as_the_same_question():
