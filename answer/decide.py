@@ -46,6 +46,12 @@ def decide(question: Question, found: list[Candidate], scorer: Scorer, threshold
     chosen = found[best]
     if confidence < threshold:
         return abstain(chosen, confidence)
+    return answer_with(question, chosen, confidence, corpus)
+
+
+def answer_with(question: Question, chosen: Candidate, confidence: float, corpus: Corpus | None) -> Answer:
+    """The answer quoting `chosen`: the sentence, or its one answering clause; with its paragraph's closing date
+    for a when-question; with the list a lead-in introduces."""
     span = narrow(question, chosen, corpus)
     if question.kind == "when" and chosen.unit.trailing and not facts.stated(span.text).dates:
         # the paragraph's closing date is this sentence's date too: quote it after the sentence

@@ -31,7 +31,7 @@ TERM_CACHE = 50_000  # texts whose expanded terms are remembered per process
 
 FEATURES: tuple[str, ...] = (
     "cos", "cos_rank", "cos_margin", "cos_gap", "cos_first", "cos_paragraph_max",
-    "dense", "paragraph_rank", "fused_ratio", "keyword_ratio", "carried",
+    "dense", "dense_gap", "paragraph_rank", "fused_ratio", "keyword_ratio", "carried",
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
     "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
@@ -110,8 +110,7 @@ def candidates(
     if not all_units:
         return []
     text = question.standalone
-    correct = corpus.keyword.correct if corpus is not None and corpus.keyword is not None else (lambda t: t)
-    q_terms = list(dict.fromkeys(map(correct, terms(text))))
+    q_terms = list(dict.fromkeys(terms(text)))
     weights = {t: idf(corpus, t) for t in q_terms}
     total = sum(weights.values()) or 1.0
     heaviest = max(weights.values(), default=1.0) or 1.0
@@ -137,6 +136,7 @@ def candidates(
     cos_rank[order] = np.arange(len(all_units))
 
     max_fused = max((h.score or 0.0) for h in hits) or 1.0
+    max_dense = max((h.node.metadata.get("dense_score") or 0.0) for h in hits)
     max_keyword = max((h.node.metadata.get("keyword_score") or 0.0) for h in hits) or 1.0
     paragraph_rank = {h.node.node_id: r for r, h in enumerate(hits)}
 
@@ -171,6 +171,7 @@ def candidates(
             "cos_first": float(cos[siblings[0]]),
             "cos_paragraph_max": float(cos[siblings].max()),
             "dense": float(meta.get("dense_score") or 0.0),
+            "dense_gap": float((meta.get("dense_score") or 0.0) - max_dense),
             "paragraph_rank": 1.0 / (1.0 + paragraph_rank.get(node.node_id, len(hits))),
             "fused_ratio": float((unit.hit.score or 0.0) / max_fused),
             "keyword_ratio": float((meta.get("keyword_score") or 0.0) / max_keyword),

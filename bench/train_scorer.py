@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from index import embed  # noqa: E402  (first: it pins the model offline)
 from answer import Answer, Answerer, Citation, Question  # noqa: E402
-from answer.decide import decide  # noqa: E402
+from answer.decide import answer_with, decide  # noqa: E402
 from answer.features import FEATURES, Candidate  # noqa: E402
 from answer.scorer import Logistic, Scorer, choice_features  # noqa: E402
 from answer.sentences import list_items  # noqa: E402
@@ -149,11 +149,12 @@ def gold_answer(turn: Turn, corpus) -> Answer:
     return Answer("", False, 0.0)
 
 
-def label(turn: Turn, candidate: Candidate, corpus) -> bool:
+def label(turn: Turn, question: Question, candidate: Candidate, corpus) -> bool:
+    """Whether the answer quoting `candidate` (as `decide` would give it) is right, from the right paragraph."""
     if not turn.answerable:
         return False
     items = list_items(candidate.unit, corpus)
-    said = " ".join([candidate.unit.text] + [i.node.text for i in items])
+    said = answer_with(question, candidate, 1.0, corpus).text
     if not all(includes(said, m) for m in turn.must_include):
         return False
     if turn.context is not None:
@@ -173,7 +174,7 @@ def build_rows(turns: list[Turn], qa: BulletinQA) -> list[Row]:
         question = answerer.resolve(turn.question, earlier, corpus)
         hits = qa.retrieve(question, corpus, TOP_K)
         found = answerer.candidates(question, hits, corpus) if hits else []
-        labels = np.array([label(turn, c, corpus) for c in found], dtype=bool)
+        labels = np.array([label(turn, question, c, corpus) for c in found], dtype=bool)
         rows.append(Row(turn, question, found, labels, corpus))
         earlier = earlier + [(question, gold_answer(turn, corpus))]
         if (i + 1) % 500 == 0:

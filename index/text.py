@@ -156,6 +156,7 @@ def entity_spans(text: str) -> list[tuple[int, int]]:
 
 
 PROPER_SHARE = 0.6  # share of a word's occurrences, past a sentence's first word, that must be capitalised
+PROPER_MIN = 2  # occurrences needed: one capitalised "Money" (in "Anti-Money Laundering Group") names nothing
 
 
 def proper_words(texts) -> frozenset[str]:
@@ -175,4 +176,4 @@ def proper_words(texts) -> frozenset[str]:
                 continue
             seen[low] += 1
             capitalised[low] += word[0].isupper()
-    return frozenset(w for w, n in seen.items() if capitalised[w] / n >= PROPER_SHARE)
+    return frozenset(w for w, n in seen.items() if n >= PROPER_MIN and capitalised[w] / n >= PROPER_SHARE)
