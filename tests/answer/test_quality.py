@@ -1,8 +1,9 @@
 """Answer quality on questions the shipped weights never saw: the held-out report bench/train_scorer.py writes
 beside them, and a quick cross-validation of the training procedure itself on a small fixed problem.
 
-The floors are the issue's targets where the shipped model meets them, and otherwise the figures it reached
-(README, "Measurements", says by how much each target is missed): a retrained model that does worse fails here.
+Each floor sits a little under what the shipped model reached on held-out folds (the margin absorbs a retrain with
+another build of the embedding model), so a retrained model that does clearly worse fails here. The issue's
+targets and by how much each is missed are in the README ("Measurements").
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from answer.features import FEATURES
 from answer.scorer import Scorer
 from service.config import PROJECT_ROOT
 
-# Held-out floors: (report path, floor). Where the target is met the floor is the target itself.
+# Held-out floors: (report section, figure) -> floor. Reached by the shipped weights / issue 12's target in comments.
 FLOORS = {
-    ("squad_leave_one_article_out", "answered"): 0.50,  # target 0.55, not met
-    ("squad_leave_one_article_out", "abstained"): 0.65,  # target 0.75, not met
-    ("squad_leave_one_article_out", "mean"): 0.58,  # target 0.66, not met
-    ("bulletin_folds", "accuracy"): 0.45,  # target 0.90, not met
-    ("bulletin_folds", "abstention"): 0.55,  # target 0.80, not met
-    ("bulletin_folds", "citation"): 0.85,  # target 0.95, not met
+    ("squad_leave_one_article_out", "answered"): 0.53,  # reached 0.555 / target 0.55
+    ("squad_leave_one_article_out", "abstained"): 0.64,  # reached 0.668 / target 0.75
+    ("squad_leave_one_article_out", "mean"): 0.59,  # reached 0.611 / target 0.66
+    ("bulletin_folds", "accuracy"): 0.50,  # reached 0.547 / target 0.90
+    ("bulletin_folds", "abstention"): 0.53,  # reached 0.582 / target 0.80
+    ("bulletin_folds", "citation"): 0.87,  # reached 0.905 / target 0.95
+    ("dev", "accuracy"): 0.8,  # reached 0.909 (10/11) / target 0.9: the dev set is twelve questions, a floor only
 }
 
 
