@@ -26,14 +26,15 @@ from answer import Question
 from index.text import clean_markdown, fold
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_PUNCTUATION = re.compile(r"(?!(?<=\d)\.(?=\d))[^\w\s]|_")
+_PUNCTUATION = re.compile(r"(?!(?<=\d)[.\-–](?=\d))[^\w\s]|_")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 
 
 def normalise(text: str) -> str:
     """SQuAD's answer normalisation (lower case; punctuation and a/an/the removed; white space folded), with
     punctuation made a space rather than deleted, so "(US$1,139,987)" keeps "1139987" as a word of its own. A
-    thousands separator and a decimal point between digits stay part of their number ("1,061" is "1061")."""
+    thousands separator, a decimal point and a range's dash between digits stay part of their number ("1,061" is
+    "1061", "16-18 March" does not hold "18 March")."""
     text = _THOUSANDS.sub("", fold(clean_markdown(text)))
     return " ".join(_ARTICLES.sub(" ", _PUNCTUATION.sub(" ", text)).split())
 

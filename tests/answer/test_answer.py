@@ -15,6 +15,18 @@ from service.evaluate import includes
 UNDER_THRESHOLD = pytest.mark.xfail(strict=True, reason="right sentence, confidence under the threshold (README)")
 
 
+@pytest.fixture(scope="module")
+def qa(qa):
+    """The session's service (same index and history) with the shipped threshold, as users get it."""
+    from dataclasses import replace
+
+    from service.pipeline import BulletinQA
+
+    shipped = BulletinQA(replace(qa.config, answer_threshold=None), qa.store, qa.history)
+    shipped.searcher = qa.searcher
+    return shipped
+
+
 def ask(qa, question, conversation_id=None):
     return qa.ask(question, url_for, conversation_id=conversation_id)
 

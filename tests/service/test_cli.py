@@ -23,7 +23,7 @@ def env(tmp_path, monkeypatch):
 
 
 def test_ask_json_is_the_api_shape_with_public_urls(env, capsys):
-    assert main(["ask", "--json", "Who funded CT Travel?"]) == 0
+    assert main(["ask", "--json", "Who supported CT Travel in March?"]) == 0
     response = json.loads(capsys.readouterr().out)
     assert response["answerable"] is True and "India" in response["answer"]
     citation = response["citations"][0]
@@ -69,7 +69,7 @@ def test_index_reports_a_bad_file_and_changes_nothing(env, capsys):
     (env / "corpus" / "broken.pdf").write_bytes(b"%PDF-1.7 truncated")
     assert main(["index"]) == 2
     assert "broken.pdf" in capsys.readouterr().err
-    assert main(["ask", "--json", "Who funded CT Travel?"]) == 2  # ask brings the index up to date, and refuses
+    assert main(["ask", "--json", "Who supported CT Travel in March?"]) == 2  # ask brings the index up to date, and refuses
 
 
 def test_eval_reports_the_dev_set(env, capsys):
