@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py [--out bench/results/latest.md] [--quick]
 
 Measured on the bundled corpus and the dev questions: retrieval recall (bqa vs. the baseline), warm /ask latency,
-and index build time next to the bare model encode of the same chunks. Without --quick it also builds synthetic
+and index build time (chunks and sentence vectors) next to the bare model encode of the same chunks. Without --quick it also builds synthetic
 corpora of 25 / 1,000 / 10,000 paragraphs to show how build time and query latency grow with corpus size (several
 minutes on two cores). Progress goes to stderr, the report to stdout (and to --out).
 """
@@ -37,8 +37,8 @@ TOP_K = 5
 REPEATS = 3  # timings of whole builds / encodes: the median of this many
 ROUNDS = 5  # passes over the questions when measuring query latency
 TARGET_RECALL_GAIN = 0.20
-TARGET_ASK_P50_MS = 50.0
-TARGET_BUILD_RATIO = 1.3
+TARGET_ASK_P50_MS = 30.0  # issue 12: the learned answerer keeps /ask p50 under 30 ms in process
+TARGET_BUILD_RATIO = 2.5  # issue 12: the build also embeds every sentence (for the answerer) and may grow to 2.5x
 SCALE_SIZES = (25, 1_000, 10_000)
 
 

@@ -1,5 +1,10 @@
 """The Chroma store: one collection per index generation, and a pointer to the one being served.
 
+Each generation is a pair of collections: its chunks (what retrieval searches) and, in a sibling named
+`<generation>-sentences`, one vector per sentence of every paragraph (what the answerer compares a question with,
+so answering a question costs no model pass beyond the question's own). The two are built, copied, switched and
+deleted together.
+
 Re-indexing never edits the served collection. It builds the next generation beside it (copying the vectors of
 unchanged bulletins, embedding only new or changed ones), checks it, then moves the pointer in one write. A query
 therefore sees the old index or the new one, never half of either, and a failed run leaves the served index as
@@ -34,6 +39,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from index.chunk import INDEX_FORMAT, chunk, embedding_text
 from index.embed import MODEL_ID, embed_texts
 from index.parse import FORMATS, Bulletin, ParseError, bulletin_id, load
+from index.sentences import split
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,11 @@ KEEP = None  # in a plan: leave this indexed bulletin as it is
 STATE = "bqa-state"  # holds the pointer in its metadata
 PREFIX = "bqa-gen-"
 MODEL_KEY = "embedding_model"  # generation metadata: the MODEL_ID of the vectors it holds
+SENTENCES = "-sentences"  # suffix of a generation's sentence collection
+
+
+def sentence_collection(generation: str) -> str:
+    return f"{generation}{SENTENCES}"
 
 
 def open_client(data_dir: str | Path, chroma_url: str | None = None):
@@ -154,7 +165,7 @@ class Store:
             metadata["previous"] = previous
         self._state().modify(metadata=metadata)
         self._active = (name, time.monotonic())
-        keep = {name, previous}
+        keep = {name, previous, sentence_collection(name), sentence_collection(previous or "")}
         for collection in self.client.list_collections():
             collection_name = getattr(collection, "name", collection)
             if collection_name.startswith(PREFIX) and collection_name not in keep:
@@ -181,6 +192,11 @@ class Store:
     def records(self, name: str) -> dict:
         """Every chunk of generation `name`: ids, documents and metadatas, as Chroma returns them."""
         return self.client.get_collection(name, embedding_function=None).get(include=["documents", "metadatas"])
+
+    def sentence_records(self, name: str) -> dict:
+        """Every sentence of generation `name`: ids, embeddings and metadatas (paragraph_id, start, end)."""
+        collection = self.client.get_collection(sentence_collection(name), embedding_function=None)
+        return collection.get(include=["embeddings", "metadatas"])
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -271,41 +287,78 @@ class Store:
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
             metadata={MODEL_KEY: self.embedding_model},
         )
+        sentences = self.client.create_collection(
+            sentence_collection(name), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
         try:
             copied = self._copy(previous, target, keep) if previous and keep else 0
+            copied_sentences = (
+                self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
+            )
             nodes = [node for bulletin in fresh for node in chunk(bulletin)]
-            tick = progress(len(nodes)) if progress and nodes else None
-            for node, vector in zip(nodes, embed_texts([embedding_text(n) for n in nodes], tick)):
+            rows = _sentence_rows(fresh)
+            texts = [embedding_text(n) for n in nodes] + [row[3] for row in rows]
+            tick = progress(len(texts)) if progress and texts else None
+            embedded = embed_texts(texts, tick)
+            for node, vector in zip(nodes, embedded):
                 node.embedding = vector
             vectors = ChromaVectorStore(chroma_collection=target)
             batch = self.client.get_max_batch_size()  # llama-index's own batches can exceed the server's
             for start in range(0, len(nodes), batch):
                 vectors.add(nodes[start : start + batch])
+            sentence_vectors = embedded[len(nodes) :]
+            for start in range(0, len(rows), batch):
+                part = rows[start : start + batch]
+                sentences.add(
+                    ids=[row[0] for row in part],
+                    embeddings=sentence_vectors[start : start + batch],
+                    metadatas=[row[1] | row[2] for row in part],
+                )
             expected = copied + len(nodes)
             if target.count() != expected:
                 raise RuntimeError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
+            if sentences.count() != copied_sentences + len(rows):
+                raise RuntimeError(f"index generation {name} lost sentences: {sentences.count()} stored")
         except BaseException:
             self.client.delete_collection(name)
+            self.client.delete_collection(sentence_collection(name))
             raise
         self._point_to(name, previous)
         return name, expected, len(nodes)
 
     def _copy(self, source_name: str, target, bulletin_ids: list[str]) -> int:
-        """Copy the chunks of `bulletin_ids`, vectors included, so unchanged bulletins are not embedded again."""
+        """Copy the records (chunks or sentences) of `bulletin_ids`, vectors included, so unchanged bulletins are
+        not embedded again."""
         source = self.client.get_collection(source_name, embedding_function=None)
         batch = self.client.get_max_batch_size()
         got = source.get(
             where={"bulletin_id": {"$in": bulletin_ids}}, include=["embeddings", "documents", "metadatas"]
         )
+        documents = got["documents"] if any(d is not None for d in got["documents"] or []) else None
         for start in range(0, len(got["ids"]), batch):
             end = start + batch
             target.add(
                 ids=got["ids"][start:end],
                 embeddings=got["embeddings"][start:end],
-                documents=got["documents"][start:end],
+                documents=documents[start:end] if documents else None,
                 metadatas=got["metadatas"][start:end],
             )
         return len(got["ids"])
+
+
+def _sentence_rows(bulletins: list[Bulletin]) -> list[tuple[str, dict, dict, str]]:
+    """(id, where, span, text) of every sentence of the bulletins' paragraphs, in reading order."""
+    rows = []
+    for bulletin in bulletins:
+        for _, paragraph in bulletin.paragraphs():
+            for i, span in enumerate(split(paragraph.text)):
+                rows.append((
+                    f"{paragraph.id}:{i}",
+                    {"bulletin_id": bulletin.id, "paragraph_id": paragraph.id},
+                    {"start": span.start, "end": span.end},
+                    span.text,
+                ))
+    return rows
 
 
 def _sha256(path: Path) -> str:

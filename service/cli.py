@@ -137,6 +137,7 @@ def cmd_ask(args, config: Config) -> int:
 
 def _print_answer(response: dict) -> None:
     print(textwrap.fill(response["answer"], width=100, replace_whitespace=False))
+    print(f"(confidence {response['confidence']:.2f})")
     for citation in response["citations"]:
         period = f", {citation['period']}" if citation["period"] else ""
         print(f"\n[{citation['n']}] {citation['bulletin_title']}{period} — {citation['section']}")
@@ -260,7 +261,7 @@ def cmd_eval(args, config: Config) -> int:
 
     items = load_items(args.file)
     qa = _service(config)
-    paths = {"extractive": qa.without_llm(), "llm": qa} if qa.llm is not None else {"extractive": qa}
+    paths = {"extractive": qa.without_llm(), "llm": qa} if qa.active_answerer == "llm" else {"extractive": qa}
     logging.getLogger("bqa.requests").setLevel(logging.WARNING)  # the report, not a log line per question
     reports = {name: evaluate(items, _asker(service)) for name, service in paths.items()}
     if args.json:

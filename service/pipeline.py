@@ -2,9 +2,9 @@
 `ask`.
 
 The Flask app and the CLI both build exactly one of these (see `BulletinQA.from_config`), so a question asked over
-HTTP, in Slack or on the command line goes through the same steps and returns the same JSON. A question that names
-a period ("in March 2021", "last month") is searched in the bulletins of that period (`index.periods`), unless the
-caller's filters name one.
+HTTP, in Slack or on the command line goes through the same steps and returns the same JSON. This module is the
+only builder of that JSON (described in `service.openapi`). A question that names a period ("in March 2021", "last
+month") is searched in the bulletins of that period (`index.periods`), unless the caller's filters name one.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from index.chunk import month_string
 from index.periods import find_period
 from index.retrieve import Corpus, Filters, Searcher
 from index.store import Store
-from answer.extractive import ExtractiveAnswerer
+from answer import Answer, Answerer, Citation, Question
 from service.config import Config
-from answer.followup import carried_paragraphs, is_follow_up, resolve
 from service.db import open_db
 from service.db.base import Database
 from service.registry import Change, Registry
-from answer.llm import CheckedAnswer, LLMAnswerer
 
 UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
 
@@ -37,10 +35,9 @@ class BulletinQA:
         self.config = config
         self.store = store
         self.searcher = Searcher(store)
-        self.answerer = ExtractiveAnswerer()
-        self.llm = (  # optional, checked
-            LLMAnswerer(config.llm_base_url, config.llm_model, config.llm_api_key, config.llm_timeout, self.answerer)
-            if config.llm_base_url else None
+        self.answerer = Answerer(
+            config.answer_threshold, llm_base_url=config.llm_base_url, llm_model=config.llm_model,
+            llm_api_key=config.llm_api_key, llm_timeout_s=config.llm_timeout,
         )
         self.db = db
         self.registry = Registry(db, store, config.corpus_dirs, config.uploads_dir)
@@ -53,12 +50,12 @@ class BulletinQA:
     @property
     def active_answerer(self) -> str:
         """The answerer configured: "llm" when a model is (its answers may still fall back), else "extractive"."""
-        return self.llm.name if self.llm is not None else self.answerer.name
+        return self.answerer.name
 
     def without_llm(self) -> "BulletinQA":
-        """The same service (index, database) answering extractively only: `bqa eval` compares the two."""
+        """The same service (index, database, weights) answering extractively only: `bqa eval` compares the two."""
         twin = copy.copy(self)
-        twin.config, twin.llm = replace(self.config, llm_base_url=None), None
+        twin.config, twin.answerer = replace(self.config, llm_base_url=None), self.answerer.without_llm()
         return twin
 
     def index(self, paths=(), add: bool = False, progress=None) -> Change:
@@ -95,9 +92,20 @@ class BulletinQA:
         return replace(filters, period_from=period.start, period_to=period.end), True
 
     def warm_up(self) -> None:
-        """Load the embedding model and the served generation now, so the first question does not wait seconds."""
+        """Load the embedding model, the served generation and the scorer's weights now, so the first question
+        does not wait seconds."""
         embed.warm_up()
         self.searcher.corpus()
+        self.answerer.warm_up()
+
+    def retrieve(self, question: Question, corpus: Corpus | None, top_k: int | None = None,
+                 filters: Filters | None = None) -> list[NodeWithScore]:
+        """The paragraphs a resolved question is answered from: what retrieval finds for its standalone text, then
+        the paragraphs a follow-up carries from the previous answer."""
+        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(question.standalone)
+        if question.carried and corpus is not None:
+            hits += _carried(corpus, question, hits, filters or Filters())
+        return hits
 
     def ask(
         self,
@@ -109,36 +117,30 @@ class BulletinQA:
     ) -> dict:
         started = time.perf_counter()
         if conversation_id is None:
-            conversation_id, earlier = self.db.start_conversation(), []
+            conversation_id, turns = self.db.start_conversation(), []
         else:
-            earlier = self.db.turns(conversation_id)  # raises ConversationNotFound before any work is done
-        resolved = without_llm = resolve(question, earlier)
-        if self.llm is not None and earlier and is_follow_up(question):
-            resolved = self.llm.condense(question, earlier, without_llm) or without_llm
+            turns = self.db.turns(conversation_id)  # raises ConversationNotFound before any work is done
         corpus = self.searcher.corpus()
-        filters, by_period = self.narrowed(resolved.text, filters, corpus)
+        resolved = self.answerer.resolve(question, [_stored(turn) for turn in turns], corpus)
+        filters, by_period = self.narrowed(resolved.standalone, filters, corpus)
         # once the period is a filter, its words ("January") would only favour the sentences that name the month
-        searched, asked = (without_period(t, corpus) if by_period else t for t in (resolved.text, resolved.question))
-        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(searched)
-        if without_llm.context and corpus is not None:  # a follow-up leaning on the previous answer
-            hits += self._carried(corpus, earlier, hits, filters)
+        searched = without_period(resolved, corpus) if by_period else resolved
+        hits = self.retrieve(searched, corpus, top_k, filters)
         retrieved = time.perf_counter()
-        if self.llm is not None:
-            answer = self.llm.answer(asked, hits, corpus, context=resolved.context)
-        else:
-            answer = CheckedAnswer.extractive(self.answerer.answer(asked, hits, corpus, context=resolved.context))
+        answer = self.answerer.answer(searched, hits, corpus)
         answered = time.perf_counter()
         response = {
             "conversation_id": conversation_id,
             "turn": None,  # set once the turn is stored: feedback names it
             "answer": answer.text,
             "answerable": answer.answerable,
-            "resolved_question": resolved.text,
+            "confidence": round(answer.confidence, 4),
+            "resolved_question": resolved.standalone,
             "answerer": answer.answerer,  # "llm" only for an answer the model wrote and the check passed
             "removed_sentences": answer.removed_sentences,
             "period": ({"from": filters.period_from, "to": filters.period_to}
                        if filters.period_from or filters.period_to else None),  # what the search was narrowed to
-            "citations": [c.as_json(url_for(c.bulletin_id, c.paragraph_id)) for c in answer.citations],
+            "citations": [_citation_json(c, url_for(c.bulletin_id, c.paragraph_id)) for c in answer.citations],
             "timing_ms": {
                 "retrieve": round((retrieved - started) * 1000, 2),
                 "answer": round((answered - retrieved) * 1000, 2),
@@ -148,21 +150,40 @@ class BulletinQA:
         response["turn"] = self.db.add_turn(conversation_id, {"question": question, **response})
         return response
 
-    @staticmethod
-    def _carried(corpus, earlier: list[dict], hits: list[NodeWithScore], filters: Filters) -> list[NodeWithScore]:
-        """The previous answer's paragraphs, as extra candidates ranked after what retrieval found."""
-        present = {hit.node.node_id for hit in hits}
-        floor = min((hit.score or 0.0 for hit in hits), default=0.0)
-        carried = []
-        for pid in carried_paragraphs(earlier):
-            node = corpus.paragraphs.get(pid)
-            if node is not None and pid not in present and filters.admits(node.metadata):
-                carried.append(NodeWithScore(node=node, score=floor))
-        return carried
+
+def _citation_json(citation: Citation, url: str) -> dict:
+    return {
+        "n": citation.n, "bulletin_id": citation.bulletin_id, "bulletin_title": citation.bulletin_title,
+        "period": citation.period, "section": citation.section, "paragraph_id": citation.paragraph_id,
+        "quote": citation.quote, "text": citation.text, "url": url, "score": round(citation.score, 4),
+    }
 
 
+def _stored(turn: dict) -> tuple[Question, Answer]:
+    """A stored turn as the (question, answer) pair follow-up resolution reads."""
+    fields = ("n", "bulletin_id", "bulletin_title", "period", "section", "paragraph_id", "quote", "text", "score")
+    citations = tuple(Citation(**{k: c[k] for k in fields}) for c in turn.get("citations", []))
+    answer = Answer(turn["answer"], bool(turn["answerable"]), float(turn.get("confidence", 0.0)), citations)
+    return Question.parse(turn["question"], turn["resolved_question"]), answer
 
-def without_period(text: str, corpus: Corpus) -> str:
-    """`text` without the words that name a period in it (see `index.periods.Period.strip`)."""
-    period = find_period(text, corpus.periods())
-    return period.strip(text) if period is not None else text
+
+def _carried(corpus: Corpus, question: Question, hits: list[NodeWithScore], filters: Filters) -> list[NodeWithScore]:
+    """The previous answer's paragraphs, as extra candidates ranked after what retrieval found."""
+    present = {hit.node.node_id for hit in hits}
+    floor = min((hit.score or 0.0 for hit in hits), default=0.0)
+    carried = []
+    for pid in question.carried:
+        node = corpus.paragraphs.get(pid)
+        if node is not None and pid not in present and filters.admits(node.metadata):
+            carried.append(NodeWithScore(node=node, score=floor))
+    return carried
+
+
+def without_period(question: Question, corpus: Corpus) -> Question:
+    """`question` without the words that name a period (`index.periods.Period.strip`), in what it asks and in the
+    earlier question it leans on."""
+    def strip(text: str) -> str:
+        period = find_period(text, corpus.periods())
+        return period.strip(text) if period is not None else text
+
+    return replace(question, asked=strip(question.asked), topic=strip(question.topic) if question.topic else None)

@@ -17,7 +17,8 @@ from index.chunk import chunk
 from index.embed import MODEL_ID
 from index.parse import ParseError, load, parse
 from index.retrieve import Corpus, Filters, Searcher
-from index.store import KEEP, MODEL_KEY, Store, open_client
+from index.sentences import split
+from index.store import KEEP, MODEL_KEY, Store, open_client, sentence_collection
 from service.config import PROJECT_ROOT
 
 SEED_ID = "unoct-highlights-2021-03"
@@ -83,6 +84,13 @@ def assert_consistent(store: Store) -> None:
     expected = [p.id for source in sorted({m["source"] for m in records["metadatas"]})
                 for _, p in load(source).paragraphs()]
     assert sorted(corpus.order) == sorted(expected)
+    # every sentence of every paragraph has its vector, exactly once, at the span the splitter gives
+    for pid in corpus.order:
+        text = corpus.paragraphs[pid].text
+        assert [span for span, _ in corpus.sentences[pid]] == list(split(text))
+    rows = [row for spans in corpus.sentences.values() for _, row in spans]
+    assert sorted(rows) == list(range(len(corpus.sentence_vectors)))
+    assert np.allclose(np.linalg.norm(corpus.sentence_vectors, axis=1), 1.0, atol=1e-3)
 
 
 def test_first_sync_indexes_and_second_sync_changes_nothing(store, corpus, seed_chunks):
@@ -184,6 +192,13 @@ def test_adding_a_bulletin_embeds_only_it_and_removing_it_drops_it(store, corpus
     for cid, vector, document in zip(after["ids"], after["embeddings"], after["documents"]):
         assert document == documents[cid]
         assert np.allclose(vector, vectors[cid], rtol=0, atol=1e-6)
+    # and so were its sentence vectors, in the new generation's sibling collection
+    seed_sentences = store.client.get_collection(sentence_collection(first.generation)).get(include=["embeddings"])
+    copied = store.client.get_collection(sentence_collection(added.generation)).get(
+        ids=seed_sentences["ids"], include=["embeddings"])
+    assert sorted(copied["ids"]) == sorted(seed_sentences["ids"])
+    originals = dict(zip(seed_sentences["ids"], seed_sentences["embeddings"]))
+    assert all(np.allclose(v, originals[i], atol=1e-6) for i, v in zip(copied["ids"], copied["embeddings"]))
 
     searcher = Searcher(store)
     hits = searcher.retriever(5).retrieve("How many harbour pilots did the Lighthouse Programme train?")
