@@ -76,8 +76,8 @@ def _month_of(token: str) -> int:
 
 def find_period(question: str, indexed: Iterable[tuple[str, str]]) -> Period | None:
     """The period `question` names, resolved against the (start, end) "YYYY-MM" periods of the indexed bulletins,
-    or None when it names none or none of the bulletins falls in it (the words may then be about events a bulletin
-    of another month reports, so nothing is narrowed)."""
+    or None when it names none, when none of the bulletins falls in it (the words may then be about events a
+    bulletin of another month reports) or when all of them do: nothing would be narrowed."""
     spans = sorted({(month_index(s), month_index(e)) for s, e in indexed if s and e})
     if not spans:
         return None
@@ -88,6 +88,8 @@ def find_period(question: str, indexed: Iterable[tuple[str, str]]) -> Period | N
     start, end, match = found
     end = min(end, newest)  # "this year", "since 2020": up to the newest bulletin
     if start > end or not any(s <= end and e >= start for s, e in spans):
+        return None
+    if all(start <= s and e <= end for s, e in spans):  # every bulletin is of that period: nothing to narrow
         return None
     return Period(month_text(start), month_text(end), match.group(0).strip(), match.span())
 

@@ -22,7 +22,7 @@ MONTHS = [("2020-11", "2020-11"), ("2020-12", "2020-12"), ("2021-01", "2021-01")
     ("Jan-Feb 2021 events", "2021-01", "2021-02"),
     ("between november and january 2021", "2020-11", "2021-01"),
     ("since January", "2021-01", "2021-03"),
-    ("since 2020", "2020-01", "2021-03"),
+    ("since 2021", "2021-01", "2021-03"),
     ("what happened in Q1 2021", "2021-01", "2021-03"),
     ("the first quarter of 2021", "2021-01", "2021-03"),
     ("what happened in 2021", "2021-01", "2021-03"),
@@ -70,3 +70,8 @@ def test_a_range_covers_bulletins_of_several_months():
     assert (february.start, february.end) == ("2021-02", "2021-02")  # the quarter's bulletin covers it
     previous = find_period("in the previous issue", quarterly)
     assert (previous.start, previous.end) == ("2021-01", "2021-03")
+
+
+def test_a_period_every_bulletin_is_of_narrows_nothing():
+    assert find_period("Who funded CT Travel in March?", [("2021-03", "2021-03")]) is None
+    assert find_period("what happened in 2021", [("2021-01", "2021-01"), ("2021-03", "2021-03")]) is None

@@ -169,7 +169,8 @@ def test_unsupported_files_are_listed_and_a_broken_file_does_not_stop_the_others
     assert f"Skipped (not a bulletin format bqa reads): {corpus.resolve() / 'notes.docx'}" in err
     assert "Failed, not indexed:" in err and "broken.pdf" in err
     assert "Registered: extra-2021-04" in err
-    assert main(["ask", "--json", "Who funded CT Travel?"]) == 0  # ask answers all the same
+    question = "Which country's contribution established the UN Counter-Terrorism Centre?"
+    assert main(["ask", "--json", question]) == 0  # ask answers all the same
     assert json.loads(capsys.readouterr().out)["answerable"] is True
     assert indexed(capsys) == {SEED_ID, "extra-2021-04"}
 
@@ -178,11 +179,11 @@ def test_ask_narrows_to_a_period_and_a_bulletin(env, capsys):
     other = other_folder(env)
     assert main(["index", str(other)]) == 0
     capsys.readouterr()
-    assert main(["ask", "--json", "--period", "2021-03", "--bulletin", SEED_ID, "Who funded CT Travel?"]) == 0
+    assert main(["ask", "--json", "--period", "2021-03", "--bulletin", SEED_ID, "Who supported CT Travel in March?"]) == 0
     response = json.loads(capsys.readouterr().out)
     assert response["answerable"] is True and response["period"] == {"from": "2021-03", "to": "2021-03"}
     assert {c["bulletin_id"] for c in response["citations"]} == {SEED_ID}
-    assert main(["ask", "--json", "--period", "2021-04", "Who funded CT Travel?"]) == 0
+    assert main(["ask", "--json", "--period", "2021-04", "Who supported CT Travel in March?"]) == 0
     response = json.loads(capsys.readouterr().out)
     assert response["answerable"] is False
     assert all(c["period"] == "April 2021" for c in response["citations"])
