@@ -17,6 +17,7 @@ from service.db.base import GapQuestion
 from service.pipeline import BulletinQA
 
 TOKEN = "admin-token-for-tests"
+ESTABLISHED = "Which country's contribution established the UN Counter-Terrorism Centre?"  # answered
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -76,7 +77,7 @@ def test_the_report_groups_what_users_asked_and_exports_csv(app):
                      "What is the weather in Vienna today?"):
         answer = client.post("/api/v1/ask", json={"question": question}).get_json()
         assert answer["answerable"] is False, answer["answer"]
-    answered = client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}).get_json()
+    answered = client.post("/api/v1/ask", json={"question": ESTABLISHED}).get_json()
     assert answered["answerable"] is True
     client.post("/api/v1/feedback", json={"conversation_id": answered["conversation_id"], "turn": 1,
                                           "rating": "down", "comment": "wanted the amount"})
@@ -86,8 +87,8 @@ def test_the_report_groups_what_users_asked_and_exports_csv(app):
     assert report["questions"] == 5
     groups = [(g["asked"], sorted(set(e.lower().rstrip("?") for e in g["examples"]))) for g in report["groups"]]
     assert groups[0] == (3, ["who funded the doha hub", "who paid for the doha hub"])
-    assert sorted(groups[1:]) == [(1, ["what is the weather in vienna today"]), (1, ["who funded ct travel"])]
-    disliked = next(g for g in report["groups"] if g["examples"] == ["Who funded CT Travel?"])
+    assert sorted(groups[1:]) == [(1, ["what is the weather in vienna today"]), (1, [ESTABLISHED.lower().rstrip("?")])]
+    disliked = next(g for g in report["groups"] if g["examples"] == [ESTABLISHED])
     assert (disliked["disliked"], disliked["unanswered"]) == (1, 0)
     assert report["groups"][0]["last_asked"].endswith("Z")
 
