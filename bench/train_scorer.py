@@ -438,7 +438,7 @@ def main() -> int:
     report["trained_on"] = {
         "squad_questions": sum(r.turn.dataset == "squad" for r in rows),
         "bulletin_questions": sum(r.turn.dataset == "bulletins" for r in rows),
-        "embedding_model": getattr(embed, "MODEL_NAME", embed.MODEL_PATH.name),
+        "embedding_model": embed.MODEL_ID,
     }
     final = replace(final, about=report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
