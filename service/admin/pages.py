@@ -60,6 +60,8 @@ def gate():
         if _wants_json() or request.method != "GET":
             return _refuse(401, "signed_out", "Your session has ended; sign in again.")
         return redirect(url_for(".signin", next=request.path))
+    # uploads are larger than the API's 64 kB questions; reading the CSRF field reads the whole form
+    request.max_content_length = context.config().max_upload_bytes * MAX_FILES
     if request.method == "POST" and not session.csrf_ok(g.admin):
         return _refuse(403, "csrf_failed", "The form was not sent from this admin page (its security token is "
                        "missing or out of date). Reload the page and try again.")
@@ -149,7 +151,6 @@ def _carry_out(run, name: str) -> dict:
 
 
 def _files() -> list:
-    request.max_content_length = context.config().max_upload_bytes * MAX_FILES
     return [f for f in request.files.getlist("file") if f.filename or f.content_length]
 
 

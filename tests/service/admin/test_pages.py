@@ -138,6 +138,21 @@ def test_a_page_upload_without_javascript_lists_each_files_result(app):
     assert "Deleted form-upload-2021-04" not in client.get("/admin/bulletins").get_data(as_text=True)  # once
 
 
+def test_a_file_larger_than_a_question_body_is_published_from_the_page(app):
+    client, token = signed_in(app)
+    sentence = "the keepers inspected the beacons along the coast and reported on their upkeep " * 7
+    paragraphs = "\n\n".join(f"Item {i}: {sentence}." for i in range(120))
+    data = f"# Large Bulletin, June 2021\n\n{paragraphs}\n".encode()
+    assert 64 * 1024 < len(data) < 200_000
+    response = client.post("/admin/bulletins", headers={"Accept": "application/json"},
+                           data={"csrf_token": token, "file": (io_bytes(data), "large-2021-06.md")})
+    assert response.status_code == 201, response.get_json()
+    assert client.post("/admin/bulletins/large-2021-06/delete", data={"csrf_token": token}).status_code == 303
+    too_large = client.post("/admin/bulletins", headers={"Accept": "application/json"},
+                            data={"csrf_token": token, "file": (io_bytes(data * 3), "larger-2021-06.md")})
+    assert too_large.status_code == 413 and too_large.get_json()["error"]["code"] == "payload_too_large"
+
+
 def test_feedback_is_listed_with_its_answer_and_filtered(app):
     client, _ = signed_in(app)
     answered = client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}).get_json()
