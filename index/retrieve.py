@@ -20,6 +20,7 @@ import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from chromadb.api.models.Collection import Collection
+from chromadb.errors import NotFoundError
 
 from index.aliases import Aliases, mine
 from index.chunk import month_number, month_string
@@ -245,7 +246,12 @@ class Searcher:
             return current
         with self._lock:
             if self._corpus is None or self._corpus.generation != name:
-                self._corpus = Corpus.load(self.store, name)
+                try:
+                    self._corpus = Corpus.load(self.store, name)
+                except NotFoundError:
+                    # The pointer read up to POINTER_MAX_AGE ago names a generation that writers (on other
+                    # machines sharing the Chroma server) have since replaced twice: load the one served now.
+                    self._corpus = Corpus.load(self.store, self.store.active_name())
             return self._corpus
 
     def retriever(self, top_k: int = 5, filters: Filters | None = None) -> "HybridRetriever":

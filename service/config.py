@@ -46,6 +46,9 @@ class Config:
     data_dir: Path = PROJECT_ROOT / "data"
     corpus_dirs: tuple[Path, ...] = (PROJECT_ROOT / "corpus",)
     chroma_url: str | None = None
+    # PostgreSQL for conversations, feedback, Slack dedup, gap data, the registry and the writer lock, shared by
+    # every machine; unset: SQLite under data_dir.
+    database_url: str | None = None
     public_url: str | None = None  # the address users reach the service at; base of every absolute URL
     top_k: int = 5
     # Confidence an extractive answer needs (0-1); None: the threshold chosen on held-out folds, shipped with the
@@ -83,6 +86,7 @@ class Config:
             data_dir=Path(env.get("BQA_DATA_DIR") or cls.data_dir),
             corpus_dirs=tuple(Path(p) for p in env["BQA_CORPUS"].split(os.pathsep)) if env.get("BQA_CORPUS") else cls.corpus_dirs,
             chroma_url=env.get("BQA_CHROMA_URL") or None,
+            database_url=env.get("BQA_DATABASE_URL") or None,
             public_url=(env.get("BQA_PUBLIC_URL") or "").rstrip("/") or None,
             top_k=_int("BQA_TOP_K", cls.top_k),
             answer_threshold=_share("BQA_ANSWER_THRESHOLD"),
@@ -103,6 +107,8 @@ class Config:
             llm_timeout=_seconds("BQA_LLM_TIMEOUT", cls.llm_timeout),
         )
         config = replace(config, **overrides)
+        if config.database_url and not config.database_url.startswith(("postgresql://", "postgres://")):
+            raise SystemExit("BQA_DATABASE_URL must be a PostgreSQL URL, postgresql://user:password@host:5432/db")
         if config.llm_base_url and not config.llm_model:
             raise SystemExit("BQA_LLM_MODEL must name the model to use when BQA_LLM_BASE_URL is set")
         return config

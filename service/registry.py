@@ -187,22 +187,26 @@ class Registry:
     # --- published bulletins (service.publish validates and calls these under the writer lock) ---
 
     def put(self, bulletin: Bulletin, name: str, data: bytes, progress: Progress | None = None) -> SyncReport:
-        """Index `bulletin` and register it as published with its original file `data`, together: if either
-        fails, both are as they were."""
+        """Register `bulletin` as published with its original file `data`, then index it: if indexing fails, the
+        registry is put back as it was. The registry goes first because it is what every writer makes the index
+        hold: should this process die in between (a machine killed mid-publish), the next writer on any machine
+        indexes the bulletin from the registry, and no index ever holds a bulletin the registry does not know."""
         with self.store.writer():
-            report = self._apply({bulletin.id: bulletin}, set(), Change(), progress)
             now = time.time()
             previous = {entry.id: entry for entry in self.db.registered()}.get(bulletin.id)
-            entry = Registered(
+            previous_data = self.db.content(bulletin.id) if previous is not None else None
+            self.db.register(Registered(
                 id=bulletin.id, origin="published", name=name, path=None, folder=None, sha256=bulletin.sha256,
                 size=len(data), removed=False, registered=previous.registered if previous else now, updated=now,
-            )
+            ), data)
             try:
-                self.db.register(entry, data)
+                return self._apply({bulletin.id: bulletin}, set(), Change(), progress)
             except BaseException:
-                self._apply({}, set(), Change(), progress)  # the registry is unchanged: index it back
+                if previous is None:
+                    self.db.unregister(bulletin.id)
+                else:
+                    self.db.register(previous, previous_data)
                 raise
-            return report
 
     def drop(self, bulletin_id: str) -> SyncReport:
         """Remove one bulletin from the index and forget it (a published bulletin deleted)."""

@@ -93,9 +93,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory):
-    """A real Chroma server (`chroma run`, from the installed chromadb) on a free loopback port."""
+def start_chroma(path: Path, log: Path):
+    """(process, url) of a real Chroma server (`chroma run`, from the installed chromadb) over `path`, on a free
+    loopback port, once it answers."""
     import subprocess
     import sys
     import time
@@ -104,24 +104,27 @@ def chroma_server(tmp_path_factory):
 
     port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
-    log = tmp_path_factory.mktemp("chroma-log") / "server.log"
     with open(log, "w") as output:
         server = subprocess.Popen(
-            [str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma")), "--host", "127.0.0.1",
-             "--port", str(port)],
+            [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
             stdout=output, stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            break
+            return server, f"http://127.0.0.1:{port}"
         except Exception:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
                 pytest.fail(f"chroma run did not start: {log.read_text()[-2000:]}")
             time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real Chroma server for the session."""
+    server, url = start_chroma(tmp_path_factory.mktemp("chroma"), tmp_path_factory.mktemp("chroma-log") / "server.log")
     yield url
     server.terminate()
     server.wait(timeout=30)
@@ -133,6 +136,88 @@ def server_qa(config, chroma_server, tmp_path_factory) -> BulletinQA:
     service = BulletinQA.from_config(
         replace(config, chroma_url=chroma_server, data_dir=tmp_path_factory.mktemp("bqa-server") / "data")
     )
+    service.index()
+    return service
+
+
+PG_BIN_DIRS = "/usr/lib/postgresql/*/bin"  # Debian's postgresql package (.ci/run installs it)
+PG_USER = "nobody"  # PostgreSQL refuses to run as root, and CI runs as root: the cluster runs as this user
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (`initdb` + `pg_ctl` from Debian's package) in a temporary folder, on a free
+    loopback port, trusting local connections. As root (CI), the cluster's files and processes belong to
+    `PG_USER` instead, and its folder is made outside pytest's root-only temporary tree so that user can enter it."""
+
+    def __init__(self):
+        import glob
+        import os
+        import pwd
+        import tempfile
+
+        found = sorted(glob.glob(PG_BIN_DIRS), key=lambda d: int(Path(d).parent.name.split(".")[0]))
+        if not found:
+            pytest.skip(f"PostgreSQL is not installed ({PG_BIN_DIRS}; .ci/run installs Debian's postgresql)")
+        self.bin = Path(found[-1])
+        self.root = Path(tempfile.mkdtemp(prefix="bqa-postgres-"))
+        self.as_user: dict = {}
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(PG_USER)
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+            self.as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        self.port = free_port()
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self._created = 0
+        self._run("initdb", "-D", str(self.data), "-U", "bqa", "--auth=trust", "-E", "UTF8", "--no-locale")
+        settings = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
+                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", settings, "-w", "-t", "60", "start")
+
+    def _run(self, program: str, *args: str) -> None:
+        import subprocess
+
+        done = subprocess.run([str(self.bin / program), *args], capture_output=True, text=True, cwd=self.root,
+                              env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, **self.as_user)
+        if done.returncode != 0:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            pytest.fail(f"{program} failed: {done.stdout}{done.stderr}{log}")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://bqa@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """The URL of a new, empty database of this cluster."""
+        import psycopg
+
+        self._created += 1
+        name = f"bqa_{self._created}"
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        import shutil
+
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the suite (see `PostgresServer`)."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_qa(config, chroma_server, postgres_server, tmp_path_factory) -> BulletinQA:
+    """The service as several machines run it: vectors in the Chroma server, everything else in PostgreSQL."""
+    service = BulletinQA.from_config(replace(
+        config, chroma_url=chroma_server, database_url=postgres_server.create_database(),
+        data_dir=tmp_path_factory.mktemp("bqa-postgres") / "data",
+    ))
     service.index()
     return service
 
@@ -210,12 +295,15 @@ def assert_accessible(page, within: str | None = "bqa-widget") -> None:
 
 
 STORES = ["embedded", "chroma-server"]
+DEPLOYMENTS = [*STORES, "postgres"]  # the stores, and the several-machines layout: Chroma server + PostgreSQL
 
 
-def on_both_stores(request, qa) -> BulletinQA:
-    """For `qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)` in a test module: its
-    tests run against the embedded store and against a real Chroma server."""
-    return qa if request.param == "embedded" else request.getfixturevalue("server_qa")
+def on_each_store(request, qa) -> BulletinQA:
+    """For `qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_each_store)` in a test module: its
+    tests run against the embedded store and against a real Chroma server (and, with params=DEPLOYMENTS, against
+    the Chroma server with PostgreSQL for everything else)."""
+    return {"embedded": lambda: qa, "chroma-server": lambda: request.getfixturevalue("server_qa"),
+            "postgres": lambda: request.getfixturevalue("postgres_qa")}[request.param]()
 
 
 class HeldModel:

@@ -2,7 +2,8 @@
 
 Import rule: outside this package, code imports `open_db` from here and the dataclasses and exceptions from
 `service.db.base`; only the backend modules import a database driver or hold SQL, and nothing else branches on the
-engine. SQLite under `BQA_DATA_DIR` is the default and needs no setup.
+engine. SQLite under `BQA_DATA_DIR` is the default and needs no setup; `BQA_DATABASE_URL` (postgresql://…) puts
+everything in PostgreSQL instead, for several machines serving one deployment.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ LOCK_FILE = "index.lock"  # beside it: the writer lock every process sharing the
 
 def open_db(config: Config) -> Database:
     """The database the configuration names, opened and brought to the current schema."""
+    if config.database_url:
+        from service.db.postgres import PostgresDatabase
+
+        return PostgresDatabase(config.database_url, config.conversation_ttl)
     from service.db.sqlite import SQLiteDatabase
 
     return SQLiteDatabase(config.data_dir / DATABASE_FILE, config.conversation_ttl, config.data_dir / LOCK_FILE)

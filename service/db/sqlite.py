@@ -10,7 +10,6 @@ sharing the data folder shares it, and the kernel releases it when a holder dies
 from __future__ import annotations
 
 import fcntl
-import json
 import secrets
 import sqlite3
 import threading
@@ -18,6 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from service.db import rows as convert
 from service.db.base import (
     BulletinNotRegistered, ConversationNotFound, FeedbackEntry, FeedbackQuery, GapQuestion, Registered, SchemaTooNew,
     TurnNotFound,
@@ -116,15 +116,7 @@ class SQLiteDatabase:
         db = self._connect()
         self._live(db, conversation_id)
         rows = db.execute("SELECT * FROM turns WHERE conversation_id = ? ORDER BY n", (conversation_id,)).fetchall()
-        return [
-            {
-                "n": row["n"], "question": row["question"], "resolved_question": row["resolved_question"],
-                "answer": row["answer"], "answerable": bool(row["answerable"]),
-                "citations": json.loads(row["citations"]), "timing_ms": json.loads(row["timing_ms"]),
-                "created": row["created"],
-            }
-            for row in rows
-        ]
+        return [convert.turn(row) for row in rows]
 
     def add_turn(self, conversation_id: str, turn: dict) -> int:
         now = time.time()
@@ -135,10 +127,7 @@ class SQLiteDatabase:
             ).fetchone()[0]
             db.execute(
                 "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation_id, n, turn["question"], turn["resolved_question"], turn["answer"],
-                    int(turn["answerable"]), json.dumps(turn["citations"]), json.dumps(turn["timing_ms"]), now,
-                ),
+                (conversation_id, n, *convert.turn_values(turn), now),
             )
             if not turn["answerable"]:
                 db.execute(
@@ -188,25 +177,13 @@ class SQLiteDatabase:
                 {where} ORDER BY f.id DESC LIMIT ? OFFSET ?""",
             (*values, query.limit, query.offset),
         ).fetchall()
-        return [
-            FeedbackEntry(
-                id=row["id"], conversation_id=row["conversation_id"], turn=row["turn"], rating=row["rating"],
-                comment=row["comment"], source=row["source"], created=row["created"], question=row["question"],
-                answer=row["answer"], citations=json.loads(row["citations"]),
-            )
-            for row in rows
-        ]
+        return [convert.feedback_entry(row) for row in rows]
 
     def gap_questions(self, since: float, limit: int) -> list[GapQuestion]:
         rows = self._connect().execute(
             "SELECT * FROM gap_questions WHERE asked >= ? ORDER BY asked DESC LIMIT ?", (since, limit)
         ).fetchall()
-        return [
-            GapQuestion(row["conversation_id"], row["turn"], row["question"], row["resolved_question"], row["asked"],
-                        bool(row["unanswered"]), bool(row["disliked"]),
-                        bytes(row["vector"]) if row["vector"] is not None else None)
-            for row in rows
-        ]
+        return [convert.gap_question(row) for row in rows]
 
     def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]]) -> None:
         with self._transaction() as db:
@@ -255,11 +232,8 @@ class SQLiteDatabase:
     # --- the registry of bulletins ---
 
     def registered(self) -> list[Registered]:
-        rows = self._connect().execute(
-            "SELECT id, origin, name, path, folder, sha256, size, removed, registered, updated FROM bulletins "
-            "ORDER BY id"
-        ).fetchall()
-        return [Registered(**{**dict(row), "removed": bool(row["removed"])}) for row in rows]
+        rows = self._connect().execute(f"SELECT {convert.REGISTERED_COLUMNS} FROM bulletins ORDER BY id").fetchall()
+        return [convert.registered(row) for row in rows]
 
     def content(self, bulletin_id: str) -> bytes:
         row = self._connect().execute("SELECT content FROM bulletins WHERE id = ?", (bulletin_id,)).fetchone()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import STORES, on_both_stores
+from tests.conftest import STORES, on_each_store
 from index.retrieve import FilterError, Filters
 from index.text import clean_markdown, fold
 
@@ -16,7 +16,7 @@ def normalise(text: str) -> str:
     return fold(clean_markdown(text))
 
 
-qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)
+qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_each_store)
 
 
 def retrieve(qa, question: str, top_k: int = 5, filters: Filters | None = None):

@@ -18,13 +18,13 @@ from flask import Request
 from flask.testing import EnvironBuilder
 from markupsafe import escape
 
-from tests.conftest import STORES, on_both_stores
+from tests.conftest import DEPLOYMENTS, on_each_store
 from service.app import create_app
 from service.db.sqlite import SQLiteDatabase
 from service.web.errors import APIError
 from service.pipeline import BulletinQA
 
-qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)
+qa = pytest.fixture(scope="module", params=DEPLOYMENTS, name="qa")(on_each_store)
 
 CT_TRAVEL = "Who supported CT Travel in March?"
 UNANSWERABLE = "What is the boiling point of water at sea level?"

@@ -1,0 +1,141 @@
+"""The PostgreSQL backend (BQA_DATABASE_URL) on a real server the suite starts: the `Database` contract, the
+schema steps, and the writer lock across processes, including one killed while it holds the lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import psycopg
+import pytest
+
+from service.db.base import SchemaTooNew
+from service.db.migrations import steps
+from service.db.postgres import WRITER_LOCK, PostgresDatabase
+from tests.service.db.contract import TTL_S, DatabaseContract
+
+
+class TestPostgres(DatabaseContract):
+    engine = "postgres"
+
+    @pytest.fixture()
+    def db(self, postgres_server):
+        return PostgresDatabase(postgres_server.create_database(), TTL_S)
+
+
+def test_both_engines_have_the_same_schema_steps():
+    assert [(m.number, m.name) for m in steps("postgres")] == [(m.number, m.name) for m in steps("sqlite")]
+
+
+def test_a_database_from_a_newer_bqa_is_refused(postgres_server):
+    url = postgres_server.create_database()
+    PostgresDatabase(url, TTL_S)
+    newer = len(steps("postgres")) + 1
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("INSERT INTO schema_version VALUES (%s, 'from_the_future', 0)", (newer,))
+    with pytest.raises(SchemaTooNew, match=f"schema version {newer}, newer than this bqa knows"):
+        PostgresDatabase(url, TTL_S)
+
+
+def test_machines_opening_a_new_database_together_migrate_it_once(postgres_server):
+    url = postgres_server.create_database()
+    errors = []
+
+    def open_it():
+        try:
+            PostgresDatabase(url, TTL_S)
+        except Exception as exc:  # noqa: BLE001 - any failure is the test failing
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with psycopg.connect(url) as db:
+        versions = [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")]
+    assert versions == list(range(1, len(steps("postgres")) + 1))
+
+
+def test_turns_added_to_one_conversation_at_once_are_numbered_one_after_the_other(postgres_server):
+    first = PostgresDatabase(postgres_server.create_database(), TTL_S)
+    second = PostgresDatabase(first.url, TTL_S)  # another machine
+    conversation = first.start_conversation()
+    numbers = []
+    turn = {"question": "q", "resolved_question": "q", "answer": "a", "answerable": True, "citations": [],
+            "timing_ms": {}}
+    threads = [threading.Thread(target=lambda db=db: numbers.append(db.add_turn(conversation, turn)))
+               for db in (first, second) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(numbers) == list(range(1, 9))
+
+
+HOLD_THE_LOCK = textwrap.dedent("""
+    import sys, time
+    from service.db.postgres import PostgresDatabase
+    db = PostgresDatabase(sys.argv[1], 3600)
+    with db.writer_lock():
+        print("held", flush=True)
+        time.sleep(float(sys.argv[2]))
+    print("released", flush=True)
+""")
+
+
+def lock_holders(url: str) -> int:
+    with psycopg.connect(url) as db:
+        return db.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = %s",
+            (WRITER_LOCK & 0xFFFFFFFF,),
+        ).fetchone()[0]
+
+
+def test_the_writer_lock_is_one_across_processes_and_a_killed_holder_frees_it(postgres_server):
+    url = postgres_server.create_database()
+    db = PostgresDatabase(url, TTL_S)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, url, "600"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        got = threading.Event()
+
+        def wait_for_it():
+            with db.writer_lock():
+                got.set()
+
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        assert not got.wait(1.0)  # the other process holds it
+        assert lock_holders(url) == 1
+        os.kill(holder.pid, signal.SIGKILL)  # dies holding it: PostgreSQL frees it with the connection
+        assert got.wait(30)
+        waiter.join()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lock_holders(url) == 0
+    with db.writer_lock():
+        assert lock_holders(url) == 1
+
+
+def test_a_worker_forked_after_the_database_was_opened_uses_its_own_connection(postgres_server):
+    db = PostgresDatabase(postgres_server.create_database(), TTL_S)
+    conversation = db.start_conversation()  # the parent has a connection now
+    pid = os.fork()
+    if pid == 0:  # the child, as a gunicorn worker: its queries must not go down the parent's socket
+        try:
+            db.add_turn(conversation, {"question": "q", "resolved_question": "q", "answer": "a", "answerable": True,
+                                       "citations": [], "timing_ms": {}})
+            os._exit(0)
+        except BaseException:  # noqa: BLE001 - the exit status carries the failure
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [t["n"] for t in db.turns(conversation)] == [1]  # and the parent's connection still works

@@ -1,0 +1,280 @@
+"""Several machines, one service (issue 16): two `bqa serve` processes, each with its own data folder, sharing a
+real Chroma server and a real PostgreSQL (BQA_CHROMA_URL, BQA_DATABASE_URL), as two machines behind a load
+balancer would. Everything goes over real HTTP to real ports; the only stand-in is a loopback Slack Web API.
+
+The tests run in order on one deployment: each leaves the two machines serving, as the next expects. The Chroma
+server is this module's own, so the bulletins published here never reach the session's other indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import chromadb
+import psycopg
+import pytest
+import requests
+
+from index.store import PREFIX, STATE, sentence_collection
+from service.config import PROJECT_ROOT
+from tests.conftest import PLUMBING_THRESHOLD, SEED, free_port, start_chroma
+from tests.service.test_slack import SECRET, FakeSlack, event_callback, mention, signed_headers
+
+TOKEN = "machines-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+START_TIMEOUT_S = 300  # a first start embeds the bundled corpus on a loaded 2-core machine
+REQUEST_TIMEOUT_S = 300  # a publish embeds a bulletin, and may first wait for another machine's writer
+SLACK_QUIET_S = 3.0  # after the one reply, how long no second reply must come
+
+CYBER = "Who contributed to the Cybersecurity Programme in April?"
+BULLETIN = """# UNOCT Highlights April 2021
+
+## Highlights
+
+In April, UNOCT received a contribution from {donor} in support of the Cybersecurity Programme.
+
+The Office launched a training course on the protection of soft targets for 35 officials from 12 Member States.
+"""
+
+
+class Machine:
+    """One `bqa serve` process with a data folder of its own, started and stopped like a machine of the fleet."""
+
+    def __init__(self, name: str, root: Path, env: dict):
+        self.name = name
+        self.data = root / name
+        self.log = root / f"{name}.log"
+        self.env = {**env, "BQA_DATA_DIR": str(self.data)}
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).with_name("bqa")), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                if requests.get(f"{self.url}/api/v1/bulletins", timeout=5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"machine {self.name} did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when a machine loses power."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def ask(self, question: str, conversation_id: str | None = None) -> dict:
+        body = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
+        response = requests.post(f"{self.url}/api/v1/ask", json=body, timeout=REQUEST_TIMEOUT_S)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def publish(self, name: str, text: str) -> requests.Response:
+        return requests.post(f"{self.url}/api/v1/bulletins", json={"name": name, "text": text}, headers=AUTH,
+                             timeout=REQUEST_TIMEOUT_S)
+
+    def bulletins(self) -> set[str]:
+        return {b["id"] for b in requests.get(f"{self.url}/api/v1/bulletins", timeout=30).json()["bulletins"]}
+
+    def started_log(self) -> str:
+        return self.log.read_text()
+
+
+class Deployment:
+    def __init__(self, root: Path, chroma_url: str, database_url: str, slack: FakeSlack):
+        self.chroma_url = chroma_url
+        self.database_url = database_url
+        self.slack = slack
+        corpus = root / "corpus"  # the same path on every machine, as the image of a fleet has it
+        shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+        env = {
+            **os.environ, "BQA_CORPUS": str(corpus), "BQA_CHROMA_URL": chroma_url, "BQA_DATABASE_URL": database_url,
+            "BQA_ADMIN_TOKEN": TOKEN, "BQA_RATE_LIMIT": "0", "BQA_ANSWER_THRESHOLD": str(PLUMBING_THRESHOLD),
+            "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "BQA_SLACK_API_URL": f"{slack.url}/api/",
+            "BQA_LOG_LEVEL": "INFO",
+        }
+        self.a = Machine("a", root, env)
+        self.b = Machine("b", root, env)
+
+    def chroma(self):
+        host, port = self.chroma_url.rsplit(":", 1)
+        return chromadb.HttpClient(host=host.removeprefix("http://"), port=int(port))
+
+    def generations(self) -> set[str]:
+        """The index collections on the Chroma server."""
+        return {c.name for c in self.chroma().list_collections() if c.name.startswith(PREFIX)}
+
+    def served_and_previous(self) -> set[str]:
+        metadata = self.chroma().get_collection(STATE).metadata
+        names = {metadata["active"], metadata.get("previous")} - {None}
+        return names | {sentence_collection(n) for n in names}
+
+    def registry(self) -> dict[str, bytes]:
+        with psycopg.connect(self.database_url) as db:
+            return {bid: bytes(content) for bid, content in db.execute("SELECT id, content FROM bulletins")}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, postgres_server):
+    root = tmp_path_factory.mktemp("machines")
+    chroma, chroma_url = start_chroma(root / "chroma", root / "chroma.log")
+    slack = FakeSlack()
+    deployment = Deployment(root, chroma_url, postgres_server.create_database(), slack)
+    try:
+        deployment.a.start()  # A indexes the bundled corpus; B finds it indexed
+        deployment.b.start()
+        yield deployment
+    finally:
+        deployment.a.stop()
+        deployment.b.stop()
+        slack.server.shutdown()
+        slack.server.server_close()
+        chroma.terminate()
+        chroma.wait(timeout=30)
+
+
+def donor_answer(machine: Machine, bulletin: str) -> str:
+    response = machine.ask(CYBER)
+    assert response["answerable"], response
+    assert {c["bulletin_id"] for c in response["citations"]} == {bulletin}, response["citations"]
+    return response["answer"]
+
+
+def test_a_bulletin_published_on_a_is_answerable_on_b(fleet):
+    published = fleet.a.publish("unoct-highlights-2021-04.md", BULLETIN.format(donor="Japan (US$250,000)"))
+    assert published.status_code == 201, published.text
+    assert "unoct-highlights-2021-04" in fleet.b.bulletins()
+    assert "Japan" in donor_answer(fleet.b, "unoct-highlights-2021-04")
+
+
+def test_restarting_b_removes_nothing_and_both_still_answer(fleet):
+    fleet.b.stop()
+    fleet.b.start()
+    assert "0 removed" in fleet.b.started_log().split("Serving on")[-2]  # the start that just happened
+    for machine in (fleet.a, fleet.b):
+        assert {"unoct-highlights-2021-03", "unoct-highlights-2021-04"} <= machine.bulletins()
+        assert "Japan" in donor_answer(machine, "unoct-highlights-2021-04")
+
+
+def test_a_conversation_started_on_a_goes_on_on_b(fleet):
+    first = fleet.a.ask("Who supported CT Travel in March?")
+    assert first["answerable"] and "India" in first["answer"]
+    follow_up = fleet.b.ask("How much did they give?", conversation_id=first["conversation_id"])
+    assert follow_up["turn"] == 2
+    assert "CT Travel" in follow_up["resolved_question"]
+    assert "500,000" in follow_up["answer"]
+    history = requests.get(f"{fleet.a.url}/api/v1/conversations/{first['conversation_id']}", timeout=30).json()
+    assert [t["question"] for t in history["turns"]] == ["Who supported CT Travel in March?", "How much did they give?"]
+
+
+def test_the_same_slack_event_delivered_to_a_and_b_gets_one_reply(fleet):
+    fleet.slack.reset()
+    body = json.dumps(event_callback(mention("who supported CT Travel in March?"))).encode()
+    statuses = []
+
+    def deliver(machine: Machine, retry: str | None) -> None:
+        headers = {**signed_headers(body), "Content-Type": "application/json",
+                   **({"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"} if retry else {})}
+        statuses.append(requests.post(f"{machine.url}/slack/events", data=body, headers=headers, timeout=30).status_code)
+
+    threads = [threading.Thread(target=deliver, args=(fleet.a, None)), threading.Thread(target=deliver, args=(fleet.b, "1"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200, 200]  # both acknowledged, so Slack stops redelivering
+    assert "India" in fleet.slack.answers(1)[0]["text"]
+    time.sleep(SLACK_QUIET_S)  # a second reply, were there one, would have been posted by now
+    assert len(fleet.slack.posted("/api/chat.postMessage")) == 1
+    assert len(fleet.slack.posted("/api/chat.update")) == 1
+
+
+def test_concurrent_publishes_on_a_and_b_one_wins_and_nothing_is_half_built(fleet):
+    versions = {"a": BULLETIN.format(donor="Norway (US$310,000)").replace("April", "May"),
+                "b": BULLETIN.format(donor="Qatar (US$275,000)").replace("April", "May")}
+    statuses: dict[str, int] = {}
+    barrier = threading.Barrier(2)
+
+    def publish(machine: Machine) -> None:
+        barrier.wait()
+        statuses[machine.name] = machine.publish("unoct-highlights-2021-05.md", versions[machine.name]).status_code
+
+    threads = [threading.Thread(target=publish, args=(m,)) for m in (fleet.a, fleet.b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses.values()) == [201, 409], statuses
+    winner = next(name for name, status in statuses.items() if status == 201)
+    assert fleet.registry()["unoct-highlights-2021-05"] == versions[winner].encode()
+    donor = "Norway" if winner == "a" else "Qatar"
+    loser = "Qatar" if winner == "a" else "Norway"
+    for machine in (fleet.a, fleet.b):
+        response = machine.ask("Who contributed to the Cybersecurity Programme in May?")
+        assert donor in response["answer"] and loser not in response["answer"], response
+    assert fleet.generations() == fleet.served_and_previous()  # no collection left behind by the loser
+
+
+def held_writer_lock(database_url: str) -> bool:
+    with psycopg.connect(database_url) as db:
+        return db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted").fetchone()[0] > 0
+
+
+def test_a_killed_mid_publish_b_keeps_serving_and_the_next_writer_completes(fleet):
+    big = SEED.read_text(encoding="utf-8").replace("March", "June").replace("India (\\$500,000)", "Chile ($90,000)")
+    outcome = []
+
+    def publish() -> None:
+        try:
+            outcome.append(fleet.a.publish("unoct-highlights-2021-06.md", big).status_code)
+        except requests.ConnectionError:
+            outcome.append("no answer")
+
+    publishing = threading.Thread(target=publish, daemon=True)
+    publishing.start()
+    deadline = time.monotonic() + REQUEST_TIMEOUT_S
+    while "unoct-highlights-2021-06" not in fleet.registry() or not held_writer_lock(fleet.database_url):
+        assert time.monotonic() < deadline, "A never started publishing"
+        time.sleep(0.01)
+    fleet.a.kill()  # registered, lock held, embedding: mid-publish
+    publishing.join(timeout=60)
+    assert outcome == ["no answer"]
+    assert "unoct-highlights-2021-06" not in fleet.b.bulletins()  # it died before switching the index
+
+    assert fleet.b.ask("Who supported CT Travel in March?")["answerable"]  # B keeps serving
+    assert not held_writer_lock(fleet.database_url)  # PostgreSQL let go of the dead machine's lock
+    published = fleet.b.publish("unoct-highlights-2021-07.md", BULLETIN.format(donor="Peru (US$120,000)")
+                                .replace("April", "July"))
+    assert published.status_code == 201, published.text  # the next writer neither waits forever nor fails
+    served = fleet.b.bulletins()
+    assert {"unoct-highlights-2021-06", "unoct-highlights-2021-07"} <= served  # and it completed A's publish
+    assert fleet.generations() == fleet.served_and_previous()  # A's half-built generation is gone
+    fleet.a.start()
+    assert {"unoct-highlights-2021-06", "unoct-highlights-2021-07"} <= fleet.a.bulletins()
