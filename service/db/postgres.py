@@ -8,8 +8,8 @@ transaction-scoped advisory lock so that machines starting together upgrade it o
 The writer lock is a session-level advisory lock held on a connection of its own for as long as the writer works:
 every machine sharing the database shares it, and PostgreSQL releases it when the holder's connection ends. A
 process killed with SIGKILL closes its socket, so the lock is free at once; a machine that vanishes from the network
-is noticed by TCP keepalives on that connection within `LOCK_KEEPALIVE_IDLE_S + LOCK_KEEPALIVE_INTERVAL_S *
-LOCK_KEEPALIVE_COUNT` seconds (server side: `tcp_keepalives_*`, which the README's layout sets to the same).
+(power cut) is noticed by the server's TCP keepalives on that session, which the lock's connection sets for itself,
+within `LOCK_KEEPALIVE_IDLE_S + LOCK_KEEPALIVE_INTERVAL_S * LOCK_KEEPALIVE_COUNT` seconds.
 """
 
 from __future__ import annotations
@@ -264,9 +264,11 @@ class PostgresDatabase:
     def writer_lock(self):
         """A connection of its own holds the advisory lock, so the writer's own queries (on its thread's
         connection) neither wait for it nor end it, and each holder is one session, threads included."""
-        with self._open(keepalives=1, keepalives_idle=LOCK_KEEPALIVE_IDLE_S,
-                        keepalives_interval=LOCK_KEEPALIVE_INTERVAL_S,
-                        keepalives_count=LOCK_KEEPALIVE_COUNT) as holder:
+        keepalives = {"idle": LOCK_KEEPALIVE_IDLE_S, "interval": LOCK_KEEPALIVE_INTERVAL_S,
+                      "count": LOCK_KEEPALIVE_COUNT}
+        server_side = " ".join(f"-c tcp_keepalives_{name}={value}" for name, value in keepalives.items())
+        with self._open(options=server_side, keepalives=1,
+                        **{f"keepalives_{name}": value for name, value in keepalives.items()}) as holder:
             holder.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK,))
             try:
                 yield
