@@ -1,6 +1,13 @@
 """Load test: N concurrent clients for D seconds against `bqa serve --workers 2` on loopback.
 
     .venv/bin/python bench/load.py [--clients 20] [--seconds 60] [--workers 2] [--unique] [--client wrk|python]
+                                   [--machines 1] [--shared]
+
+`--machines M` starts M `bqa serve` processes, each with its own data folder, sharing a Chroma server and a
+PostgreSQL cluster that the bench starts (the several-machines layout of the README; `--shared` gives one machine
+the same shared stores, to tell their cost from the second machine's gain). The clients are split evenly over
+the machines, one load generator per machine as a round-robin balancer would split them; throughput is their sum,
+and each latency percentile is the worst machine's.
 
 Each client is a closed loop (send, wait for the answer, send again) over one keep-alive connection, asking the
 questions of shared/eval/dev.jsonl in turn. `--unique` makes every question text new ("… (request 123)"), so no
@@ -27,7 +34,11 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test suite's server helpers (--machines)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
@@ -47,11 +58,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(workers: int, data_dir: Path, port: int) -> subprocess.Popen:
-    corpus = data_dir.parent / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
+def start_server(workers: int, data_dir: Path, port: int, corpus: Path, shared: dict) -> subprocess.Popen:
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "BQA_DATA_DIR": str(data_dir), "BQA_CORPUS": str(corpus), "BQA_RATE_LIMIT": "0",
-           "BQA_LOG_LEVEL": "WARNING"}
+           "BQA_LOG_LEVEL": "WARNING", **shared}
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "bqa"), "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)],
@@ -175,27 +185,62 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--unique", action="store_true", help="never repeat a question text")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--machines", type=int, default=1, help="bqa serve processes sharing Chroma and PostgreSQL")
+    parser.add_argument("--shared", action="store_true", help="Chroma server and PostgreSQL even for one machine")
     args = parser.parse_args()
 
     asked = questions()
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bqa-load-") as tmp:
-        server = start_server(args.workers, Path(tmp) / "data", port)
-        try:
+    with tempfile.TemporaryDirectory(prefix="bqa-load-") as tmp, ExitStack() as stack:
+        corpus = Path(tmp) / "corpus"  # one path on every machine, as one image gives them
+        shutil.copytree(ROOT / "corpus", corpus)
+        shared = shared_stores(Path(tmp), stack) if args.machines > 1 or args.shared else {}
+        ports = []
+        for machine in range(args.machines):  # one after the other: the first indexes, the others find it done
+            port = free_port()
+            server = start_server(args.workers, Path(tmp) / f"machine-{machine}" / "data", port, corpus, shared)
+            stack.callback(stop, server)
             warm_up(port, asked, args.workers)
-            run = run_wrk if args.client == "wrk" else run_python
-            requests, elapsed, p50, p95, p99, errors = run(port, asked, args)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+            ports.append(port)
+        run = run_wrk if args.client == "wrk" else run_python
+        share = per_machine(args, len(ports))
+        with ThreadPoolExecutor(len(ports)) as pool:
+            runs = list(pool.map(lambda port: run(port, asked, share), ports))
+    requests = sum(r[0] for r in runs)
+    elapsed = max(r[1] for r in runs)
+    p50, p95, p99 = (max(r[i] for r in runs) for i in (2, 3, 4))
+    errors = sum(r[5] for r in runs)
     mix = "unique questions" if args.unique else "repeated questions (dev set)"
-    print("| client | clients | workers | mix | seconds | requests | throughput | p50 | p95 | p99 | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    stores = "Chroma server + PostgreSQL" if shared else "embedded Chroma + SQLite"
+    print("| client | clients | machines × workers | stores | mix | seconds | requests | throughput | p50 | p95 | p99 "
+          "| errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {args.client} | {args.clients} | {args.workers} | {mix} | {elapsed:.0f} | {requests} "
-        f"| {requests / elapsed:.1f}/s | {p50:.0f} ms | {p95:.0f} ms | {p99:.0f} ms | {errors} |"
+        f"| {args.client} | {args.clients} | {args.machines} × {args.workers} | {stores} | {mix} | {elapsed:.0f} "
+        f"| {requests} | {requests / elapsed:.1f}/s | {p50:.0f} ms | {p95:.0f} ms | {p99:.0f} ms | {errors} |"
     )
     return 0
+
+
+def shared_stores(root: Path, stack: ExitStack) -> dict:
+    """BQA_CHROMA_URL and BQA_DATABASE_URL of a Chroma server and a PostgreSQL cluster started for this run (the
+    test suite's own helpers: Debian's postgresql, `chroma run` from the installed chromadb)."""
+    from tests.conftest import PostgresServer, start_chroma
+
+    chroma, chroma_url = start_chroma(root / "chroma", root / "chroma.log")
+    stack.callback(stop, chroma)
+    postgres = PostgresServer()
+    stack.callback(postgres.stop)
+    return {"BQA_CHROMA_URL": chroma_url, "BQA_DATABASE_URL": postgres.create_database()}
+
+
+def per_machine(args, machines: int):
+    """The arguments of one machine's load generator: its share of the clients."""
+    return argparse.Namespace(**{**vars(args), "clients": max(1, args.clients // machines)})
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=60)
 
 
 if __name__ == "__main__":

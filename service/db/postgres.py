@@ -1,7 +1,9 @@
 """The PostgreSQL backend of `Database` (BQA_DATABASE_URL): what several machines running bqa share.
 
-psycopg 3, one connection per thread of each process (opened lazily, so a process forked by gunicorn never uses
-its parent's socket), in autocommit, with an explicit transaction around every write that reads before it writes.
+psycopg 3 with its connection pool (psycopg_pool): a few connections per process, in autocommit, lent to one
+operation at a time, with an explicit transaction around every write that reads before it writes. The pool is
+made in the process that uses it (a process forked after opening gets its own), so no two processes ever share a
+socket.
 The schema is versioned like SQLite's (the same step numbers, `migrations/postgres/`), applied under a
 transaction-scoped advisory lock so that machines starting together upgrade it once.
 
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
 from service.db import rows as convert
 from service.db.base import (
@@ -34,6 +37,9 @@ from service.db.migrations import steps
 MIGRATION_LOCK = 0x627161_01
 WRITER_LOCK = 0x627161_02
 CONNECT_TIMEOUT_S = 10  # how long opening a connection may take before the request fails
+POOL_MIN = 1  # connections each process keeps open
+POOL_MAX = 16  # at most, per process: a gunicorn worker's threads (4) plus the Slack bot's, with room to spare
+POOL_WAIT_S = 30  # how long an operation waits for a free connection before it fails
 LOCK_KEEPALIVE_IDLE_S = 10  # TCP keepalives of the writer lock's connection: a vanished holder frees the lock
 LOCK_KEEPALIVE_INTERVAL_S = 5  # within idle + interval * count = 25 s
 LOCK_KEEPALIVE_COUNT = 3
@@ -43,27 +49,46 @@ class PostgresDatabase:
     def __init__(self, url: str, ttl_seconds: int):
         self.url = url
         self.ttl = ttl_seconds
-        self._local = threading.local()
+        self._pool: ConnectionPool | None = None
+        self._pool_pid = 0
+        self._pool_lock = threading.Lock()
         self._migrate()
 
     # --- connections and schema ---
 
     def _open(self, **options) -> psycopg.Connection:
-        return psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT_S,
-                               application_name="bqa", **options)
+        return psycopg.connect(self.url, **self._connection_options(), **options)
 
-    def _connect(self) -> psycopg.Connection:
-        """This thread's connection; a new one after a fork or when the last one broke (a database restart)."""
-        db = getattr(self._local, "db", None)
-        if db is None or db.closed or db.broken or self._local.pid != os.getpid():
-            db = self._local.db = self._open()
-            self._local.pid = os.getpid()
-        return db
+    @staticmethod
+    def _connection_options() -> dict:
+        return {"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S,
+                "application_name": "bqa"}
+
+    def _connection(self):
+        """A connection of this process's pool, for one operation (`with`)."""
+        if self._pool_pid != os.getpid():
+            with self._pool_lock:
+                if self._pool_pid != os.getpid():  # first use here, or a forked child: a pool of its own
+                    self._pool = ConnectionPool(self.url, kwargs=self._connection_options(), min_size=POOL_MIN,
+                                                max_size=POOL_MAX, timeout=POOL_WAIT_S, open=True, name="bqa")
+                    self._pool_pid = os.getpid()
+        return self._pool.connection()
+
+    def _one(self, sql: str, values: tuple = ()) -> dict | None:
+        with self._connection() as db:
+            return db.execute(sql, values).fetchone()
+
+    def _all(self, sql: str, values: tuple = ()) -> list[dict]:
+        with self._connection() as db:
+            return db.execute(sql, values).fetchall()
+
+    def _run(self, sql: str, values: tuple = ()) -> None:
+        with self._connection() as db:
+            db.execute(sql, values)
 
     @contextmanager
     def _transaction(self):
-        db = self._connect()
-        with db.transaction():
+        with self._connection() as db, db.transaction():
             yield db
 
     def _migrate(self) -> None:
@@ -85,14 +110,14 @@ class PostgresDatabase:
                 db.execute("INSERT INTO schema_version VALUES (%s, %s, %s)", (step.number, step.name, time.time()))
 
     def schema_version(self) -> int:
-        return self._connect().execute("SELECT MAX(version) AS v FROM schema_version").fetchone()["v"]
+        return self._one("SELECT MAX(version) AS v FROM schema_version")["v"]
 
     # --- conversations ---
 
     def start_conversation(self) -> str:
         conversation_id = secrets.token_urlsafe(16)
         now = time.time()
-        self._connect().execute("INSERT INTO conversations VALUES (%s, %s, %s)", (conversation_id, now, now))
+        self._run("INSERT INTO conversations VALUES (%s, %s, %s)", (conversation_id, now, now))
         return conversation_id
 
     def _live(self, db: psycopg.Connection, conversation_id: str, lock: bool = False) -> dict:
@@ -106,9 +131,9 @@ class PostgresDatabase:
         return row
 
     def turns(self, conversation_id: str) -> list[dict]:
-        db = self._connect()
-        self._live(db, conversation_id)
-        rows = db.execute("SELECT * FROM turns WHERE conversation_id = %s ORDER BY n", (conversation_id,)).fetchall()
+        with self._connection() as db:
+            self._live(db, conversation_id)
+            rows = db.execute("SELECT * FROM turns WHERE conversation_id = %s ORDER BY n", (conversation_id,)).fetchall()
         return [convert.turn(row) for row in rows]
 
     def add_turn(self, conversation_id: str, turn: dict) -> int:
@@ -163,18 +188,16 @@ class PostgresDatabase:
                               "OR strpos(lower(COALESCE(f.comment, '')), %s) > 0)")
             values.extend([word.lower()] * 3)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = self._connect().execute(
+        rows = self._all(
             f"""SELECT f.*, t.question, t.answer, t.citations FROM feedback f
                 JOIN turns t ON t.conversation_id = f.conversation_id AND t.n = f.turn
                 {where} ORDER BY f.id DESC LIMIT %s OFFSET %s""",
             (*values, query.limit, query.offset),
-        ).fetchall()
+        )
         return [convert.feedback_entry(row) for row in rows]
 
     def gap_questions(self, since: float, limit: int) -> list[GapQuestion]:
-        rows = self._connect().execute(
-            "SELECT * FROM gap_questions WHERE asked >= %s ORDER BY asked DESC LIMIT %s", (since, limit)
-        ).fetchall()
+        rows = self._all("SELECT * FROM gap_questions WHERE asked >= %s ORDER BY asked DESC LIMIT %s", (since, limit))
         return [convert.gap_question(row) for row in rows]
 
     def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]]) -> None:
@@ -185,10 +208,10 @@ class PostgresDatabase:
     # --- Slack ---
 
     def slack_conversation(self, team: str, channel: str, thread_ts: str) -> str | None:
-        row = self._connect().execute(
+        row = self._one(
             "SELECT conversation_id FROM slack_threads WHERE team = %s AND channel = %s AND thread_ts = %s",
             (team, channel, thread_ts),
-        ).fetchone()
+        )
         return row["conversation_id"] if row is not None else None
 
     def link_slack_thread(
@@ -206,10 +229,10 @@ class PostgresDatabase:
                            (team, channel, thread_ts, asker))
 
     def is_slack_asker(self, team: str, channel: str, thread_ts: str, user: str) -> bool:
-        row = self._connect().execute(
+        row = self._one(
             'SELECT 1 FROM slack_thread_askers WHERE team = %s AND channel = %s AND thread_ts = %s AND "user" = %s',
             (team, channel, thread_ts, user),
-        ).fetchone()
+        )
         return row is not None
 
     def first_delivery(self, key: str, ttl_seconds: float) -> bool:
@@ -224,17 +247,17 @@ class PostgresDatabase:
     # --- the registry of bulletins ---
 
     def registered(self) -> list[Registered]:
-        rows = self._connect().execute(f"SELECT {convert.REGISTERED_COLUMNS} FROM bulletins ORDER BY id").fetchall()
+        rows = self._all(f"SELECT {convert.REGISTERED_COLUMNS} FROM bulletins ORDER BY id")
         return [convert.registered(row) for row in rows]
 
     def content(self, bulletin_id: str) -> bytes:
-        row = self._connect().execute("SELECT content FROM bulletins WHERE id = %s", (bulletin_id,)).fetchone()
+        row = self._one("SELECT content FROM bulletins WHERE id = %s", (bulletin_id,))
         if row is None:
             raise BulletinNotRegistered(bulletin_id)
         return bytes(row["content"])
 
     def register(self, entry: Registered, content: bytes) -> None:
-        self._connect().execute(
+        self._run(
             """INSERT INTO bulletins VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (id) DO UPDATE SET origin = excluded.origin, name = excluded.name,
                    path = excluded.path, folder = excluded.folder, sha256 = excluded.sha256,
@@ -245,25 +268,24 @@ class PostgresDatabase:
         )
 
     def unregister(self, bulletin_id: str) -> None:
-        self._connect().execute("DELETE FROM bulletins WHERE id = %s", (bulletin_id,))
+        self._run("DELETE FROM bulletins WHERE id = %s", (bulletin_id,))
 
     def added_folders(self) -> list[str]:
-        rows = self._connect().execute("SELECT path FROM added_folders ORDER BY added, path").fetchall()
+        rows = self._all("SELECT path FROM added_folders ORDER BY added, path")
         return [row["path"] for row in rows]
 
     def add_folder(self, path: str) -> None:
-        self._connect().execute("INSERT INTO added_folders VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                                (path, time.time()))
+        self._run("INSERT INTO added_folders VALUES (%s, %s) ON CONFLICT DO NOTHING", (path, time.time()))
 
     def remove_folder(self, path: str) -> None:
-        self._connect().execute("DELETE FROM added_folders WHERE path = %s", (path,))
+        self._run("DELETE FROM added_folders WHERE path = %s", (path,))
 
     # --- one writer at a time, across machines ---
 
     @contextmanager
     def writer_lock(self):
-        """A connection of its own holds the advisory lock, so the writer's own queries (on its thread's
-        connection) neither wait for it nor end it, and each holder is one session, threads included."""
+        """A connection of its own, outside the pool, holds the advisory lock for as long as the writer works: the
+        writer's own queries go through the pool meanwhile, and each holder (a thread) is one session."""
         keepalives = {"idle": LOCK_KEEPALIVE_IDLE_S, "interval": LOCK_KEEPALIVE_INTERVAL_S,
                       "count": LOCK_KEEPALIVE_COUNT}
         server_side = " ".join(f"-c tcp_keepalives_{name}={value}" for name, value in keepalives.items())
