@@ -278,3 +278,17 @@ def test_a_killed_mid_publish_b_keeps_serving_and_the_next_writer_completes(flee
     assert fleet.generations() == fleet.served_and_previous()  # A's half-built generation is gone
     fleet.a.start()
     assert {"unoct-highlights-2021-06", "unoct-highlights-2021-07"} <= fleet.a.bulletins()
+
+
+def test_any_machine_rebuilds_the_index_from_the_registry(fleet):
+    """The Chroma server's data is lost: a machine's start indexes every registered bulletin again, published ones
+    included, from the original files the registry holds (no machine has them in a folder)."""
+    registered = set(fleet.registry())
+    fleet.a.stop()
+    fleet.b.stop()
+    chroma = fleet.chroma()
+    for collection in chroma.list_collections():
+        chroma.delete_collection(collection.name)
+    fleet.b.start()
+    assert fleet.b.bulletins() == registered
+    assert "Japan" in donor_answer(fleet.b, "unoct-highlights-2021-04")

@@ -3,9 +3,9 @@
 psycopg 3 with its connection pool (psycopg_pool): a few connections per process, in autocommit, lent to one
 operation at a time, with an explicit transaction around every write that reads before it writes. The pool is
 made in the process that uses it (a process forked after opening gets its own), so no two processes ever share a
-socket.
-The schema is versioned like SQLite's (the same step numbers, `migrations/postgres/`), applied under a
-transaction-scoped advisory lock so that machines starting together upgrade it once.
+socket. The schema is versioned like SQLite's (the same step numbers, `migrations/postgres/`), applied on a
+connection of its own (a wrong URL fails at once, not after the pool's wait) under a transaction-scoped advisory
+lock, so that machines starting together upgrade it once.
 
 The writer lock is a session-level advisory lock held on a connection of its own for as long as the writer works:
 every machine sharing the database shares it, and PostgreSQL releases it when the holder's connection ends. A
@@ -93,7 +93,7 @@ class PostgresDatabase:
 
     def _migrate(self) -> None:
         known = steps("postgres")
-        with self._transaction() as db:
+        with self._open() as db, db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
