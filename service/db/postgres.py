@@ -74,6 +74,12 @@ class PostgresDatabase:
                     self._pool_pid = os.getpid()
         return self._pool.connection()
 
+    def close(self) -> None:
+        """Close this process's connections (a server keeps them for its life; tests open many databases)."""
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.close()
+            self._pool, self._pool_pid = None, 0
+
     def _one(self, sql: str, values: tuple = ()) -> dict | None:
         with self._connection() as db:
             return db.execute(sql, values).fetchone()

@@ -25,7 +25,9 @@ class TestPostgres(DatabaseContract):
 
     @pytest.fixture()
     def db(self, postgres_server):
-        return PostgresDatabase(postgres_server.create_database(), TTL_S)
+        db = PostgresDatabase(postgres_server.create_database(), TTL_S)
+        yield db
+        db.close()
 
 
 def test_both_engines_have_the_same_schema_steps():
@@ -34,7 +36,7 @@ def test_both_engines_have_the_same_schema_steps():
 
 def test_a_database_from_a_newer_bqa_is_refused(postgres_server):
     url = postgres_server.create_database()
-    PostgresDatabase(url, TTL_S)
+    PostgresDatabase(url, TTL_S).close()
     newer = len(steps("postgres")) + 1
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("INSERT INTO schema_version VALUES (%s, 'from_the_future', 0)", (newer,))
@@ -48,7 +50,7 @@ def test_machines_opening_a_new_database_together_migrate_it_once(postgres_serve
 
     def open_it():
         try:
-            PostgresDatabase(url, TTL_S)
+            PostgresDatabase(url, TTL_S).close()
         except Exception as exc:  # noqa: BLE001 - any failure is the test failing
             errors.append(exc)
 
@@ -77,6 +79,8 @@ def test_turns_added_to_one_conversation_at_once_are_numbered_one_after_the_othe
     for thread in threads:
         thread.join()
     assert sorted(numbers) == list(range(1, 9))
+    first.close()
+    second.close()
 
 
 HOLD_THE_LOCK = textwrap.dedent("""
@@ -123,6 +127,7 @@ def test_the_writer_lock_is_one_across_processes_and_a_killed_holder_frees_it(po
     assert lock_holders(url) == 0
     with db.writer_lock():
         assert lock_holders(url) == 1
+    db.close()
 
 
 def test_a_worker_forked_after_the_database_was_opened_uses_its_own_connection(postgres_server):
@@ -138,4 +143,5 @@ def test_a_worker_forked_after_the_database_was_opened_uses_its_own_connection(p
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert [t["n"] for t in db.turns(conversation)] == [1]  # and the parent's connection still works
+    assert [t["n"] for t in db.turns(conversation)] == [1]  # and the parent's connections still work
+    db.close()
