@@ -1,5 +1,6 @@
 """Publishing bulletins over the admin API: upload → ask → cite → replace → delete, and bad uploads that change
-nothing. Each test gets its own data folder and corpus copy, because these tests change the index."""
+nothing. Each test gets its own data folder and corpus copy, because these tests change the index; each runs with
+the registry in SQLite and again in PostgreSQL (a database of its own on the suite's server)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ In April, UNOCT received a contribution from Japan (US$250,000) in support of th
 APRIL_REVISED = APRIL.replace("Japan (US$250,000)", "Norway (US$310,000)")
 
 
-@pytest.fixture()
-def app(config, qa, tmp_path):
-    return private_app(config, tmp_path, admin_token=TOKEN, max_upload_bytes=200_000)
+@pytest.fixture(params=["sqlite", "postgres"])
+def app(request, config, qa, tmp_path):
+    database = {"database_url": request.getfixturevalue("postgres_server").create_database()} if (
+        request.param == "postgres") else {}
+    return private_app(config, tmp_path, admin_token=TOKEN, max_upload_bytes=200_000, **database)
 
 
 def ask(client, question):
