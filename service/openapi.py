@@ -45,7 +45,7 @@ SCHEMAS = {
                             "missing_question", "invalid_question", "question_too_long", "invalid_top_k",
                             "invalid_filters", "invalid_conversation_id", "payload_too_large",
                             "conversation_not_found", "bulletin_not_found", "not_found", "method_not_allowed",
-                            "internal_error", "rate_limited", "origin_not_allowed", "cors_not_allowed",
+                            "internal_error", "rate_limited", "origin_not_allowed", "cors_not_allowed", "database_unavailable",
                         ],
                     },
                     "message": {"type": "string", "description": "What went wrong, for people."},

@@ -29,6 +29,10 @@ class BulletinNotRegistered(LookupError):
     """The registry holds no bulletin with that id."""
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database server cannot be reached (down, restarting, out of connections): the request may be retried."""
+
+
 class SchemaTooNew(RuntimeError):
     """The data was written by a newer bqa, whose schema steps this one does not know."""
 

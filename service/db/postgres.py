@@ -24,12 +24,12 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from service.db import rows as convert
 from service.db.base import (
-    BulletinNotRegistered, ConversationNotFound, FeedbackEntry, FeedbackQuery, GapQuestion, Registered, SchemaTooNew,
-    TurnNotFound,
+    BulletinNotRegistered, ConversationNotFound, DatabaseUnavailable, FeedbackEntry, FeedbackQuery, GapQuestion,
+    Registered, SchemaTooNew, TurnNotFound,
 )
 from service.db.migrations import steps
 
@@ -39,7 +39,7 @@ WRITER_LOCK = 0x627161_02
 CONNECT_TIMEOUT_S = 10  # how long opening a connection may take before the request fails
 POOL_MIN = 1  # connections each process keeps open
 POOL_MAX = 16  # at most, per process: a gunicorn worker's threads (4) plus the Slack bot's, with room to spare
-POOL_WAIT_S = 30  # how long an operation waits for a free connection before it fails
+POOL_WAIT_S = 10  # how long an operation waits for a connection before it is DatabaseUnavailable
 LOCK_KEEPALIVE_IDLE_S = 10  # TCP keepalives of the writer lock's connection: a vanished holder frees the lock
 LOCK_KEEPALIVE_INTERVAL_S = 5  # within idle + interval * count = 25 s
 LOCK_KEEPALIVE_COUNT = 3
@@ -64,15 +64,24 @@ class PostgresDatabase:
         return {"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S,
                 "application_name": "bqa"}
 
+    @contextmanager
     def _connection(self):
-        """A connection of this process's pool, for one operation (`with`)."""
+        """A connection of this process's pool, for one operation. Each is checked as it is lent (one round trip),
+        so connections a database restart broke are replaced rather than failing a request; a database that cannot
+        be reached is `DatabaseUnavailable`."""
         if self._pool_pid != os.getpid():
             with self._pool_lock:
                 if self._pool_pid != os.getpid():  # first use here, or a forked child: a pool of its own
-                    self._pool = ConnectionPool(self.url, kwargs=self._connection_options(), min_size=POOL_MIN,
-                                                max_size=POOL_MAX, timeout=POOL_WAIT_S, open=True, name="bqa")
+                    self._pool = ConnectionPool(
+                        self.url, kwargs=self._connection_options(), min_size=POOL_MIN, max_size=POOL_MAX,
+                        timeout=POOL_WAIT_S, check=ConnectionPool.check_connection, open=True, name="bqa",
+                    )
                     self._pool_pid = os.getpid()
-        return self._pool.connection()
+        try:
+            with self._pool.connection() as db:
+                yield db
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
 
     def close(self) -> None:
         """Close this process's connections (a server keeps them for its life; tests open many databases)."""

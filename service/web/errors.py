@@ -5,12 +5,17 @@ Every failure under /api/ (and of /healthz, which monitors parse) answers `{"err
 413 for a body over MAX_CONTENT_LENGTH) or something broke. Clients can then branch on a stable `code` instead of
 parsing prose or HTML. A crash is logged with its traceback (Flask does that before calling the 500 handler) and
 answered without one: stack traces help attackers more than users.
+
+A database that cannot be reached (PostgreSQL down or restarting, with BQA_DATABASE_URL) is no crash either: 503
+`database_unavailable` with Retry-After, so a load balancer or client retries instead of reporting a bug.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from service.db.base import DatabaseUnavailable
 
 # Stable codes for the HTTP errors Werkzeug raises; any other takes the snake_case of its name.
 HTTP_CODES = {
@@ -82,7 +87,20 @@ def handle_internal_error(e: InternalServerError):
     return e
 
 
+DATABASE_RETRY_AFTER_S = 5  # what a 503 for an unreachable database tells the client to wait
+
+
+def handle_database_unavailable(e: DatabaseUnavailable):
+    current_app.logger.error("database unavailable on %s %s: %s", request.method, request.path, e)
+    if not wants_json():
+        return ServiceUnavailable("The service is briefly unavailable; try again in a few seconds.",
+                                  retry_after=DATABASE_RETRY_AFTER_S)
+    return error_response(503, "database_unavailable", "The database cannot be reached; try again in a few seconds.",
+                          {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+
 def register(app: Flask) -> None:
+    app.register_error_handler(DatabaseUnavailable, handle_database_unavailable)
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_internal_error)

@@ -145,3 +145,48 @@ def test_a_worker_forked_after_the_database_was_opened_uses_its_own_connection(p
     assert os.waitstatus_to_exitcode(status) == 0
     assert [t["n"] for t in db.turns(conversation)] == [1]  # and the parent's connections still work
     db.close()
+
+
+def test_a_database_restart_goes_unnoticed_and_an_unreachable_database_is_a_503(postgres_server, config, qa,
+                                                                                 monkeypatch):
+    from dataclasses import replace
+
+    from service.app import create_app
+    from service.pipeline import BulletinQA
+
+    monkeypatch.setattr("service.db.postgres.POOL_WAIT_S", 1)  # how long a request waits for a connection
+    url = postgres_server.create_database()
+    name = url.rsplit("/", 1)[1]
+    db = PostgresDatabase(url, config.conversation_ttl)
+    service = BulletinQA(replace(config, database_url=url), qa.store, db)
+    client = create_app(service.config, qa=service).test_client()
+
+    def ask(conversation_id=None):
+        body = {"question": "Who supported CT Travel in March?"}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return client.post("/api/v1/ask", json=body)
+
+    def cut_off():
+        with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    first = ask().get_json()
+    cut_off()  # every connection the service holds is broken, as by a server restart
+    follow_up = ask(first["conversation_id"])
+    assert follow_up.status_code == 200 and follow_up.get_json()["turn"] == 2
+
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+    cut_off()
+    refused = ask()
+    assert refused.status_code == 503 and refused.get_json()["error"]["code"] == "database_unavailable"
+    assert refused.headers["Retry-After"] == "5"
+
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+    deadline = time.monotonic() + 60
+    while (status := ask().status_code) == 503 and time.monotonic() < deadline:
+        time.sleep(0.5)  # the pool reconnects on its own
+    assert status == 200
+    db.close()
