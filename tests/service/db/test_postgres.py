@@ -154,7 +154,7 @@ def test_a_database_restart_goes_unnoticed_and_an_unreachable_database_is_a_503(
     from service.app import create_app
     from service.pipeline import BulletinQA
 
-    monkeypatch.setattr("service.db.postgres.POOL_WAIT_S", 1)  # how long a request waits for a connection
+    monkeypatch.setattr("service.db.postgres.POOL_WAIT_S", 5)  # how long a request waits for a connection
     url = postgres_server.create_database()
     name = url.rsplit("/", 1)[1]
     db = PostgresDatabase(url, config.conversation_ttl)
