@@ -4,6 +4,11 @@ Re-indexing never edits the served collection. It builds the next generation bes
 unchanged bulletins, embedding only new or changed ones), checks it, then moves the pointer in one write. A query
 therefore sees the old index or the new one, never half of either, and a failed run leaves the served index as
 it was. The previous generation is kept until the next run so queries already under way can finish on it.
+
+A write that fails half-way (a full disk, a Chroma error) deletes what it built and reopens the client before
+anything else calls into the store: the embedded Chroma that failed mid-write hung, holding the GIL, on the next
+write it was asked for, and took every request of the process with it. Writes are also refused before they start
+when they would leave less than the configured reserve free on the data folder's disk.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import fcntl
 import hashlib
 import logging
 import secrets
+import shutil
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -20,18 +27,37 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import chromadb
+from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings
+from chromadb.errors import ChromaError, NotFoundError
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from index.chunk import INDEX_FORMAT, chunk, embedding_text
 from index.embed import embed_texts
-from index.parse import FORMATS, Bulletin, ParseError, bulletin_id, load
+from index.parse import FORMATS, Bulletin, Limits, ParseError, bulletin_id, load
 
 log = logging.getLogger(__name__)
 
 KEEP = None  # in a plan: leave this indexed bulletin as it is
 STATE = "bqa-state"  # holds the pointer in its metadata
 PREFIX = "bqa-gen-"
+# Disk one chunk takes in a new generation of the embedded store (SQLite rows and full-text index, HNSW files);
+# measured on a tmpfs: 8.2 MB for a 393-chunk generation, 15.6 MB for a 768-chunk one.
+GENERATION_BYTES_PER_CHUNK = 24_000
+STORAGE_FAILURES = (ChromaError, OSError, sqlite3.Error)  # what a failed write raises, embedded or over HTTP
+
+
+class StorageError(RuntimeError):
+    """The index could not be written (the disk is full, or Chroma failed mid-write); nothing was changed."""
+
+
+class InsufficientStorage(StorageError):
+    """A write refused before it started: it would leave less than the reserve free on the data folder's disk."""
+
+    def __init__(self, free: int, needed: int, reserve: int):
+        super().__init__(f"{free / 1e6:.1f} MB are free on the data folder's disk; this write needs about "
+                         f"{needed / 1e6:.1f} MB and {reserve / 1e6:.1f} MB are kept in reserve")
+        self.free, self.needed, self.reserve = free, needed, reserve
 
 
 def open_client(data_dir: str | Path, chroma_url: str | None = None):
@@ -50,7 +76,10 @@ def open_client(data_dir: str | Path, chroma_url: str | None = None):
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Bulletin files named by `paths` (files, or folders searched recursively), in a stable order."""
+    """Bulletin files named by `paths` (files, or folders searched recursively), in a stable order.
+
+    Names starting with a dot below a folder (drafts, editors' and uploads' temporary files) are skipped; the
+    folders above it are the operator's choice (`/srv/.bqa/data`), and skipping them lost every bulletin there."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -59,7 +88,8 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
         elif path.is_dir():
             found.extend(
                 p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in FORMATS and not any(part.startswith(".") for part in p.parts)
+                if p.is_file() and p.suffix.lower() in FORMATS
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
@@ -76,35 +106,103 @@ class SyncReport:
     embedded: int = 0
     generation: str | None = None
     seconds: float = 0.0
+    conflicts: list[str] = field(default_factory=list)  # ids two files give, and which file is served
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
+        conflicts = "".join(f"; conflict: {conflict}" for conflict in self.conflicts)
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; {self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f}s"
+            f"{conflicts}"
         )
 
 
 class Store:
-    def __init__(self, client, lock_path: Path | None = None):
-        self.client = client
+    def __init__(self, client, lock_path: Path | None = None, *, data_dir: str | Path | None = None,
+                 chroma_url: str | None = None, limits: Limits = Limits(), reserve_bytes: int = 0):
+        """`data_dir` and `chroma_url` say how to reopen `client` after a failed write, and `data_dir` whose disk
+        keeps `reserve_bytes` free; `limits` bound each bulletin the store loads."""
+        if reserve_bytes < 0:
+            raise ValueError(f"reserve_bytes must be 0 or more, not {reserve_bytes!r}")
+        self._client = client
+        self._client_lock = threading.Lock()
+        self.limits = limits
+        self.reserve_bytes = reserve_bytes
+        self.epoch = 0  # times the client was reopened; a generation loaded from an earlier client is stale
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._chroma_url = chroma_url
         self._lock_path = lock_path
         self._active: tuple[str | None, float] = (None, float("-inf"))
         self._thread_lock = threading.RLock()
         self._depth = 0
 
     @classmethod
-    def open(cls, data_dir: str | Path, chroma_url: str | None = None) -> "Store":
+    def open(cls, data_dir: str | Path, chroma_url: str | None = None, limits: Limits = Limits(),
+             reserve_bytes: int = 0) -> "Store":
         # With a Chroma server too: the workers sharing this data folder must not build generations at once.
-        return cls(open_client(data_dir, chroma_url), Path(data_dir) / "index.lock")
+        return cls(open_client(data_dir, chroma_url), Path(data_dir) / "index.lock", data_dir=data_dir,
+                   chroma_url=chroma_url, limits=limits, reserve_bytes=reserve_bytes)
+
+    @property
+    def client(self):
+        """The Chroma client, reopened first if a write failed since it was last used."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    self._client = open_client(self._data_dir, self._chroma_url)
+                except STORAGE_FAILURES as exc:  # the embedded store cannot even start on a full disk
+                    if self._chroma_url is None:  # chromadb caches the System before starting it: forget it
+                        SharedSystemClient.clear_system_cache()
+                    raise StorageError(f"the index store cannot be opened ({type(exc).__name__}: {exc})") from exc
+                self._active = (None, float("-inf"))
+                self.epoch += 1
+            return self._client
+
+    def _close_client(self) -> None:
+        """Close the client after a failed write; the next use opens a new one (`client`).
+
+        Closing stops the embedded System, and with it the SQLite connections a failed write left holding their
+        locks: while it lived, its next write hung, holding the GIL, and so did a second System's on the same
+        files. chromadb hands every client of one path the System it already runs, hence the cache emptied too
+        (another Store of this process on the same folder would otherwise keep it alive). Queries still holding a
+        collection of the closed client fail once; the generation is then reloaded (`epoch`)."""
+        if self._data_dir is None:  # built around a client it cannot reopen: keep it
+            return
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            finally:
+                if self._chroma_url is None:
+                    SharedSystemClient.clear_system_cache()
+
+    def ensure_space(self, extra_bytes: int = 0, chunks: int = 0) -> None:
+        """Raise InsufficientStorage unless writing `extra_bytes` of files and (in the embedded store) a generation
+        of `chunks` chunks leaves the reserve free on the data folder's disk."""
+        if self._data_dir is None:
+            return
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self._data_dir).free
+        needed = extra_bytes + (0 if self._chroma_url else chunks * GENERATION_BYTES_PER_CHUNK)
+        if free - needed < self.reserve_bytes:
+            raise InsufficientStorage(free, needed, self.reserve_bytes)
 
     # --- the pointer ------------------------------------------------------------------------------------------
 
-    def _state(self):
-        return self.client.get_or_create_collection(STATE, embedding_function=None)
+    def _state(self) -> dict:
+        """The pointer's metadata; reading it never creates anything (a create is a write, and writes can fail)."""
+        try:
+            return self.client.get_collection(STATE, embedding_function=None).metadata or {}
+        except NotFoundError:
+            return {}
 
     def active_name(self, max_age: float = 0.0) -> str | None:
         """The served generation. Queries pass a `max_age`: a switch made by another process may then take that
@@ -112,7 +210,7 @@ class Store:
         name, read_at = self._active
         if max_age and time.monotonic() - read_at <= max_age:
             return name
-        name = (self._state().metadata or {}).get("active")
+        name = self._state().get("active")
         self._active = (name, time.monotonic())
         return name
 
@@ -124,13 +222,22 @@ class Store:
         metadata = {"active": name, "updated_at": time.time()}
         if previous:
             metadata["previous"] = previous
-        self._state().modify(metadata=metadata)
+        self.client.get_or_create_collection(STATE, embedding_function=None).modify(metadata=metadata)
         self._active = (name, time.monotonic())
-        keep = {name, previous}
-        for collection in self.client.list_collections():
-            collection_name = getattr(collection, "name", collection)
-            if collection_name.startswith(PREFIX) and collection_name not in keep:
-                self.client.delete_collection(collection_name)
+
+    def drop_unused(self) -> list[str]:
+        """Delete every generation but the served one and the previous one (kept for queries under way): what an
+        interrupted build left behind. Under the writer lock, so no build in any process loses its collection."""
+        with self.writer():
+            state = self._state()
+            keep = {state.get("active"), state.get("previous")}
+            dropped = []
+            for collection in self.client.list_collections():
+                collection_name = getattr(collection, "name", collection)
+                if collection_name.startswith(PREFIX) and collection_name not in keep:
+                    self.client.delete_collection(collection_name)
+                    dropped.append(collection_name)
+            return dropped
 
     # --- reading ---------------------------------------------------------------------------------------------
 
@@ -178,14 +285,27 @@ class Store:
     def sync(self, paths: Iterable[str | Path], progress: Callable[[int], Callable[[int], None]] | None = None):
         """Make the index hold exactly the bulletins under `paths`: new and changed files are (re)indexed,
         unchanged ones skipped, bulletins whose file is gone removed."""
-        files = discover(paths)
-        seen: dict[str, Path] = {}
-        for path in files:
-            bid = bulletin_id(path.name)
-            if bid in seen:
-                raise ParseError(f"two files give the bulletin id {bid!r}: {seen[bid]} and {path}")
-            seen[bid] = path
-        return self.apply(lambda indexed: seen, progress=progress)
+        files: dict[str, list[Path]] = {}
+        for path in discover(paths):
+            files.setdefault(bulletin_id(path.name), []).append(path)
+        conflicts: list[str] = []
+
+        def plan(indexed: dict[str, dict]) -> dict[str, Path]:
+            """One file per id. Two files with one id (a corpus file and a published one, say) must not stop a
+            start: the file already served stays served, else the first found, and the conflict is reported."""
+            chosen = {}
+            for bid, paths_of_id in files.items():
+                served = indexed.get(bid, {}).get("source")
+                chosen[bid] = next((p for p in paths_of_id if str(p) == served), paths_of_id[0])
+                if len(paths_of_id) > 1:
+                    others = ", ".join(str(p) for p in paths_of_id if p != chosen[bid])
+                    conflicts.append(f"{bid!r} is also given by {others}; serving {chosen[bid]}")
+                    log.warning("two files give the bulletin id %r: serving %s, not %s", bid, chosen[bid], others)
+            return chosen
+
+        report = self.apply(plan, progress=progress)
+        report.conflicts = conflicts
+        return report
 
     def apply(
         self,
@@ -212,7 +332,7 @@ class Store:
                         if indexed.get(bid, {}).get("sha256") == digest:
                             report.unchanged.append(bid)
                             continue
-                        bulletin = load(item)
+                        bulletin = load(item, self.limits)
                     elif indexed.get(bid, {}).get("sha256") == bulletin.sha256:
                         report.unchanged.append(bid)
                         continue
@@ -235,13 +355,14 @@ class Store:
 
     def _build(self, fresh: list[Bulletin], keep: list[str], progress) -> tuple[str, int, int]:
         previous = self.active_name()
+        nodes = [node for bulletin in fresh for node in chunk(bulletin)]
+        self.ensure_space(chunks=(self.active().count() if previous and keep else 0) + len(nodes))
         name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
-        target = self.client.create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
         try:
+            target = self.client.create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
             copied = self._copy(previous, target, keep) if previous and keep else 0
-            nodes = [node for bulletin in fresh for node in chunk(bulletin)]
             tick = progress(len(nodes)) if progress and nodes else None
             for node, vector in zip(nodes, embed_texts([embedding_text(n) for n in nodes], tick)):
                 node.embedding = vector
@@ -251,12 +372,28 @@ class Store:
                 vectors.add(nodes[start : start + batch])
             expected = copied + len(nodes)
             if target.count() != expected:
-                raise RuntimeError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
-        except BaseException:
-            self.client.delete_collection(name)
+                raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
+            self._point_to(name, previous)
+        except BaseException as exc:
+            self._abandon(name)
+            if isinstance(exc, STORAGE_FAILURES):
+                raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
             raise
-        self._point_to(name, previous)
+        try:
+            self.drop_unused()
+        except (StorageError, *STORAGE_FAILURES):  # the switch is done; cleanup retries what is left
+            log.exception("index generations older than %s could not be deleted", previous)
+            self._close_client()
         return name, expected, len(nodes)
+
+    def _abandon(self, name: str) -> None:
+        """After a failed build: a new client, then delete the half-built generation if the store lets us (the
+        cleanup at start and the periodic one delete it otherwise)."""
+        self._close_client()
+        try:
+            self.client.delete_collection(name)
+        except Exception:  # never created, or the store still refuses: the failure being raised says enough
+            log.warning("could not delete the unfinished index generation %s", name, exc_info=True)
 
     def _copy(self, source_name: str, target, bulletin_ids: list[str]) -> int:
         """Copy the chunks of `bulletin_ids`, vectors included, so unchanged bulletins are not embedded again."""

@@ -16,7 +16,7 @@ import pytest
 from index.chunk import chunk
 from index.parse import ParseError, load
 from index.retrieve import Corpus, Filters, Searcher
-from index.store import Store
+from index.store import InsufficientStorage, Store, discover
 from service.config import PROJECT_ROOT
 
 SEED_ID = "unoct-highlights-2021-03"
@@ -194,19 +194,51 @@ def test_a_file_that_fails_to_parse_changes_nothing(store, corpus):
     assert store.sync([corpus]).updated == [SEED_ID]
 
 
-def test_sync_refuses_two_files_with_one_bulletin_id_and_ignores_other_files(store, corpus):
+def test_sync_serves_one_of_two_files_with_one_bulletin_id_and_ignores_other_files(store, corpus):
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04 not a bulletin")
     (corpus / ".hidden").mkdir()
     (corpus / ".hidden" / "draft-2021-05.md").write_text("# Draft\n\nNot ready.\n", encoding="utf-8")
     report = store.sync([corpus])
     assert report.added == [SEED_ID] and set(store.indexed()) == {SEED_ID}
 
+    # A second file with the served bulletin's id: reported, and the served one stays (a start must not fail).
     (corpus / "unoct-highlights-2021-03.txt").write_text("Another copy.\n", encoding="utf-8")
-    with pytest.raises(ParseError, match="two files give the bulletin id 'unoct-highlights-2021-03'"):
-        store.sync([corpus])
+    again = store.sync([corpus])
+    assert again.conflicts and "unoct-highlights-2021-03.txt" in again.conflicts[0]
+    assert "conflict" in again.summary() and again.unchanged == [SEED_ID]
     assert store.active_name() == report.generation
     with pytest.raises(FileNotFoundError):
         store.sync([corpus / "missing-folder"])
+
+
+def test_dot_folders_above_the_folder_synced_do_not_hide_it(tmp_path, corpus):
+    hidden = tmp_path / ".srv" / "corpus"
+    shutil.copytree(corpus, hidden)
+    (hidden / ".drafts").mkdir()
+    (hidden / ".drafts" / "draft-2021-05.md").write_text("# Draft\n\nNot ready.\n", encoding="utf-8")
+    assert [p.name for p in discover([hidden])] == [SEED_NAME]
+
+
+def test_a_write_that_would_eat_into_the_disk_reserve_is_refused_before_it_starts(tmp_path, corpus):
+    import shutil as disk
+
+    free = disk.disk_usage(tmp_path).free
+    store = Store.open(tmp_path / "data", reserve_bytes=free)  # nothing may be written
+    with pytest.raises(InsufficientStorage) as caught:
+        store.sync([corpus])
+    assert caught.value.reserve == free and store.active_name() is None
+    assert Store.open(tmp_path / "data").client.list_collections() == []
+
+
+def test_unfinished_generations_are_dropped_and_the_served_ones_kept(store, corpus):
+    first = store.sync([corpus])
+    (corpus / "weekly-brief-2021-04.md").write_text(EXTRA, encoding="utf-8")
+    second = store.sync([corpus])
+    orphan = store.client.create_collection("bqa-gen-0-abandoned", embedding_function=None)
+    orphan.add(ids=["x"], embeddings=[[0.0] * 384], documents=["half"], metadatas=[{"bulletin_id": "x"}])
+    assert store.drop_unused() == ["bqa-gen-0-abandoned"]
+    names = {getattr(c, "name", c) for c in store.client.list_collections()}
+    assert {first.generation, second.generation} <= names and "bqa-gen-0-abandoned" not in names
 
 
 def test_queries_during_syncs_always_see_one_whole_generation(store, corpus):
