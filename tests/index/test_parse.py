@@ -473,7 +473,7 @@ def test_pdf_two_columns_are_read_one_after_the_other():
 # --- limits and the type decision (issue 13) --------------------------------------------------------------------
 
 def test_a_page_tree_naming_one_page_again_and_again_is_refused_before_it_is_read():
-    from tests.test_faults import page_tree_bomb
+    from tests.conftest import page_tree_bomb
     from index.parse import LimitExceeded, Limits
 
     with pytest.raises(LimitExceeded) as caught:
