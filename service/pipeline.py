@@ -14,6 +14,7 @@ from typing import Callable
 from llama_index.core.schema import NodeWithScore
 
 from index import embed
+from index.parse import Limits
 from index.retrieve import Filters, Searcher
 from index.store import Store
 from answer.extractive import ExtractiveAnswerer
@@ -39,7 +40,8 @@ class BulletinQA:
 
     @classmethod
     def from_config(cls, config: Config) -> "BulletinQA":
-        store = Store.open(config.data_dir, config.chroma_url)
+        limits = Limits(config.max_bulletin_pages, config.max_bulletin_paragraphs, config.max_bulletin_chars)
+        store = Store.open(config.data_dir, config.chroma_url, limits, config.disk_reserve_bytes)
         return cls(config, store, History(config.data_dir / "bqa.sqlite3", config.conversation_ttl))
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, render_template, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 
 from service.web import context
 
@@ -60,9 +60,13 @@ def bulletin(bulletin_id: str):
     found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
     if found is None:
         return render_template("not_found.html", message=f"No bulletin “{bulletin_id}” is indexed."), 404
+    pages = context.page_count(found["sections"])
+    number = context.page_number(request.args.get("page"), pages)
+    if number is None:
+        return render_template("not_found.html", message=f"“{found['title']}” has {pages} page(s)."), 404
     sections = [
         {"title": title, "paragraphs": [{"id": pid, "n": corpus.paragraphs[pid].metadata["ordinal"],
                                          "text": corpus.paragraphs[pid].text} for pid in ids]}
-        for title, ids in found["sections"]
+        for title, ids in context.on_page(found["sections"], number)
     ]
-    return render_template("bulletin.html", bulletin=found, sections=sections)
+    return render_template("bulletin.html", bulletin=found, sections=sections, page=number, pages=pages)
