@@ -13,7 +13,7 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from index.retrieve import FilterError, Filters
-from service.web import context
+from service.web import context, sse
 from service.web.errors import APIError, error_response
 from service.web.requests import json_object
 from service.history import ConversationNotFound, TurnNotFound
@@ -74,12 +74,7 @@ def ask():
     """Answer one question, in a new conversation or in the one named by `conversation_id`."""
     arguments = _ask_arguments(json_object())
     result = context.qa().ask(url_for=context.source_url, **arguments)
-    return jsonify(result)
-
-
-def _event(name: str, data: dict) -> str:
-    """One server-sent event; JSON keeps newlines in the data out of the framing."""
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return jsonify({**result, "citations": context.with_quote_urls(result["citations"])})
 
 
 def _pieces(text: str, words: int = 4):
@@ -92,7 +87,8 @@ def _pieces(text: str, words: int = 4):
 @bp.post("/ask/stream")
 def ask_stream():
     """`/ask` as `text/event-stream`: `meta` (conversation id, resolved question), `delta` pieces of the answer,
-    `citations`, then `done`; a failure after the stream has started arrives as an `error` event.
+    `citations`, then `done`; a failure after the stream has started arrives as an `error` event. The framing
+    (`retry:`, event ids, keep-alive comments while the answer is being worked out) is `service.web.sse`'s.
 
     Requests are validated (and an unknown conversation refused) before the stream starts, so those errors keep
     their status code and JSON body; EventSource cannot POST, so clients read this with fetch.
@@ -102,28 +98,25 @@ def ask_stream():
     if arguments["conversation_id"] is not None:
         qa.history.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
 
-    @stream_with_context
     def events():
         try:
             result = qa.ask(url_for=context.source_url, **arguments)
         except ConversationNotFound:  # expired between the check above and the answer
-            yield _event("error", {"code": "conversation_not_found", "message": "The conversation has expired."})
+            yield "error", {"code": "conversation_not_found", "message": "The conversation has expired."}
             return
         except Exception:
             current_app.logger.exception("streamed answer failed")
-            yield _event("error", {"code": "internal_error", "message": "Something went wrong on our side."})
+            yield "error", {"code": "internal_error", "message": "Something went wrong on our side."}
             return
-        yield _event("meta", {"conversation_id": result["conversation_id"], "resolved_question": result["resolved_question"]})
+        yield "meta", {"conversation_id": result["conversation_id"], "resolved_question": result["resolved_question"]}
         for piece in _pieces(result["answer"]):
-            yield _event("delta", {"text": piece})
-        yield _event(
-            "citations",
-            {key: result[key] for key in ("citations", "answerable", "answerer", "turn", "timing_ms")},
-        )
-        yield _event("done", {})
+            yield "delta", {"text": piece}
+        result["citations"] = context.with_quote_urls(result["citations"])
+        yield "citations", {key: result[key] for key in ("citations", "answerable", "answerer", "turn", "timing_ms")}
+        yield "done", {}
 
     return Response(
-        events(),
+        stream_with_context(sse.stream(events())),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -183,7 +176,10 @@ def bulletin(bulletin_id: str):
 @bp.get("/conversations/<conversation_id>")
 def conversation(conversation_id: str):
     """Every turn of a live conversation, oldest first; ConversationNotFound becomes a 404 above."""
-    return jsonify({"conversation_id": conversation_id, "turns": context.qa().history.turns(conversation_id)})
+    turns = context.qa().history.turns(conversation_id)
+    for turn in turns:
+        turn["citations"] = context.with_quote_urls(turn["citations"])
+    return jsonify({"conversation_id": conversation_id, "turns": turns})
 
 
 FEEDBACK_FIELDS = frozenset({"conversation_id", "turn", "rating", "comment", "source"})

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 from service.config import Config
@@ -42,6 +43,9 @@ def _service(config: Config, paths=None):
     return qa
 
 
+LOCAL_URL = "http://127.0.0.1:8000"  # where `bqa serve` listens by default: links when BQA_PUBLIC_URL is unset
+
+
 def _host_warning(host: str, config: Config) -> str | None:
     """Why serving on `host` is risky with this configuration, if it is: off the loopback without BQA_PUBLIC_URL,
     every link bqa writes (citations, the widget's address) is built from a Host header any client may set."""
@@ -61,7 +65,7 @@ def _host_warning(host: str, config: Config) -> str | None:
 
 
 def _url_for(config: Config):
-    base = config.public_url or "http://127.0.0.1:8000"
+    base = config.public_url or LOCAL_URL
     return lambda bulletin_id, paragraph_id: f"{base}/bulletins/{bulletin_id}#{paragraph_id}"
 
 
@@ -72,10 +76,12 @@ def cmd_index(args, config: Config) -> int:
 
 def cmd_ask(args, config: Config) -> int:
     from index.retrieve import Filters
+    from service.web.context import with_quote_urls
 
     qa = _service(config)
     filters = Filters(bulletin_ids=tuple(args.bulletin or ()))
     response = qa.ask(args.question, _url_for(config), top_k=args.top_k, filters=filters)
+    response["citations"] = with_quote_urls(response["citations"])
     if args.json:
         print(json.dumps(response, indent=2, ensure_ascii=False))
         return 0
@@ -95,6 +101,8 @@ def _print_answer(response: dict) -> None:
 def cmd_chat(args, config: Config) -> int:
     """A conversation in the terminal: follow-up questions keep their context until /new or the end."""
     import readline  # noqa: F401  (line editing and history for input())
+
+    from service.web.context import with_quote_urls
 
     qa = _service(config)
     url_for = _url_for(config)
@@ -118,6 +126,7 @@ def cmd_chat(args, config: Config) -> int:
             print(f"(questions are limited to {config.max_question_chars} characters)", file=sys.stderr)
             continue
         response = qa.ask(question, url_for, conversation_id=conversation_id)
+        response["citations"] = with_quote_urls(response["citations"])
         conversation_id = response["conversation_id"]
         if response["resolved_question"] != question:
             print(f"(read as: {response['resolved_question']})", file=sys.stderr)
@@ -171,6 +180,36 @@ def _gunicorn(args, config: Config) -> int:
     ]
     print(f"Serving on http://{args.host}:{args.port}/ with {args.workers} workers", file=sys.stderr)
     WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+    return 0
+
+
+def cmd_slack(args, config: Config) -> int:
+    """The Slack bot over Socket Mode: a WebSocket to Slack, nothing to expose. It answers from the same data
+    folder as `bqa serve` (which may run beside it and serve the source view its links point at)."""
+    if not (config.slack_bot_token and config.slack_app_token):
+        print(
+            "bqa slack needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (an app-level token, xapp-…, with the "
+            "connections:write scope); see README, Slack.",
+            file=sys.stderr,
+        )
+        return 2
+    if not config.public_url:
+        print(f"BQA_PUBLIC_URL is not set: citation links will point at {LOCAL_URL}", file=sys.stderr)
+        config = replace(config, public_url=LOCAL_URL)
+    from service import slack
+    from service.app import create_app
+
+    import threading
+
+    handler = slack.socket_mode(create_app(config, qa=_service(config)))
+    try:
+        handler.connect()
+        print("Connected to Slack over Socket Mode; Ctrl-C stops.", file=sys.stderr)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()
     return 0
 
 
@@ -234,6 +273,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     serve.add_argument("--access-log", action="store_true", help="gunicorn's access log besides bqa's JSON log")
     serve.set_defaults(run=cmd_serve)
+
+    slack = commands.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
+    slack.set_defaults(run=cmd_slack)
 
     evaluation = commands.add_parser("eval", help="score answers on a question set (dev.jsonl format)")
     evaluation.add_argument("file", type=Path)

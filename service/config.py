@@ -45,7 +45,8 @@ class Config:
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
     suggestions: tuple[str, ...] = ()  # starter questions the widget offers; empty: derived from the corpus
     slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
+    slack_signing_secret: str | None = None  # HTTP mode (Events API): Slack signs every request with it
+    slack_app_token: str | None = None  # Socket Mode (`bqa slack`): the app-level token, xapp-…
     slack_api_url: str = "https://slack.com/api/"
     # The optional LLM answerer (an OpenAI-compatible server); unset base URL: extractive answers only.
     llm_base_url: str | None = None
@@ -89,6 +90,7 @@ class Config:
             suggestions=tuple(q.strip() for q in env.get("BQA_SUGGESTIONS", "").split("|") if q.strip()),
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("BQA_SLACK_API_URL") or cls.slack_api_url,
             llm_base_url=(env.get("BQA_LLM_BASE_URL") or "").rstrip("/") or None,
             llm_model=env.get("BQA_LLM_MODEL") or None,

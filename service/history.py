@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS slack_threads (
     updated REAL NOT NULL,
     PRIMARY KEY (team, channel, thread_ts)
 );
+-- Who has asked the bot in a Slack thread: their plain replies there are follow-ups, without a new mention.
+CREATE TABLE IF NOT EXISTS slack_thread_askers (
+    team TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    user TEXT NOT NULL,
+    PRIMARY KEY (team, channel, thread_ts, user)
+);
 CREATE TABLE IF NOT EXISTS slack_deliveries (
     key TEXT PRIMARY KEY,
     seen REAL NOT NULL
@@ -192,14 +200,36 @@ class History:
         ).fetchone()
         return row["conversation_id"] if row is not None else None
 
-    def link_slack_thread(self, team: str, channel: str, thread_ts: str, conversation_id: str) -> None:
-        """Make the Slack thread (team, channel, thread_ts) carry on `conversation_id` from now on."""
-        self._connect().execute(
-            """INSERT INTO slack_threads VALUES (?, ?, ?, ?, ?)
-               ON CONFLICT (team, channel, thread_ts) DO UPDATE SET
-                   conversation_id = excluded.conversation_id, updated = excluded.updated""",
-            (team, channel, thread_ts, conversation_id, time.time()),
-        )
+    def link_slack_thread(
+        self, team: str, channel: str, thread_ts: str, conversation_id: str, asker: str | None = None
+    ) -> None:
+        """Make the Slack thread (team, channel, thread_ts) carry on `conversation_id` from now on, and remember
+        `asker` (a Slack user id) as someone who asks the bot there."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                """INSERT INTO slack_threads VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (team, channel, thread_ts) DO UPDATE SET
+                       conversation_id = excluded.conversation_id, updated = excluded.updated""",
+                (team, channel, thread_ts, conversation_id, time.time()),
+            )
+            if asker:
+                db.execute(
+                    "INSERT OR IGNORE INTO slack_thread_askers VALUES (?, ?, ?, ?)", (team, channel, thread_ts, asker)
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def is_slack_asker(self, team: str, channel: str, thread_ts: str, user: str) -> bool:
+        """Whether `user` has asked the bot in the Slack thread (team, channel, thread_ts)."""
+        row = self._connect().execute(
+            "SELECT 1 FROM slack_thread_askers WHERE team = ? AND channel = ? AND thread_ts = ? AND user = ?",
+            (team, channel, thread_ts, user),
+        ).fetchone()
+        return row is not None
 
     def first_delivery(self, key: str, ttl_seconds: float) -> bool:
         """True the first time `key` (a Slack event id, say) is seen within `ttl_seconds`, False for a repeat.

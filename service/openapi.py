@@ -107,8 +107,10 @@ SCHEMAS = {
             "url": {
                 "type": "string",
                 "format": "uri",
-                "description": "Absolute URL of the paragraph in the source view: "
-                "/bulletins/{bulletin_id}#{paragraph_id}.",
+                "description": "Absolute URL of the paragraph in the source view, naming the quoted span so that "
+                "the page highlights it: /bulletins/{bulletin_id}?hl={paragraph_id}:{start}-{end}#{paragraph_id} "
+                "(start and end count characters of the paragraph's text; without hl the whole paragraph is "
+                "highlighted).",
             },
             "score": {"type": "number"},
         },
@@ -274,6 +276,16 @@ SCHEMAS = {
                        "description": "BQA_SUGGESTIONS, or derived from the indexed bulletins."},
         },
     },
+    "OriginCheck": {
+        "type": "object",
+        "required": ["origin", "allowed"],
+        "additionalProperties": False,
+        "properties": {
+            "origin": {**_STRING_OR_NULL, "description": "The Origin header of the request, if any."},
+            "allowed": {"type": "boolean", "description": "Whether that origin may call the API from a browser "
+                        "(BQA_ALLOWED_ORIGINS or the service's own); true without an Origin header."},
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "index", "answerer"],
@@ -375,7 +387,10 @@ SPEC = {
                     "Events, in order: `meta` {conversation_id, resolved_question}; `delta` {text}, the answer in "
                     "pieces; `citations` {citations, answerable, answerer, turn, timing_ms}; `done` {}. A failure after the "
                     "stream has started is an `error` event {code, message}. Invalid requests and unknown "
-                    "conversations are refused before the stream starts, with the JSON errors of /ask."
+                    "conversations are refused before the stream starts, with the JSON errors of /ask. "
+                    "Framing: the stream opens with `retry: 3000`; every event has an `id:`, its number in the "
+                    "stream from 1; while the answer is being worked out, a `: keep-alive` comment comes every 15 s. "
+                    "Each event's `data:` is one line of JSON. There is no resuming from Last-Event-ID: ask again."
                 ),
                 "requestBody": {
                     "required": True,
@@ -495,6 +510,16 @@ SPEC = {
                 "operationId": "getSuggestions",
                 "summary": "Starter questions the chat widget offers",
                 "responses": {"200": _json(_ref("Suggestions"), "The questions.")},
+            }
+        },
+        "/api/v1/origin": {
+            "get": {
+                "operationId": "checkOrigin",
+                "summary": "Whether the calling page's origin may use the API (readable from any origin)",
+                "description": "A browser refused by CORS tells a script nothing but \"network error\". This answer "
+                "carries Access-Control-Allow-Origin: * so the chat widget can tell a refused origin (and say "
+                "that the site's owner should have it added to BQA_ALLOWED_ORIGINS) from a network failure.",
+                "responses": {"200": _json(_ref("OriginCheck"), "The origin seen, and whether it is allowed.")},
             }
         },
         "/widget.js": {

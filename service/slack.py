@@ -1,63 +1,77 @@
 """The Slack bot: mention it in a channel or write to it in a DM and it answers in a thread, quoting the bulletins
-and linking every cited paragraph; `/bqa <question>` answers privately, with a button to share the answer.
+and linking every cited paragraph; `/bqa <question>` answers privately, with a button to share the answer; its
+App Home tab says how to use it and offers starter questions.
 
-slack-bolt speaks the protocol and its Flask adapter mounts it in this app, at three URLs the manifest
-(`slack/manifest.yml`) points Slack at: `POST /slack/events` (Events API), `/slack/interactions` (button clicks)
-and `/slack/commands` (the slash command). They all take any kind of Slack request; the split only keeps logs
-readable. Without `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` they answer 503 `slack_not_configured` and
-nothing else changes.
+One bot, two ways to reach Slack (the README's Slack section, and a manifest for each):
+
+* **HTTP** (`slack/manifest.yml`): slack-bolt's Flask adapter mounts the bot in this app, at three URLs Slack
+  must reach over HTTPS: `POST /slack/events` (Events API), `/slack/interactions` (button clicks) and
+  `/slack/commands` (the slash command). They all take any kind of Slack request; the split only keeps logs
+  readable. Without `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET` they answer 503 `slack_not_configured`.
+* **Socket Mode** (`slack/manifest-socket-mode.yml`): `bqa slack` opens a WebSocket to Slack with the app-level
+  token `SLACK_APP_TOKEN` (bolt's `SocketModeHandler`), for organisations that cannot expose a public endpoint.
+  Nothing reaches bqa from outside, so no signing secret is needed; events arrive as envelopes that bolt
+  acknowledges over the same socket.
 
 Being a good Slack citizen, step by step:
 
-* Every request must carry Slack's signature (HMAC-SHA256 over `v0:{timestamp}:{body}` with the signing secret)
-  and a timestamp at most five minutes old, or it is refused with 401 before anything reads it. The route checks
-  this itself, so that an unsigned body never reaches bolt's parser, and bolt checks it again (its
-  `RequestVerification` middleware stays on).
-* Slack wants an answer within 3 seconds. Bolt acknowledges an event at once and runs the listener afterwards on
-  a thread pool (`process_before_response=False`); the answer goes out with `chat.postMessage`. Clicks and slash
-  commands are acknowledged by the listener itself as soon as what must happen first (storing a rating) is done.
-* Slack redelivers an event it thinks was lost (`X-Slack-Retry-Num`), and one message can arrive as two events (a
-  mention in a DM). A delivery is answered only if its `event_id` is new, and a message only if its
-  (team, channel, ts) is: both are claimed with one atomic insert in the SQLite file of the conversation history
-  (`History.first_delivery`), so this holds across threads and worker processes. Claims are forgotten after
-  `DEDUP_TTL` seconds. A claim is taken before answering: a worker that dies mid-answer leaves that one question
-  unanswered rather than risk answering twice.
+* Over HTTP every request must carry Slack's signature and a timestamp at most five minutes old, or it is refused
+  with 401 before its body is parsed: slack_sdk's `SignatureVerifier` checks the route (bolt parses a body as it
+  reads it, and a forgery must not reach a parser), and bolt's own `RequestVerification` middleware, built on the
+  same verifier, stays on behind it. A signed body that is not a Slack payload (not JSON, `"event": [1]`,
+  `payload=notjson`) is a 400 JSON with `X-Slack-No-Retry: 1`, so Slack does not redeliver it.
+* Slack wants an answer within 3 seconds. Bolt acknowledges at once and runs the listener afterwards on a thread
+  pool (`process_before_response=False`). The reply starts as a placeholder ("Searching the bulletins…", posted
+  straight away) that `chat.update` turns into the answer, so people see at once that the bot is on it. Clicks
+  and slash commands are acknowledged by the listener itself as soon as what must happen first (storing a
+  rating) is done.
+* Slack redelivers an event it thinks was lost (`X-Slack-Retry-Num`, or a new envelope), and one message can
+  arrive as two events (a mention in a DM, or in a channel whose messages the bot also reads). A delivery is
+  answered only if its `event_id` is new, and a message only if its (team, channel, ts) is: both are claimed with
+  one atomic insert in the SQLite file of the conversation history (`History.first_delivery`), so this holds
+  across threads, worker processes and both modes. Claims are forgotten after `DEDUP_TTL` seconds. A claim is
+  taken before answering: a worker that dies mid-answer leaves that one question unanswered rather than risk
+  answering twice.
 * The bot's own messages are dropped by bolt (`IgnoringSelfEvents`, which learns the bot's ids from one
   `auth.test` call at the first request: the app is built with `token_verification_enabled=False`, so creating it
-  never calls Slack); other bots' messages (`bot_id`, subtype `bot_message`) are ignored here.
+  never calls Slack); other bots' messages (`bot_id`, subtype `bot_message`) and edits are ignored here.
 * A thread is a conversation: `thread_ts = event.thread_ts or event.ts`, and (team, channel, thread_ts) maps to a
   bqa conversation id (`History.slack_conversation`), so "how much did they give?" in the thread is read with the
-  question before it. An expired conversation starts afresh in the same thread.
+  question before it. Whoever asked the bot in a thread may go on there without mentioning it again: the bot reads
+  the channel messages it is subscribed to (`message.channels`, `message.groups`) and answers a thread reply only
+  from someone it has answered in that thread (`History.is_slack_asker`); other people's chatter is left alone
+  unless it mentions the bot. An expired conversation starts afresh in the same thread.
 
 Answers are Block Kit messages with a plain-text fallback: the answer (plain text, so a quote is never read as
-Slack markup), the citations as links `<url|Bulletin title · Section ¶n>` in a context block, and 👍 / 👎 buttons
-whose clicks are stored as feedback with source "slack". Links are absolute: `BQA_PUBLIC_URL`, or when it is unset
-the address Slack's request came in on (the host of the request URLs in the manifest).
+Slack markup), the citations as links `<url|Bulletin title · Section ¶n>` in a context block, each link naming the
+quoted span so the source view highlights it, and 👍 / 👎 buttons whose clicks are stored as feedback with source
+"slack". Links are absolute: `BQA_PUBLIC_URL`, or when it is unset the address Slack's request came in on (the host
+of the request URLs in the manifest).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 from urllib.parse import quote as percent_encode
 
-from flask import Blueprint, Flask, Request, Response, current_app, request
-from slack_bolt import App, BoltResponse
-from slack_bolt.adapter.flask import SlackRequestHandler
+from flask import Blueprint, Flask, Request, current_app, request
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.flask.handler import to_bolt_request, to_flask_response
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from werkzeug.routing import Map
 
-from service.web import context
 from service.config import Config
-from service.web.errors import error_response
 from service.history import ConversationNotFound, TurnNotFound
 from service.pipeline import BulletinQA
+from service.suggestions import StarterQuestions
+from service.web import context
+from service.web.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +80,9 @@ bp = Blueprint("slack", __name__, url_prefix="/slack")
 EXTENSION = "bqa.slack"
 BASE_URL = "bqa_base_url"  # bolt context key: the service's root URL as users reach it
 
-MAX_REQUEST_AGE = 5 * 60  # seconds; Slack's own rule for the signature timestamp
 DEDUP_TTL = 60 * 60  # seconds a delivery is remembered; Slack's last retry comes about 5 minutes after the first
 LISTENER_THREADS = 4
+NO_RETRY = {"X-Slack-No-Retry": "1"}  # Slack's header for "do not redeliver this one"
 
 # Slack's limits (https://api.slack.com/reference/block-kit/blocks)
 SECTION_CHARS = 3000
@@ -76,24 +90,36 @@ CONTEXT_ELEMENTS = 10
 MAX_BLOCKS = 50
 MAX_ANSWER_SECTIONS = 10  # an answer longer than 30,000 characters is cut; bqa's quotes are far shorter
 FALLBACK_CHARS = 3900
+BUTTON_CHARS = 75
+ACTIONS_ELEMENTS = 25
 
 ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # as Flask's url_for(_anchor=...) quotes a fragment
 FEEDBACK_UP, FEEDBACK_DOWN, SHARE = "bqa_feedback_up", "bqa_feedback_down", "bqa_share"
+STARTER = "bqa_starter"  # App Home buttons: bqa_starter_0, bqa_starter_1, … (action ids are unique in a view)
 ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share"}  # messages written by a person
 
+SEARCHING = "Searching the bulletins…"
 NOT_FOUND = "That's not in the bulletins: none of them answers this question."
 USAGE = (
     "Ask me about the bulletins, e.g. `/bqa Who funded CT Travel?`. Mention me in a channel or write to me "
     "directly to get the answer in a thread, where follow-up questions work too."
 )
 MENTION_USAGE = (
-    "Ask me about the bulletins, e.g. “@bqa Who funded CT Travel?”. I answer in a thread, where follow-up "
-    "questions work too; `/bqa <question>` asks privately."
+    "Ask me about the bulletins, e.g. “@bqa Who funded CT Travel?”. I answer in a thread, where you can ask "
+    "follow-up questions without mentioning me again; `/bqa <question>` asks privately."
+)
+HOW_TO = (
+    "I answer questions from the bulletins: I quote the sentence that answers and link the paragraph it comes "
+    "from, and when the bulletins don't say, I say so.\n"
+    "• *In a channel:* mention me (“@bqa Who funded CT Travel?”) and I answer in a thread. Reply in that thread "
+    "to ask a follow-up; no need to mention me again.\n"
+    "• *Privately:* write to me in the *Messages* tab, or type `/bqa <question>` anywhere.\n"
+    "• Rate answers with 👍 / 👎: it tells the people who write the bulletins what is missing."
 )
 FAILED = "Sorry, something went wrong on our side and I couldn't answer. Please try again in a moment."
 
 
-# --- the routes ---------------------------------------------------------------------------------------------------
+# --- the HTTP routes ----------------------------------------------------------------------------------------------
 
 
 @bp.post("/events")
@@ -101,52 +127,100 @@ FAILED = "Sorry, something went wrong on our side and I couldn't answer. Please 
 @bp.post("/commands")
 def receive():
     bot: SlackBot | None = current_app.extensions.get(EXTENSION)
-    if bot is None:
+    if bot is None or bot.verifier is None:
         return error_response(
             503, "slack_not_configured",
-            "The Slack bot is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and restart the service.",
+            "The Slack bot's HTTP endpoints are off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and restart the "
+            "service (or run it over Socket Mode: `bqa slack`).",
         )
     body = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH
-    if not signed_by_slack(bot.signing_secret, request.headers, body):
+    if not is_signed(bot.verifier, body, request.headers):
         return error_response(
             401, "invalid_signature", "The request is not signed with this app's signing secret, or is too old."
         )
-    return bot.handler.handle(request)
+    try:
+        bolt_request = read_bolt_request(request)
+    except PayloadError as e:
+        return error_response(400, "invalid_payload", str(e), NO_RETRY)
+    bolt_request.context[BASE_URL] = service_root()
+    return to_flask_response(bot.bolt.dispatch(bolt_request))
 
 
 @bp.record_once
 def _setup(state) -> None:
-    """Build the bot for an app whose configuration names a bot token and a signing secret."""
+    """Build the bot for an app whose configuration names a bot token and a way to hear from Slack."""
     app: Flask = state.app
     config: Config = app.config[context.CONFIG_KEY]
-    if config.slack_bot_token and config.slack_signing_secret:
+    if config.slack_bot_token and (config.slack_signing_secret or config.slack_app_token):
         app.extensions[EXTENSION] = SlackBot(config, app.extensions[context.EXTENSION], app.url_map)
 
 
-def signed_by_slack(secret: str, headers, body: bytes, now: float | None = None) -> bool:
-    """Whether `body` carries Slack's v0 signature made with `secret`, dated within five minutes of `now`."""
-    timestamp = headers.get("X-Slack-Request-Timestamp", "")
-    signature = headers.get("X-Slack-Signature", "")
-    if not re.fullmatch(r"[0-9]{1,12}", timestamp):
+def socket_mode(app: Flask) -> SocketModeHandler:
+    """The Socket Mode connection of `app`'s bot (`bqa slack`): `start()` it, `close()` it."""
+    bot: SlackBot | None = app.extensions.get(EXTENSION)
+    config: Config = app.config[context.CONFIG_KEY]
+    if bot is None or not config.slack_app_token:
+        raise ValueError("Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an app-level token, xapp-…)")
+    return SocketModeHandler(bot.bolt, app_token=config.slack_app_token, logger=log)
+
+
+def is_signed(verifier: SignatureVerifier, body: bytes, headers) -> bool:
+    """slack_sdk's check of Slack's signature and timestamp. Headers it cannot read (a timestamp that is not a
+    number, a signature that is not ASCII) or a body that is not UTF-8 make a failed check, not a crash."""
+    try:
+        return verifier.is_valid_request(body, dict(headers))
+    except (ValueError, TypeError):
         return False
-    if abs((time.time() if now is None else now) - int(timestamp)) > MAX_REQUEST_AGE:
-        return False
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), signature.encode("latin-1", "replace"))
 
 
-class RequestHandler(SlackRequestHandler):
-    """Bolt's Flask adapter, which also tells the listeners the service's root URL for this request.
+class PayloadError(ValueError):
+    """A signed request whose body is not a Slack payload."""
 
-    Listeners run on bolt's threads, outside Flask's request context, so what they need from the request is put
-    into bolt's context here; the rest is `SlackRequestHandler.handle` for a POST.
-    """
 
-    def handle(self, req: Request) -> Response:
-        bolt_request = to_bolt_request(req)
-        bolt_request.context[BASE_URL] = service_root()
-        return to_flask_response(self.app.dispatch(bolt_request))
+# Where Slack's payloads hold objects, ids (a string, or an object with an "id") and lists of objects. Bolt reads
+# these fields before any listener runs, and fails on any other shape.
+_OBJECT_FIELDS = ("event", "view", "container", "message", "previous_message", "item", "function_data")
+_ID_FIELDS = ("team", "user", "channel", "enterprise")
+_LIST_FIELDS = ("authorizations", "actions")
+_TEXT_FIELDS = ("type", "command", "callback_id", "action_id", "block_id", "subtype", "channel_type", "tab")
+
+
+def read_bolt_request(req: Request) -> BoltRequest:
+    """The request as bolt reads it, or PayloadError when its body is not the JSON (or form) of a Slack payload."""
+    try:
+        bolt_request = to_bolt_request(req)  # parses the body and extracts ids: fails on many a wrong shape
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+        raise PayloadError("The body is not a Slack payload: not JSON, or not a JSON object.") from None
+    check_payload(bolt_request.body)
+    return bolt_request
+
+
+def check_payload(body) -> None:
+    """Refuse (PayloadError) a payload whose fields bolt reads do not have the shapes Slack sends."""
+    if not isinstance(body, dict):
+        raise PayloadError("The body is not a Slack payload: not a JSON object.")
+    pending = [("payload", body)]
+    while pending:
+        where, item = pending.pop()
+        for name in _TEXT_FIELDS:
+            if item.get(name) is not None and not isinstance(item[name], str):
+                raise PayloadError(f"\"{name}\" in the {where} must be a string.")
+        for name in _ID_FIELDS:
+            if item.get(name) is not None and not isinstance(item[name], (str, dict)):
+                raise PayloadError(f"\"{name}\" in the {where} must be an id or an object.")
+        for name in _OBJECT_FIELDS:  # bolt reads some as `body.get("event", {})`: null is no object either
+            if name in item:
+                if not isinstance(item[name], dict):
+                    raise PayloadError(f"\"{name}\" in the {where} must be an object.")
+                pending.append((name, item[name]))
+        for name in _LIST_FIELDS:
+            if item.get(name) is not None:
+                if not isinstance(item[name], list) or not all(isinstance(x, dict) for x in item[name]):
+                    raise PayloadError(f"\"{name}\" in the {where} must be a list of objects.")
+                pending.extend((name, x) for x in item[name])
+    event = body.get("event")
+    if event is not None and not isinstance(event.get("type"), str):
+        raise PayloadError("The event has no type.")
 
 
 def service_root() -> str:
@@ -158,12 +232,15 @@ def service_root() -> str:
 
 
 class SlackBot:
-    """A bolt `App` answering from `qa`, with its listeners."""
+    """A bolt `App` answering from `qa`, with its listeners; served over HTTP (the routes above), Socket Mode
+    (`socket_mode`), or both."""
 
     def __init__(self, config: Config, qa: BulletinQA, url_map: Map):
         self.config = config
         self.qa = qa
-        self.signing_secret = config.slack_signing_secret
+        secret = config.slack_signing_secret
+        self.verifier = SignatureVerifier(secret) if secret else None
+        self.starters = StarterQuestions(config.suggestions)
         self._url_map = url_map
         self.executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bqa-slack")
         api_url = config.slack_api_url if config.slack_api_url.endswith("/") else config.slack_api_url + "/"
@@ -171,19 +248,21 @@ class SlackBot:
             name="bqa",
             logger=log,
             client=WebClient(token=config.slack_bot_token, base_url=api_url),
-            signing_secret=config.slack_signing_secret,
+            signing_secret=secret or "",
+            request_verification_enabled=bool(secret),  # Socket Mode has no signatures to check
             token_verification_enabled=False,  # no auth.test at start-up: it runs at the first request instead
             process_before_response=False,
             listener_executor=self.executor,
         )
-        self.handler = RequestHandler(self.bolt)
 
         self.bolt.middleware(self.once_per_event)
         self.bolt.event("app_mention")(self.on_mention)
         self.bolt.event("message")(self.on_message)
+        self.bolt.event("app_home_opened")(self.on_home_opened)
         self.bolt.command("/bqa")(self.on_command)
         self.bolt.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(self.on_feedback)
         self.bolt.action(SHARE)(self.on_share)
+        self.bolt.action(re.compile(f"^{STARTER}_[0-9]+$"))(self.on_starter)
 
     # --- listeners ---
 
@@ -200,18 +279,43 @@ class SlackBot:
             self.answer_in_thread(event, context, client)
 
     def on_message(self, event, context, client):
-        """A DM to the bot; or a reply, in a channel thread the bot answers, when message events of channels are
-        subscribed too (the manifest does not: there, follow-ups mention the bot)."""
-        if event.get("subtype") not in ANSWERED_SUBTYPES or _from_a_bot(event) or not event.get("user"):
+        """A DM to the bot; or, in a channel, a reply in a thread from someone the bot has answered there."""
+        user = event.get("user")
+        if event.get("subtype") not in ANSWERED_SUBTYPES or _from_a_bot(event) or not isinstance(user, str):
             return
         if event.get("channel_type") != "im":
+            if context.bot_user_id and f"<@{context.bot_user_id}" in str(event.get("text", "")):
+                return  # a mention: app_mention answers it
             thread_ts = event.get("thread_ts")
             team = context.team_id or event.get("team") or ""
-            if not thread_ts or self.qa.history.slack_conversation(team, event.get("channel", ""), thread_ts) is None:
-                return
-            if context.bot_user_id and f"<@{context.bot_user_id}" in event.get("text", ""):
-                return  # a mention: app_mention answers it
+            if not thread_ts or not self.qa.history.is_slack_asker(team, event.get("channel", ""), thread_ts, user):
+                return  # chatter, or someone else's thread
         self.answer_in_thread(event, context, client)
+
+    def on_home_opened(self, event, client):
+        """The App Home tab: how to ask, and starter questions that answer in the Messages tab when clicked."""
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        questions, _ = self.starters.get(self.qa.searcher.corpus())
+        client.views_publish(user_id=event["user"], view=home_view(questions))
+
+    def on_starter(self, ack, action, body, context, client):
+        """A starter question clicked on the App Home tab: answered in the app's DM (its Messages tab), where the
+        answer's thread carries on the conversation."""
+        ack()
+        question = str(action.get("value") or "").strip()[: self.config.max_question_chars]
+        user = (body.get("user") or {}).get("id")
+        if not question or not user:
+            return
+        team = context.team_id or ""
+
+        def answer(channel: str, ts: str) -> dict:
+            result = self.ask(question, self.base_url(context))
+            self.qa.history.link_slack_thread(team, channel, ts, result["conversation_id"], asker=user)
+            preface = f"You asked: {_escape(question)}"
+            return self.message(result, result["conversation_id"], result["turn"], preface=preface)
+
+        self.reply(client, user, None, answer)  # a user id as the channel: the app's DM with them
 
     def on_command(self, ack, command, respond, context):
         question = question_text(command.get("text", ""), context.bot_user_id)
@@ -267,8 +371,8 @@ class SlackBot:
         channel = context.channel_id or (body.get("channel") or {}).get("id")
         try:
             posted = client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **message)
-            # Mentions in the shared answer's thread carry on its conversation.
-            self.qa.history.link_slack_thread(context.team_id or "", channel, posted["ts"], conversation_id)
+            # Replies in the shared answer's thread carry on its conversation.
+            self.qa.history.link_slack_thread(context.team_id or "", channel, posted["ts"], conversation_id, user)
         except SlackApiError as e:
             # Not a member of the channel (or a DM between people): the response URL may post where the bot can't.
             log.info("Slack: chat.postMessage failed (%s); sharing via the response URL", e.response.get("error"))
@@ -279,30 +383,45 @@ class SlackBot:
 
     def answer_in_thread(self, event, context, client) -> None:
         team = context.team_id or event.get("team") or ""
-        channel, ts = event.get("channel"), event.get("ts")
+        channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
         if not channel or not ts:
             return
         if not self.qa.history.first_delivery(f"message:{team}:{channel}:{ts}", DEDUP_TTL):
             return  # the same message, as another event
         thread_ts = event.get("thread_ts") or ts
         question = question_text(event.get("text", ""), context.bot_user_id)
+        if not question or len(question) > self.config.max_question_chars:
+            hint = self.too_long() if question else MENTION_USAGE
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=hint)
+            return
+
+        def answer(_channel: str, _ts: str) -> dict:
+            earlier = self.qa.history.slack_conversation(team, channel, thread_ts)
+            result = self.ask(question, self.base_url(context), earlier)
+            self.qa.history.link_slack_thread(team, channel, thread_ts, result["conversation_id"], asker=user)
+            return self.message(result, result["conversation_id"], result["turn"])
+
+        self.reply(client, channel, thread_ts, answer)
+
+    def reply(
+        self, client: WebClient, channel: str, thread_ts: str | None, answer: Callable[[str, str], dict]
+    ) -> None:
+        """Post "Searching the bulletins…" at once, then update it in place with `answer(channel, ts)` (the
+        message's own channel and ts), or with an apology when answering fails."""
         try:
-            if not question:
-                message = {"text": MENTION_USAGE}
-            elif len(question) > self.config.max_question_chars:
-                message = {"text": self.too_long()}
-            else:
-                earlier = self.qa.history.slack_conversation(team, channel, thread_ts)
-                result = self.ask(question, self.base_url(context), earlier)
-                if result["conversation_id"] != earlier:
-                    self.qa.history.link_slack_thread(team, channel, thread_ts, result["conversation_id"])
-                message = self.message(result, result["conversation_id"], result["turn"])
+            placeholder = client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=SEARCHING, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as e:
+            log.warning("Slack: cannot post in %s (%s)", channel, e.response.get("error"))
+            return
+        channel, ts = placeholder["channel"], placeholder["ts"]
+        try:
+            message = answer(channel, ts)
         except Exception:
-            log.exception("Slack: answering %s in %s failed", ts, channel)
+            log.exception("Slack: answering in %s failed", channel)
             message = {"text": FAILED}
-        client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **message
-        )
+        client.chat_update(channel=channel, ts=ts, **message)
 
     def ask(self, question: str, base_url: str, conversation_id: str | None = None) -> dict:
         """`BulletinQA.ask` with absolute source URLs; an expired conversation starts a new one."""
@@ -318,7 +437,7 @@ class SlackBot:
             return self.qa.ask(question, url_for)
 
     def base_url(self, context) -> str:
-        """The root of source URLs: as `RequestHandler` found it, else `BQA_PUBLIC_URL` (or relative, at worst)."""
+        """The root of source URLs: as the HTTP route found it, else `BQA_PUBLIC_URL` (or relative, at worst)."""
         return context.get(BASE_URL) or (self.config.public_url or "").rstrip("/")
 
     def too_long(self) -> str:
@@ -338,9 +457,9 @@ class SlackBot:
 
         links, plain = [], []
         for citation in answer["citations"]:
-            label = self.label(citation)
-            links.append(f"[{citation['n']}] <{_escape(citation['url'])}|{_escape(label)}>")
-            plain.append(f"[{citation['n']}] {label}: {citation['url']}")
+            label, url = self.label(citation), context.quote_url(citation)
+            links.append(f"[{citation['n']}] <{_escape(url)}|{_escape(label)}>")
+            plain.append(f"[{citation['n']}] {label}: {url}")
         if links and not answer["answerable"]:
             links.insert(0, "Closest related:")
         for start in range(0, len(links), CONTEXT_ELEMENTS):
@@ -372,6 +491,27 @@ class SlackBot:
         node = corpus.paragraphs.get(citation.get("paragraph_id")) if corpus is not None else None
         ordinal = node.metadata.get("ordinal") if node is not None else None
         return f"{label} ¶{ordinal}" if ordinal is not None else label
+
+
+def home_view(questions: list[str]) -> dict:
+    """The App Home tab: what the bot does and how to ask it, then a button per starter question."""
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Ask the bulletins"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": HOW_TO}},
+    ]
+    if questions:
+        buttons = [
+            {"type": "button", "action_id": f"{STARTER}_{i}", "value": question,
+             "text": {"type": "plain_text", "text": _cut(question, BUTTON_CHARS)}}
+            for i, question in enumerate(questions[:ACTIONS_ELEMENTS])
+        ]
+        blocks += [
+            {"type": "divider"},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*Try one of these* (the answer appears in the "
+                                                                    "*Messages* tab):"}},
+            {"type": "actions", "block_id": "bqa_starters", "elements": buttons},
+        ]
+    return {"type": "home", "blocks": blocks}
 
 
 # --- text ---------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Starter questions the widget offers before the first question: configured, or derived from the corpus.
+"""Starter questions the widget and Slack's App Home offer before the first question: configured, or derived.
 
 An operator who knows what visitors ask sets BQA_SUGGESTIONS. Without it, a blank box would leave a visitor
 guessing what the bulletins cover, so a few questions are made from what the index itself knows: the period of
@@ -10,6 +10,7 @@ text keep the questions on what the bulletins do cover, without running the pipe
 from __future__ import annotations
 
 import re
+import threading
 
 from index.retrieve import Corpus
 
@@ -54,3 +55,23 @@ def derive(corpus: Corpus | None, limit: int = MAX_SUGGESTIONS) -> list[str]:
             ranked.append((-mentions, position, alias.long))
     questions += [f"What did {_with_article(long)} do?" for _, _, long in sorted(ranked)]
     return questions[:limit]
+
+
+class StarterQuestions:
+    """The configured questions, or those derived from the served corpus, worked out once per index generation
+    (deriving scans every paragraph for every acronym). Each client (an app, a Slack bot) holds its own."""
+
+    def __init__(self, configured: tuple[str, ...] = ()):
+        self.configured = tuple(configured)
+        self._derived: tuple[str | None, list[str]] | None = None  # (generation, questions)
+        self._lock = threading.Lock()
+
+    def get(self, corpus: Corpus | None) -> tuple[list[str], str]:
+        """(questions, "config" or "corpus")."""
+        if self.configured:
+            return list(self.configured), "config"
+        generation = corpus.generation if corpus is not None else None
+        with self._lock:
+            if self._derived is None or self._derived[0] != generation:
+                self._derived = (generation, derive(corpus))
+            return list(self._derived[1]), "corpus"

@@ -1,7 +1,12 @@
 """Pages for people, and the health check for machines.
 
 The source view `/bulletins/<id>` is where every citation URL points: each paragraph carries its id as the HTML
-id, so the URL fragment of a citation lands on (and, through CSS `:target`, highlights) the paragraph quoted.
+id, so the URL fragment of a citation lands on the paragraph quoted, and the URL's `hl` (paragraph:start-end,
+see `context.quote_url`) names the quoted span, which is marked up on the server (`<mark>`), so the reader's eye
+goes to the sentence rather than the whole paragraph, with no script (the CSP allows none inline). The
+bulletin's title and the current section stay in view (CSS sticky), and a link leads back to where the reader
+came from: the page that embeds the widget (`?from=`, which the widget adds) or the referring page, but only
+when it is on a site this service works with (BQA_ALLOWED_ORIGINS or its own), never one anyone can put in a link.
 Text from bulletins and from URLs only ever reaches the page through Jinja's autoescaping, and the chat widget
 on `/` writes answers with `textContent`, so a bulletin cannot inject markup into the page that shows it.
 """
@@ -9,10 +14,12 @@ on `/` writes answers with `textContent`, so a bulletin cannot inject markup int
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, render_template, request, url_for
 
 from service.web import context
+from service.web.security import allowed_origins, normalize_origin
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +71,30 @@ def bulletin(bulletin_id: str):
     number = context.page_number(request.args.get("page"), pages)
     if number is None:
         return render_template("not_found.html", message=f"“{found['title']}” has {pages} page(s)."), 404
-    sections = [
-        {"title": title, "paragraphs": [{"id": pid, "n": corpus.paragraphs[pid].metadata["ordinal"],
-                                         "text": corpus.paragraphs[pid].text} for pid in ids]}
-        for title, ids in context.on_page(found["sections"], number)
-    ]
-    return render_template("bulletin.html", bulletin=found, sections=sections, page=number, pages=pages)
+    span = context.quoted_span(request.args.get(context.QUOTE_PARAM))
+    sections = []
+    for title, ids in context.on_page(found["sections"], number):
+        paragraphs = []
+        for pid in ids:
+            text = corpus.paragraphs[pid].text
+            paragraph = {"id": pid, "n": corpus.paragraphs[pid].metadata["ordinal"], "text": text}
+            if span is not None and span[0] == pid and span[2] <= len(text):
+                start, end = span[1:]
+                paragraph.update(before=text[:start], quote=text[start:end], after=text[end:])
+            paragraphs.append(paragraph)
+        sections.append({"title": title, "paragraphs": paragraphs})
+    return render_template("bulletin.html", bulletin=found, sections=sections, back=back_link(), page=number,
+                           pages=pages)
+
+
+def back_link() -> dict | None:
+    """{"href", "label"} of the page the reader came from, when it is on a site this service works with."""
+    here = request.base_url
+    for candidate in (request.args.get("from"), request.referrer):
+        if not candidate:
+            continue
+        parts = urlsplit(candidate)
+        page = parts._replace(fragment="").geturl()
+        if normalize_origin(candidate) in allowed_origins() and page.split("?")[0] != here:
+            return {"href": page, "label": parts.netloc}
+    return None

@@ -1,10 +1,17 @@
-"""The chat widget's files and the one endpoint only the widget needs: starter questions.
+"""The chat widget's files and the two endpoints only the widget needs: starter questions, and whether the page
+embedding it may use the API at all.
 
 Site owners paste `<script src="https://HOST/widget.js" ...>` once and never touch it again, so /widget.js keeps
 that address and is cached only briefly (a fix reaches every site within minutes, and revalidation is a cheap
 304 thanks to the ETag). What it loads itself is pinned: the script asks for `widget.css?v=<version>`, and a
 request carrying the current version may be cached for a year, since any change to either file changes the
 version (a hash of both). The version is written into the script as it is served: no build step.
+
+A site whose origin is not in BQA_ALLOWED_ORIGINS gets no CORS grant, and the browser then reports the failed
+request to the widget as a bare network error, the same as a dropped connection. `/api/v1/origin` is readable by
+any page (`Access-Control-Allow-Origin: *`, a simple GET without credentials) and says whether the caller's origin
+is allowed, so the widget can tell the site's owner what to change instead of "check your connection". It gives
+away nothing a caller does not know already: its own origin, and whether that one is allowed.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
+from service.suggestions import StarterQuestions
 from service.web import context
-from service.suggestions import derive
+from service.web.security import allowed_origins, normalize_origin
 
 bp = Blueprint("widget", __name__)
 
@@ -63,22 +71,24 @@ def stylesheet():
     return _asset("widget.css")
 
 
-def suggested_questions() -> tuple[list[str], str]:
-    """(questions, "config" or "corpus"); derived ones are cached per index generation."""
-    configured = context.config().suggestions
-    if configured:
-        return list(configured), "config"
-    corpus = context.qa().searcher.corpus()
-    generation = corpus.generation if corpus is not None else None
-    cached = current_app.extensions.get(SUGGESTIONS_KEY)
-    if cached is None or cached[0] != generation:
-        cached = (generation, derive(corpus))
-        current_app.extensions[SUGGESTIONS_KEY] = cached
-    return list(cached[1]), "corpus"
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions[SUGGESTIONS_KEY] = StarterQuestions(state.app.config[context.CONFIG_KEY].suggestions)
 
 
 @bp.get("/api/v1/suggestions")
 def suggestions():
     """Starter questions: BQA_SUGGESTIONS when set, else a few derived from the indexed bulletins."""
-    questions, source = suggested_questions()
+    questions, source = current_app.extensions[SUGGESTIONS_KEY].get(context.qa().searcher.corpus())
     return jsonify({"suggestions": questions, "source": source})
+
+
+@bp.get("/api/v1/origin")
+def origin():
+    """{"origin": the Origin header or null, "allowed": whether it may call the API from a browser}."""
+    sent = request.headers.get("Origin")
+    allowed = sent is None or normalize_origin(sent) in allowed_origins()  # no Origin: not a cross-origin call
+    response = jsonify({"origin": sent, "allowed": allowed})
+    response.headers["Access-Control-Allow-Origin"] = "*"  # the one answer every page may read
+    response.cache_control.no_store = True
+    return response

@@ -6,6 +6,9 @@ import io
 import json
 import os
 import shutil
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -141,8 +144,6 @@ def chroma_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def server_qa(config, chroma_server, tmp_path_factory) -> BulletinQA:
     """The service over the seed corpus indexed in a Chroma server instead of the embedded store."""
-    from dataclasses import replace
-
     service = BulletinQA.from_config(
         replace(config, chroma_url=chroma_server, data_dir=tmp_path_factory.mktemp("bqa-server") / "data")
     )
@@ -157,3 +158,53 @@ def on_both_stores(request, qa) -> BulletinQA:
     """For `qa = pytest.fixture(scope="module", params=STORES, name="qa")(on_both_stores)` in a test module: its
     tests run against the embedded store and against a real Chroma server."""
     return qa if request.param == "embedded" else request.getfixturevalue("server_qa")
+
+
+class HeldModel:
+    """A loopback OpenAI-compatible server that holds every request until `release` is set, then refuses it (400),
+    so the service falls back to its extractive answer. For what users see while an answer is being worked out:
+    keep-alive comments, the typing indicator, the Stop button."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.received: list[str] = []
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                held.received.append(self.path)
+                held.release.wait(120)
+                body = b'{"error": {"message": "no model here", "type": "invalid_request_error"}}'
+                try:
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def service(self, config: Config) -> BulletinQA:
+        """The service over `config`'s (already indexed) data folder, with this server as its LLM."""
+        return BulletinQA.from_config(replace(config, llm_base_url=self.url, llm_model="held", llm_timeout=120))
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def held_model(qa):
+    """A `HeldModel`, closed (and released) after the test; `qa` first, so the data folder is indexed."""
+    model = HeldModel()
+    yield model
+    model.close()

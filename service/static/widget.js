@@ -1,5 +1,6 @@
 // The bqa chat widget. A site embeds it with one tag:
 //   <script src="https://HOST/widget.js" data-bqa-api="https://HOST" data-title="Ask the bulletins" defer></script>
+// (optionally data-theme="dark" or "light"; without it the widget follows the reader's prefers-color-scheme).
 // It adds a launcher button that opens a chat panel; answers stream in from POST /api/v1/ask/stream and cite the
 // bulletin paragraphs they quote.
 //
@@ -14,6 +15,13 @@
 //   complete, from a separate status region.
 // - The conversation (its id and the messages shown) is kept in sessionStorage: it survives reloads and
 //   navigation in the same tab, and ends with the tab.
+// - A typing indicator stands in for the answer until its first words arrive; Stop aborts the request
+//   (AbortController). A stopped answer is not shown in part: uncited text is what bqa never shows.
+// - A citation's popover floats next to its chip, below it or above it near the bottom edge, always inside the
+//   panel and the viewport.
+// - When the browser refuses the request because this site's origin is not allowed (CORS), fetch says no more
+//   than "network error"; /api/v1/origin, readable from anywhere, tells that apart, so the widget can say what
+//   the site's owner must do instead of "check your connection".
 (function () {
   "use strict";
 
@@ -27,6 +35,7 @@
   var scriptUrl = new URL(script.src, window.location.href);
   var API = (script.getAttribute("data-bqa-api") || scriptUrl.origin).replace(/\/+$/, "");
   var TITLE = script.getAttribute("data-title") || "Ask the bulletins";
+  var THEME = script.getAttribute("data-theme"); // "dark", "light", or anything else: follow the system
   var STORAGE_KEY = "bqa-widget:" + API;
   var MAX_QUESTION = 2000;
   var SVG = "http://www.w3.org/2000/svg";
@@ -41,8 +50,13 @@
       ".14-.73v-2z",
     external: "M19 19H5V5h7V3H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14c1.1 0 2-.9 2-2v-7h-2v7zM14 3v2h3.59l-9.83 " +
       "9.83 1.41 1.41L19 6.41V10h2V3h-7z",
-    info: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2v6zm0-8h-2V7h2v2z"
+    info: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 15h-2v-6h2v6zm0-8h-2V7h2v2z",
+    stop: "M6 6h12v12H6z",
+    copy: "M16 1H4a2 2 0 0 0-2 2v14h2V3h12V1zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 " +
+      "0-2-2zm0 16H8V7h11v14z"
   };
+  var POPOVER_GAP = 6; // px between a chip and its popover
+  var POPOVER_MARGIN = 8; // px the popover keeps from the panel's and the viewport's edges
 
   // --- small DOM helpers: text only ever through textContent -----------------------------------------------
 
@@ -120,14 +134,31 @@
     this.retryAfter = retryAfter;
   }
 
-  function post(path, body) {
+  function post(path, body, signal) {
     return fetch(API + path, {
       method: "POST",
       mode: "cors",
       credentials: "omit",
       headers: { "Content-Type": "application/json", "Accept": "text/event-stream, application/json" },
-      body: JSON.stringify(body)
+      body: JSON.stringify(body),
+      signal: signal
     });
+  }
+
+  // A fetch failed without a response: this site's origin refused (CORS), or the service out of reach?
+  async function unreachable() {
+    try {
+      var response = await fetch(API + "/api/v1/origin", { mode: "cors", credentials: "omit", cache: "no-store" });
+      var data = await response.json();
+      if (data && data.allowed === false) {
+        var site = data.origin || window.location.origin;
+        var message = "This site (" + site + ") is not allowed to use the bulletin service at " + API +
+          ". If you run this site, ask the service's operator to add " + site + " to BQA_ALLOWED_ORIGINS.";
+        if (window.console) window.console.warn("bqa widget: " + message);
+        return new WidgetError(message, "origin_not_allowed");
+      }
+    } catch (e) { /* not even that answered: the network or the service */ }
+    return new WidgetError("Could not reach the service. Check your connection and try again.", "network");
   }
 
   async function refusal(response) {
@@ -193,23 +224,26 @@
     }
   }
 
-  // Ask one question; `onText` sees the answer as it grows. Resolves to the finished answer message.
-  async function streamAnswer(question, onText) {
+  // Ask one question; `onText` sees the answer as it grows. Resolves to the finished answer message; aborting
+  // `signal` (Stop) rejects with the code "stopped".
+  async function streamAnswer(question, onText, signal) {
     var body = { question: question };
     if (state.conversationId) body.conversation_id = state.conversationId;
     var response;
     try {
-      response = await post("/api/v1/ask/stream", body);
+      response = await post("/api/v1/ask/stream", body, signal);
     } catch (e) {
-      throw new WidgetError("Could not reach the service. Check your connection and try again.", "network");
+      if (signal.aborted) throw new WidgetError("Stopped.", "stopped");
+      throw await unreachable();
     }
     if (!response.ok) throw await refusal(response);
     var answer = { role: "bot", text: "", answerable: true, citations: [], turn: null, rating: null };
     var conversationId = null;
     var finished = false;
-    await readEvents(response, function (name, data) {
+    var read = readEvents(response, function (name, data) {
       if (name === "meta") {
         conversationId = data.conversation_id;
+        state.conversationId = conversationId; // the turn is stored: a stopped answer's follow-up still has it
       } else if (name === "delta") {
         answer.text += data.text;
         onText(answer.text);
@@ -223,8 +257,13 @@
         finished = true;
       }
     });
+    try {
+      await read;
+    } catch (e) {
+      if (signal.aborted) throw new WidgetError("Stopped.", "stopped");
+      throw e;
+    }
     if (!finished) throw new WidgetError("The answer was cut off. Please ask again.", "incomplete");
-    if (conversationId) state.conversationId = conversationId;
     return answer;
   }
 
@@ -237,6 +276,13 @@
   stylesheet.href = new URL("widget.css?v=" + encodeURIComponent(VERSION), scriptUrl).href;
   var root = el("div", "root");
   root.hidden = true; // until the stylesheet is in: no flash of an unstyled panel
+  var systemDark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function applyTheme() {
+    var dark = THEME === "dark" || (THEME !== "light" && !!(systemDark && systemDark.matches));
+    root.setAttribute("data-theme", dark ? "dark" : "light");
+  }
+  applyTheme();
+  if (systemDark && systemDark.addEventListener) systemDark.addEventListener("change", applyTheme);
   stylesheet.addEventListener("load", function () { root.hidden = false; });
   stylesheet.addEventListener("error", function () { root.hidden = false; });
 
@@ -286,7 +332,9 @@
   input.enterKeyHint = "send";
   var sendButton = iconButton("send", "Send", "send");
   sendButton.type = "submit";
-  form.append(label, input, sendButton);
+  var stopButton = iconButton("stop", "Stop", "stop");
+  stopButton.hidden = true;
+  form.append(label, input, sendButton, stopButton);
   var fineprint = el("p", "fineprint", "Answers are quoted from the bulletins; check the sources.");
 
   panel.append(head, scroller, announcer, form, fineprint);
@@ -318,6 +366,63 @@
     return citation.bulletin_title + (citation.period ? ", " + citation.period : "");
   }
 
+  // The source view's URL, telling it this page so that it can link back here (origin and path only: a query
+  // string may hold what a site would not share).
+  function returnableHref(url) {
+    var href = safeHref(url);
+    if (!href || !/^https?:$/.test(window.location.protocol)) return href;
+    var withReturn = new URL(href);
+    withReturn.searchParams.set("from", window.location.origin + window.location.pathname);
+    return withReturn.href;
+  }
+
+  // The popover under its chip, or above it when there is more room there, inside the panel and the viewport.
+  var openPopover = null; // {popover, chip}
+
+  function placePopover() {
+    if (!openPopover) return;
+    var popover = openPopover.popover;
+    var chip = openPopover.chip.getBoundingClientRect();
+    var view = scroller.getBoundingClientRect();
+    if (chip.bottom < view.top || chip.top > view.bottom) { // scrolled out of sight: close it
+      closePopover();
+      return;
+    }
+    var panelBox = panel.getBoundingClientRect();
+    var left = Math.max(panelBox.left, 0) + POPOVER_MARGIN;
+    var right = Math.min(panelBox.right, document.documentElement.clientWidth) - POPOVER_MARGIN;
+    var top = Math.max(panelBox.top, 0) + POPOVER_MARGIN;
+    var bottom = Math.min(panelBox.bottom, window.innerHeight) - POPOVER_MARGIN;
+    popover.style.maxHeight = "";
+    popover.style.width = Math.min(340, right - left) + "px";
+    var height = popover.offsetHeight;
+    var below = bottom - chip.bottom - POPOVER_GAP;
+    var above = chip.top - POPOVER_GAP - top;
+    var flip = height > below && above > below;
+    var room = Math.max(flip ? above : below, 0);
+    if (height > room) {
+      popover.style.maxHeight = room + "px";
+      height = room;
+    }
+    popover.style.top = (flip ? chip.top - POPOVER_GAP - height : chip.bottom + POPOVER_GAP) + "px";
+    popover.style.left = Math.max(left, Math.min(chip.left, right - popover.offsetWidth)) + "px";
+    popover.setAttribute("data-side", flip ? "above" : "below");
+  }
+
+  function closePopover() {
+    if (!openPopover) return;
+    openPopover.chip.setAttribute("aria-expanded", "false");
+    openPopover.popover.hidden = true;
+    openPopover = null;
+  }
+
+  scroller.addEventListener("scroll", placePopover, { passive: true });
+  window.addEventListener("resize", placePopover);
+  shadow.addEventListener("pointerdown", function (event) { // a press anywhere else in the widget closes it
+    var path = event.composedPath();
+    if (openPopover && path.indexOf(openPopover.popover) < 0 && path.indexOf(openPopover.chip) < 0) closePopover();
+  });
+
   function popoverBody(citation) {
     var body = document.createDocumentFragment();
     body.appendChild(el("blockquote", "quote", citation.quote));
@@ -326,7 +431,7 @@
     var details = [citation.period, citation.section].filter(Boolean).join(" · ");
     if (details) where.appendChild(document.createTextNode(" · " + details));
     body.appendChild(where);
-    var href = safeHref(citation.url);
+    var href = returnableHref(citation.url);
     if (href) {
       var link = el("a", "source-link", "Read it in the bulletin");
       link.href = href;
@@ -345,7 +450,7 @@
     popover.id = nextId("source");
     popover.hidden = true;
     popover.setAttribute("role", "group");
-    var chips = message.citations.map(function (citation) {
+    message.citations.forEach(function (citation) {
       var chip = el("button", "chip");
       chip.type = "button";
       chip.setAttribute("aria-expanded", "false");
@@ -353,32 +458,72 @@
       chip.append(el("span", "n", "[" + citation.n + "]"), el("span", "src", chipLabel(citation)));
       chip.addEventListener("click", function () {
         var opening = chip.getAttribute("aria-expanded") !== "true";
-        chips.forEach(function (other) { other.setAttribute("aria-expanded", "false"); });
-        popover.replaceChildren();
-        popover.hidden = !opening;
-        if (opening) {
-          chip.setAttribute("aria-expanded", "true");
-          popover.setAttribute("aria-label", "Source [" + citation.n + "]");
-          popover.appendChild(popoverBody(citation));
-        }
+        closePopover();
+        if (!opening) return;
+        popover.replaceChildren(popoverBody(citation));
+        popover.setAttribute("aria-label", "Source [" + citation.n + "]");
+        chip.setAttribute("aria-expanded", "true");
+        popover.hidden = false;
+        openPopover = { popover: popover, chip: chip };
+        placePopover();
       });
       sources.appendChild(chip);
-      return chip;
     });
     view.append(sources, popover);
   }
 
-  function feedbackView(message, view) {
-    var row = el("div", "feedback");
+  // The answer as text to paste elsewhere: itself, then its numbered sources with their links.
+  function plainText(message) {
+    var lines = [message.text.trim()];
+    var citations = message.citations || [];
+    if (citations.length) lines.push("", "Sources:");
+    citations.forEach(function (citation) {
+      var where = [chipLabel(citation), citation.section].filter(Boolean).join(" · ");
+      lines.push("[" + citation.n + "] " + where + (safeHref(citation.url) ? ": " + safeHref(citation.url) : ""));
+    });
+    return lines.join("\n");
+  }
+
+  async function copyToClipboard(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (e) { /* no Clipboard API here (an http page, a denied permission): the old way */ }
+    var area = el("textarea", "sr-only");
+    area.value = text;
+    shadow.appendChild(area);
+    area.select();
+    var copied = false;
+    try {
+      copied = document.execCommand("copy");
+    } catch (e) { /* nothing more to try */ }
+    area.remove();
+    return copied;
+  }
+
+  // Under an answer: copy it, and 👍 / 👎 when it is a stored turn.
+  function actionsView(message, view) {
+    var row = el("div", "actions");
+    var status = el("span", "thanks");
+    status.setAttribute("role", "status");
+    var copy = iconButton("copy", "Copy answer and sources", "copy");
+    copy.addEventListener("click", async function () {
+      var copied = await copyToClipboard(plainText(message));
+      status.textContent = copied ? "Copied" : "Could not copy: select the text instead.";
+    });
+    if (!message.turn || !message.conversationId) {
+      row.append(copy, status);
+      view.appendChild(row);
+      return;
+    }
     var up = iconButton("thumb", "Helpful", "rate-up");
     var down = iconButton("thumb", "Not helpful", "rate-down", true);
-    var thanks = el("span", "thanks");
     function show() {
       [["up", up], ["down", down]].forEach(function (pair) {
         pair[1].setAttribute("aria-pressed", String(message.rating === pair[0]));
         pair[1].disabled = !!message.rating;
       });
-      thanks.textContent = message.rating ? "Thanks for the feedback" : "";
+      status.textContent = message.rating ? "Thanks for the feedback" : "";
     }
     async function rate(rating) {
       up.disabled = down.disabled = true;
@@ -390,7 +535,7 @@
         message.rating = rating;
         save();
       } catch (e) {
-        thanks.textContent = "Could not send the feedback.";
+        status.textContent = "Could not send the feedback.";
         up.disabled = down.disabled = false;
         return;
       }
@@ -398,7 +543,7 @@
     }
     up.addEventListener("click", function () { rate("up"); });
     down.addEventListener("click", function () { rate("down"); });
-    row.append(up, down, thanks);
+    row.append(up, down, copy, status);
     show();
     view.appendChild(row);
   }
@@ -416,7 +561,7 @@
     view.appendChild(el("p", "bubble", message.text));
     if (message.error) return;
     if (message.citations && message.citations.length) sourcesView(message, view);
-    if (message.turn && message.conversationId) feedbackView(message, view);
+    actionsView(message, view);
   }
 
   function messageView(message) {
@@ -464,7 +609,10 @@
     try {
       var response = await fetch(API + "/api/v1/suggestions", { mode: "cors", credentials: "omit" });
       if (response.ok) questions = (await response.json()).suggestions || [];
-    } catch (e) { /* no suggestions: the box still works */ }
+    } catch (e) { // no suggestions: the box still works, unless this site may not use the service at all
+      var why = await unreachable();
+      if (why.code === "origin_not_allowed") intro.appendChild(el("p", "notice", why.message));
+    }
     suggestionList.replaceChildren.apply(suggestionList, questions.slice(0, 6).map(function (question) {
       var item = el("li");
       var button = el("button", "suggestion", question);
@@ -479,12 +627,20 @@
   // --- asking --------------------------------------------------------------------------------------------------
 
   var busy = false;
+  var controller = null; // aborts the answer being streamed
 
   function setBusy(value) {
     busy = value;
-    sendButton.disabled = value;
+    var focusMoves = shadow.activeElement === (value ? sendButton : stopButton);
+    sendButton.hidden = value;
+    stopButton.hidden = !value;
+    if (focusMoves) (value ? stopButton : input).focus();
     log.setAttribute("aria-busy", String(value));
   }
+
+  stopButton.addEventListener("click", function () {
+    if (controller) controller.abort();
+  });
 
   function append(message) {
     state.messages.push(message);
@@ -502,30 +658,42 @@
     log.appendChild(userView(user));
     var pending = pendingView();
     log.appendChild(pending.view);
+    announcer.textContent = "Searching the bulletins…";
     scrollToEnd();
     var showText = function (text) {
       pending.bubble.textContent = text;
       scrollToEnd();
     };
+    controller = new AbortController();
     var message;
     try {
       try {
-        message = await streamAnswer(question, showText);
+        message = await streamAnswer(question, showText, controller.signal);
       } catch (e) {
         if (e.code !== "conversation_not_found") throw e;
         state.conversationId = null; // it expired: ask again in a new one, and say so
         var note = { role: "note", text: "The earlier conversation had expired; this starts a new one." };
         append(note);
         log.insertBefore(messageView(note), pending.view);
-        message = await streamAnswer(question, showText);
+        message = await streamAnswer(question, showText, controller.signal);
       }
       message.conversationId = state.conversationId;
     } catch (e) {
-      message = { role: "bot", error: true, text: e instanceof WidgetError ? e.message : "Something went wrong." };
+      if (e.code === "stopped") {
+        message = { role: "note", text: "Stopped. Ask again whenever you like." };
+      } else {
+        message = { role: "bot", error: true, text: e instanceof WidgetError ? e.message : "Something went wrong." };
+      }
     }
+    controller = null;
     append(message);
-    fillBot(pending.view, message);
-    announce(message);
+    if (message.role === "note") {
+      log.replaceChild(messageView(message), pending.view);
+      announcer.textContent = message.text;
+    } else {
+      fillBot(pending.view, message);
+      announce(message);
+    }
     scrollToEnd();
     setBusy(false);
   }
@@ -533,6 +701,7 @@
   // --- opening, closing, keyboard ------------------------------------------------------------------------------
 
   function setOpen(open, moveFocus) {
+    if (!open) closePopover();
     panel.hidden = !open;
     root.classList.toggle("open", open);
     launcher.setAttribute("aria-expanded", String(open));
@@ -553,6 +722,7 @@
 
   restartButton.addEventListener("click", function () {
     if (busy) return;
+    closePopover();
     state = emptyState(true);
     save();
     renderAll();

@@ -81,6 +81,7 @@ def test_ask_answers_with_a_citation_whose_url_opens_the_paragraph(client, spec)
     assert (url.scheme, url.netloc) == ("http", "localhost")  # absolute, on the request's host
     assert url.path == f"/bulletins/{BULLETIN}"
     assert url.fragment == citation["paragraph_id"]
+    assert url.query == f"hl={span(citation)}"  # the quoted span, which the source view highlights
 
     page = client.get(url.path)
     assert page.status_code == 200
@@ -326,15 +327,21 @@ def test_unexpected_exception_is_a_logged_json_500_without_a_trace(config, qa, c
 # --- citation URLs --------------------------------------------------------------------------------------------
 
 
+def span(citation: dict) -> str:
+    """The `hl` a citation URL carries: its paragraph and where the quote is in the paragraph's text."""
+    start = citation["text"].index(citation["quote"])
+    return f"{citation['paragraph_id']}:{start}-{start + len(citation['quote'])}"
+
+
 def test_citation_urls_use_public_url_when_configured(config, qa):
     client = create_app(replace(config, public_url="https://bqa.example.org/qa"), qa=qa).test_client()
     citation = client.post("/api/v1/ask", json={"question": CT_TRAVEL}).get_json()["citations"][0]
-    assert citation["url"] == f"https://bqa.example.org/qa/bulletins/{BULLETIN}#{citation['paragraph_id']}"
+    assert citation["url"] == f"https://bqa.example.org/qa/bulletins/{BULLETIN}?hl={span(citation)}#{citation['paragraph_id']}"
     # Mounted under a script root that the public URL already names, the root is not repeated.
     citation = client.post("/api/v1/ask", json={"question": CT_TRAVEL}, base_url="http://internal:8000/qa").get_json()[
         "citations"
     ][0]
-    assert citation["url"] == f"https://bqa.example.org/qa/bulletins/{BULLETIN}#{citation['paragraph_id']}"
+    assert citation["url"] == f"https://bqa.example.org/qa/bulletins/{BULLETIN}?hl={span(citation)}#{citation['paragraph_id']}"
     listed = client.get("/api/v1/bulletins").get_json()["bulletins"][0]
     assert listed["url"] == f"https://bqa.example.org/qa/bulletins/{BULLETIN}"
 
@@ -342,7 +349,7 @@ def test_citation_urls_use_public_url_when_configured(config, qa):
 def test_citation_urls_follow_the_request_host_and_script_root(client):
     data = client.post("/api/v1/ask", json={"question": CT_TRAVEL}, base_url="https://host.example:8443/bqa").get_json()
     citation = data["citations"][0]
-    assert citation["url"] == f"https://host.example:8443/bqa/bulletins/{BULLETIN}#{citation['paragraph_id']}"
+    assert citation["url"] == f"https://host.example:8443/bqa/bulletins/{BULLETIN}?hl={span(citation)}#{citation['paragraph_id']}"
 
 
 # --- browsing -------------------------------------------------------------------------------------------------

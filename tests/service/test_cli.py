@@ -27,7 +27,11 @@ def test_ask_json_is_the_api_shape_with_public_urls(env, capsys):
     response = json.loads(capsys.readouterr().out)
     assert response["answerable"] is True and "India" in response["answer"]
     citation = response["citations"][0]
-    assert citation["url"] == f"https://bulletins.example.org/bulletins/{citation['bulletin_id']}#{citation['paragraph_id']}"
+    start = citation["text"].index(citation["quote"])
+    span = f"{citation['paragraph_id']}:{start}-{start + len(citation['quote'])}"  # the quote, highlighted
+    assert citation["url"] == (
+        f"https://bulletins.example.org/bulletins/{citation['bulletin_id']}?hl={span}#{citation['paragraph_id']}"
+    )
 
 
 def test_ask_prints_answer_and_numbered_citations(env, capsys):

@@ -229,6 +229,6 @@ def test_a_failure_after_the_stream_started_is_an_error_event(config, qa):
     response = app.test_client().post("/api/v1/ask/stream", json={"question": "Who funded CT Travel?"})
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert body.startswith("event: error\n")
+    assert body.startswith("retry: ") and "\n\nid: 1\nevent: error\n" in body and body.count("event: ") == 1
     assert json.loads(body.split("data: ", 1)[1])["code"] == "internal_error"
     assert "Traceback" not in body

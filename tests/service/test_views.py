@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape as html_unescape
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -145,3 +146,49 @@ def test_pages_load_nothing_from_elsewhere_and_forbid_inline_scripts(client, pat
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --- the quoted span, and the way back ------------------------------------------------------------------------
+
+
+def cited(client) -> dict:
+    answer = client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}).get_json()
+    return next(c for c in answer["citations"] if "India ($500,000)" in c["quote"])
+
+
+def test_the_quoted_span_is_marked_inside_its_paragraph(client):
+    citation = cited(client)
+    html = client.get(citation["url"]).get_data(as_text=True)
+    assert html.count("<mark") == 1
+    paragraph = re.search(rf'<p id="{citation["paragraph_id"]}" class="paragraph cited">(.*?)</p>', html, re.S)
+    assert paragraph, "the cited paragraph is marked as such"
+    marked = re.search(r'<mark class="quote">(.*?)</mark>', paragraph.group(1), re.S).group(1)
+    assert marked == str(escape(citation["quote"]))
+    shown = html_unescape(re.sub(r"<[^>]+>", "", paragraph.group(1)))
+    assert " ".join(shown.split()).endswith(" ".join(citation["text"].split()))  # the whole paragraph, mark inside
+    assert citation["quote"] != citation["text"]  # so marking the quote is not marking the paragraph
+
+
+@pytest.mark.parametrize(
+    "hl", ["nonsense", "p-x:0-10", "{pid}:10-5", "{pid}:0-999999", "{pid}:-1-4", "{pid}:5-5", ""],
+)
+def test_a_span_that_names_nothing_marks_nothing(client, hl):
+    citation = cited(client)
+    response = client.get(f"/bulletins/{BULLETIN}", query_string={"hl": hl.format(pid=citation["paragraph_id"])})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<mark" not in html and str(escape(citation["text"])) in html
+
+
+def test_the_source_view_links_back_to_the_embedding_page_of_an_allowed_site(config, qa):
+    client = create_app(replace(config, allowed_origins=("https://www.example.org",)), qa=qa).test_client()
+    page = "https://www.example.org/news/2021/march"
+    html = client.get(f"/bulletins/{BULLETIN}", query_string={"from": page}).get_data(as_text=True)
+    assert f'<a class="back" href="{page}">← Back to www.example.org</a>' in html
+    for elsewhere in ("https://evil.example/phish", "javascript:alert(1)", "//www.example.org.evil.example/"):
+        html = client.get(f"/bulletins/{BULLETIN}", query_string={"from": elsewhere}).get_data(as_text=True)
+        assert 'class="back"' not in html, elsewhere
+    from_home = client.get(f"/bulletins/{BULLETIN}", headers={"Referer": "http://localhost/"}).get_data(as_text=True)
+    assert '<a class="back" href="http://localhost/">← Back to localhost</a>' in from_home
+    itself = client.get(f"/bulletins/{BULLETIN}", headers={"Referer": f"http://localhost/bulletins/{BULLETIN}"})
+    assert 'class="back"' not in itself.get_data(as_text=True)  # a reload is not somewhere to go back to

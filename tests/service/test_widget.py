@@ -1,21 +1,27 @@
-"""The chat widget: its files and endpoint over HTTP, then the widget itself in a real browser (Debian's Chromium,
+"""The chat widget: its files and endpoints over HTTP, then the widget itself in a real browser (Debian's Chromium,
 driven by Playwright) against the real app on a loopback port, embedded by a separate "third-party" site on
-another port exactly as the README tells site owners to.
+another port exactly as the README tells site owners to; and the source view its citations open.
 
-Every wait is on a state of the page (Playwright's `expect`), never a sleep. Screenshots of the open widget are
-saved under the test's tmp dir (desktop and phone sizes).
+The widget is checked at 1280×800 and 390×844, in the light and the dark theme: the citation popover inside the
+viewport (and flipped above its chip near the bottom edge), chip labels whole, copy, stop, the message a site
+that is not allowed gets, the quote highlighted on the source view, and axe-core (shipped in the PyPI package
+axe-playwright-python) finding no WCAG 2.1 A/AA violation. Every wait is on a state of the page (Playwright's
+`expect`), never a sleep. Screenshots are saved under the test's tmp dir.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import axe_playwright_python
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
@@ -26,7 +32,11 @@ from service.widget import bundle
 CHROMIUM = Path("/usr/bin/chromium")
 
 ANSWER_TIMEOUT = 90_000  # ms: the first question of a session also warms the embedding model up
-HIGHLIGHT = "rgb(255, 244, 194)"  # --highlight in style.css: the :target paragraph of the source view
+HIGHLIGHT = {"light": "rgb(255, 244, 194)", "dark": "rgb(90, 71, 0)"}  # --highlight in style.css: the quote
+AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text()
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+LOOKS = [pytest.param(size, theme, id=f"{size}-{theme}") for size in VIEWPORTS for theme in ("light", "dark")]
 
 # The third-party page: its own hostile-ish styles (which must not reach the widget), a link before the widget
 # (so Tab has somewhere to start), and the embed tag from the README.
@@ -42,17 +52,21 @@ PAGE = """<!doctype html>
   <h1>Example News</h1>
   <p><a href="#top">Top stories</a></p>
   <p>Read the bulletins, or ask them.</p>
-  <script src="{api}/widget.js" data-bqa-api="{api}" data-title="Ask the bulletins" defer></script>
+  <script src="{script}/widget.js" data-bqa-api="{api}" data-title="Ask the bulletins"{theme} defer></script>
 </body></html>
 """
 
 
 def serve_page(api_holder: dict) -> ThreadingHTTPServer:
-    """A tiny site on its own port whose one page embeds the widget from `api_holder["api"]`."""
+    """A tiny site on its own port whose one page embeds the widget of `api_holder["api"]` (its script from
+    `api_holder["script"]` when given), with the data-theme of its `?theme=`."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            body = PAGE.format(api=api_holder["api"]).encode()
+            theme = parse_qs(urlsplit(self.path).query).get("theme", [""])[0]
+            attribute = f' data-theme="{theme}"' if theme in ("dark", "light") else ""
+            script = api_holder.get("script", api_holder["api"])
+            body = PAGE.format(api=api_holder["api"], script=script, theme=attribute).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -162,9 +176,24 @@ def test_suggestions_can_be_configured(config, qa):
 
 def test_the_stream_names_the_turn_feedback_rates(client):
     body = client.post("/api/v1/ask/stream", json={"question": "Who funded CT Travel?"}).get_data(as_text=True)
-    citations = next(block for block in body.split("\n\n") if block.startswith("event: citations"))
+    citations = next(block for block in body.split("\n\n") if "\nevent: citations\n" in block)
     assert json.loads(citations.split("data: ", 1)[1])["turn"] == 1
 
+
+
+
+def test_origin_says_whether_the_calling_site_may_use_the_api(config, qa):
+    client = create_app(replace(config, allowed_origins=("https://www.example.org",)), qa=qa).test_client()
+    allowed = client.get("/api/v1/origin", headers={"Origin": "https://www.example.org"})
+    assert allowed.get_json() == {"origin": "https://www.example.org", "allowed": True}
+    refused = client.get("/api/v1/origin", headers={"Origin": "https://elsewhere.example"})
+    assert refused.status_code == 200 and refused.get_json() == {"origin": "https://elsewhere.example", "allowed": False}
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"  # readable by the refused page, and only this
+    assert "no-store" in refused.headers["Cache-Control"]
+    assert client.get("/api/v1/origin").get_json() == {"origin": None, "allowed": True}  # not a cross-origin call
+    ask = client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"},
+                      headers={"Origin": "https://elsewhere.example"})
+    assert "Access-Control-Allow-Origin" not in ask.headers  # the API itself still grants that site nothing
 
 # --- helpers --------------------------------------------------------------------------------------------------
 
@@ -209,7 +238,233 @@ def open_site(page, url: str) -> Widget:
     return widget
 
 
+@contextmanager
+def looking(browser, site: str, size: str, theme: str):
+    """A page at one of the two sizes, its system in `theme`, allowed to use the clipboard on `site`."""
+    context = browser.new_context(viewport=VIEWPORTS[size], color_scheme=theme, is_mobile=size == "phone",
+                                  has_touch=size == "phone")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def assert_accessible(page, within: str | None = "bqa-widget") -> None:
+    """axe-core finds no WCAG 2.1 A/AA violation (contrast included) in `within`, or in the whole page."""
+    page.evaluate(AXE)
+    violations = page.evaluate(
+        """async ([within, tags]) => {
+             const found = await axe.run(within ? {include: [[within]]} : document,
+                                         {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+             return found.violations.map(v => `${v.id}: ` + v.nodes.map(n => n.target.join(" > ")).join(", "));
+           }""",
+        [within, WCAG],
+    )
+    assert violations == []
+
+
+def box_inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:
+    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack)
+
+
+def open_popover(page, widget: Widget, answer) -> str:
+    """Open the answer's first source and check where its popover is: inside the viewport and the panel, beside
+    its chip (never over it). Returns the side it opened on, "below" or "above"."""
+    chip = answer.locator(".chip").first
+    chip.click()
+    popover = answer.locator(".popover")
+    expect(popover).to_be_visible()
+    expect(chip).to_have_attribute("aria-expanded", "true")
+    size = page.viewport_size
+    box, chip_box = popover.bounding_box(), chip.bounding_box()
+    assert box_inside(box, {"x": 0, "y": 0, **size}), (box, size)
+    assert box_inside(box, widget.panel.bounding_box())
+    side = popover.get_attribute("data-side")
+    if side == "below":
+        assert box["y"] >= chip_box["y"] + chip_box["height"]
+    else:
+        assert side == "above" and box["y"] + box["height"] <= chip_box["y"]
+    return side
+
+
+def assert_chip_labels_whole(widget: Widget, answer) -> None:
+    """Chip labels wrap inside the panel rather than being cut, in type no smaller than 12 px."""
+    panel = widget.panel.bounding_box()
+    for chip in answer.locator(".chip").all():
+        label = chip.locator(".src")
+        assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1 && e.scrollHeight <= e.clientHeight + 1")
+        assert label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 12
+        assert label.inner_text() == "UNOCT Highlights, March 2021"
+        assert box_inside(chip.bounding_box(), panel)
+
+
 # --- tests ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "theme"), LOOKS)
+def test_sources_copy_and_the_source_view_at_every_size_in_both_themes(servers, browser, size, theme, tmp_path):
+    api, site, _ = servers
+    with looking(browser, site, size, theme) as page:
+        widget = open_site(page, site)
+        expect(widget.root.locator(".root")).to_have_attribute("data-theme", theme)  # the system's choice
+        widget.open()
+        expect(widget.root.locator(".suggestion").first).to_be_visible()
+        assert_accessible(page)
+
+        first = widget.ask("Who funded CT Travel?")
+        assert_chip_labels_whole(widget, first)
+        assert open_popover(page, widget, first) == "below"  # room enough under the first answer
+        assert_accessible(page)  # with the popover open
+        page.keyboard.press("Escape")
+        expect(first.locator(".popover")).to_be_hidden()
+
+        first.get_by_role("button", name="Copy answer and sources").click()
+        expect(first.locator(".thanks")).to_have_text("Copied")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        answer_text, _, sources = copied.partition("\n\nSources:\n")
+        assert answer_text == first.locator(".bubble").inner_text().strip() and "India" in answer_text
+        assert re.match(
+            rf"\[1\] UNOCT Highlights, March 2021 · Highlights: {api}/bulletins/unoct-highlights-2021-03\?hl=p-\w+:\d+-\d+#p-\w+$",
+            sources.splitlines()[0],
+        ), sources
+
+        # The latest answer sits at the bottom edge: its popover opens above the chip.
+        questions = iter(["How much did they give?", "Who funded the Gender and Identities Platform?",
+                          "What did Canada fund in March?", "Who funded CT Travel?"])
+        scroller = widget.root.locator(".scroll")
+        last = first
+        while scroller.evaluate("s => s.scrollHeight <= s.clientHeight"):
+            last = widget.ask(next(questions))
+        assert open_popover(page, widget, last) == "above"
+        page.screenshot(path=tmp_path / f"widget-{size}-{theme}.png")
+        quote = last.locator(".popover blockquote").inner_text()
+
+        with page.context.expect_page() as opened:
+            last.locator(".popover").get_by_role("link").click()
+        source = opened.value
+        source.wait_for_load_state()
+        assert source.url.startswith(f"{api}/bulletins/unoct-highlights-2021-03?")
+        check_source_view(source, quote, site, theme, tmp_path / f"source-{size}-{theme}.png")
+
+
+def check_source_view(source, quote: str, site: str, theme: str, screenshot: Path) -> None:
+    """The quoted sentence, not its whole paragraph, highlighted and in view; the title and section kept in view
+    while scrolling; a link back to the page the reader came from; contrast clean."""
+    mark = source.locator("mark.quote")
+    expect(mark).to_have_count(1)
+    expect(mark).to_have_text(quote)
+    expect(mark).to_be_in_viewport()
+    assert mark.evaluate("m => getComputedStyle(m).backgroundColor") == HIGHLIGHT[theme]
+    paragraph = source.locator(":target")
+    expect(paragraph).to_contain_text(quote)
+    assert paragraph.evaluate("p => getComputedStyle(p).backgroundColor") == "rgba(0, 0, 0, 0)"
+    head = source.locator(".bulletin-head")
+    assert mark.bounding_box()["y"] >= head.bounding_box()["y"] + head.bounding_box()["height"]  # not under it
+    back = source.locator("a.back")
+    expect(back).to_have_attribute("href", site + "/")
+    expect(back).to_have_text(f"← Back to {urlsplit(site).netloc}")
+    assert_accessible(source, within=None)
+    source.screenshot(path=screenshot)
+
+    source.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")
+    expect(head).to_be_in_viewport()
+    assert head.bounding_box()["y"] == 0  # the title stays at the top
+    headings = source.locator(".bulletin h2").all()
+    stuck = [h for h in headings if abs(h.bounding_box()["y"] - head.bounding_box()["height"]) < 1]
+    assert len(stuck) >= 1  # the current section's heading, right under the title
+    expect(source.locator(".bulletin-head h1")).to_be_in_viewport()
+
+
+@pytest.mark.parametrize(("system", "tag"), [("light", "dark"), ("dark", "light")])
+def test_the_script_tags_theme_overrides_the_system(servers, browser, system, tag):
+    site = servers[1]
+    with looking(browser, site, "desktop", system) as page:
+        widget = open_site(page, f"{site}/?theme={tag}")
+        expect(widget.root.locator(".root")).to_have_attribute("data-theme", tag)
+        widget.open()
+        expect(widget.root.locator(".suggestion").first).to_be_visible()
+        surface = widget.panel.evaluate("p => getComputedStyle(p).backgroundColor")
+        assert surface == {"light": "rgb(255, 255, 255)", "dark": "rgb(31, 34, 39)"}[tag]
+        assert_accessible(page)
+
+
+@pytest.mark.parametrize(("size", "theme"), LOOKS)
+def test_stop_aborts_an_answer_still_being_worked_out(config, qa, held_model, browser, size, theme):
+    with site_and_app(config, held_model.service(config)) as (api, site, _), \
+            looking(browser, site, size, theme) as page:
+        aborted = []
+        page.on("requestfailed", lambda request: aborted.append((request.url, request.failure)))
+        widget = open_site(page, site)
+        widget.open()
+        widget.input.fill("Who funded CT Travel?")
+        widget.input.press("Enter")
+        pending = widget.root.locator(".msg.bot.pending")
+        expect(pending.locator(".typing")).to_be_visible(timeout=ANSWER_TIMEOUT)  # until the first words
+        stop = widget.root.get_by_role("button", name="Stop")
+        expect(stop).to_be_visible()
+        expect(widget.root.get_by_role("button", name="Send")).to_be_hidden()
+        expect(pending.locator(".bubble")).to_have_text("")  # the model holds the answer: no words yet
+        assert_accessible(page)
+        stop.click()
+
+        expect(widget.root.locator(".msg.note")).to_have_text("Stopped. Ask again whenever you like.")
+        expect(pending).to_have_count(0)
+        expect(widget.root.get_by_role("button", name="Send")).to_be_visible()
+        stream = [failure for url, failure in aborted if url == f"{api}/api/v1/ask/stream"]
+        assert len(stream) == 1 and "ABORTED" in stream[0].upper()  # the request itself, not just its display
+
+        held_model.release.set()  # the service finishes the stopped answer; the widget shows none of it
+        answer = widget.ask("How many experts took part in the CT Travel introductory webinar?")
+        expect(answer.locator(".typing")).to_have_count(0)
+        expect(answer.locator(".bubble")).to_contain_text("25")
+        expect(widget.answers).to_have_count(1)
+        expect(widget.root.locator(".msg.note")).to_have_count(1)
+
+
+@pytest.mark.parametrize(("size", "theme"), LOOKS)
+def test_a_site_not_allowed_is_told_what_its_owner_can_do(servers, browser, size, theme, tmp_path):
+    api, _, other_site = servers  # the same page, from an origin not in BQA_ALLOWED_ORIGINS
+    with looking(browser, other_site, size, theme) as page:
+        warnings = []
+        page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+        widget = open_site(page, other_site)
+        widget.open()
+        notice = widget.root.locator(".intro .notice")
+        expect(notice).to_contain_text(f"This site ({other_site}) is not allowed to use the bulletin service at {api}")
+        expect(notice).to_contain_text(f"add {other_site} to BQA_ALLOWED_ORIGINS")
+        expect(widget.root.locator(".suggestion")).to_have_count(0)  # the suggestions were refused too
+        widget.input.fill("Who funded CT Travel?")
+        widget.input.press("Enter")
+        error = widget.root.locator(".msg.bot.error")
+        expect(error).to_contain_text("BQA_ALLOWED_ORIGINS", timeout=ANSWER_TIMEOUT)
+        expect(error).not_to_contain_text("connection")
+        assert any("BQA_ALLOWED_ORIGINS" in text for text in warnings)  # for the developer's console too
+        assert_accessible(page)
+        page.screenshot(path=tmp_path / f"refused-{size}-{theme}.png")
+
+
+def test_a_service_out_of_reach_is_a_network_failure(servers, page):
+    """The widget's script loads, but its API is down: that is a connection problem, not a refused origin."""
+    api = servers[0]
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    site = serve_page({"api": down, "script": api})
+    try:
+        widget = open_site(page, url(site))
+        widget.open()
+        widget.input.fill("Who funded CT Travel?")
+        widget.input.press("Enter")
+        error = widget.root.locator(".msg.bot.error")
+        expect(error).to_have_text("Could not reach the service. Check your connection and try again.")
+        expect(widget.root.locator(".notice")).to_have_count(0)
+    finally:
+        site.shutdown()
 
 
 def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(servers, page, qa, tmp_path):
@@ -231,9 +486,10 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
     assert f"{api}/api/v1/ask/stream" in requests_made
     expect(answer).to_have_attribute("data-answerable", "true")
     expect(answer.locator(".bubble")).to_contain_text("India")
-    # Announced once, complete: not token by token.
+    # That it is searching, then the answer once, complete: not token by token.
     announced = page.evaluate("window.__announced")
-    assert len(announced) == 1 and "India" in announced[0] and announced[0].startswith("Answer:")
+    assert announced[0] == "Searching the bulletins…"
+    assert len(announced) == 2 and "India" in announced[1] and announced[1].startswith("Answer:")
 
     chip = answer.locator(".chip").first
     expect(chip).to_contain_text("[1]")
@@ -250,10 +506,9 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
         link.click()
     source = opened.value
     source.wait_for_load_state()
-    assert source.url.startswith(f"{api}/bulletins/unoct-highlights-2021-03#p-")
-    target = source.locator(":target")
-    expect(target).to_contain_text("India ($500,000)")
-    assert target.evaluate("p => getComputedStyle(p).backgroundColor") == HIGHLIGHT
+    assert source.url.startswith(f"{api}/bulletins/unoct-highlights-2021-03?hl=p-")
+    expect(source.locator(":target")).to_contain_text("India ($500,000)")
+    expect(source.locator(":target mark.quote")).to_contain_text("from India ($500,000)")
     source.close()
 
     answer.get_by_role("button", name="Helpful", exact=True).click()
@@ -315,9 +570,8 @@ def test_keyboard_alone(servers, page):
     expect(widget.root.get_by_role("log")).to_be_attached()
 
     answer = widget.ask("Who funded CT Travel?")  # typed and sent with Enter
-    page.keyboard.press("Shift+Tab")  # back from the input into the answer: feedback, then the chip
-    page.keyboard.press("Shift+Tab")
-    page.keyboard.press("Shift+Tab")
+    for _ in range(4):  # back from the input into the answer: copy, 👎, 👍, then the chip
+        page.keyboard.press("Shift+Tab")
     assert widget.shadow_focus() == "chip"
     page.keyboard.press("Enter")
     expect(answer.locator(".popover")).to_be_visible()
@@ -340,17 +594,6 @@ def test_markup_in_a_question_is_shown_as_text(servers, page):
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
-def test_a_site_not_allowed_gets_no_answers(servers, page):
-    widget = open_site(page, servers[2])  # same page, an origin not in BQA_ALLOWED_ORIGINS
-    widget.open()
-    widget.input.fill("Who funded CT Travel?")
-    widget.input.press("Enter")
-    error = widget.root.locator(".msg.bot.error")
-    expect(error).to_be_visible(timeout=ANSWER_TIMEOUT)
-    expect(error).to_contain_text("Could not reach the service")
-    expect(widget.root.locator(".suggestion")).to_have_count(0)  # the suggestions were refused too
-
-
 def test_phone_size(servers, browser, tmp_path):
     context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
@@ -360,8 +603,8 @@ def test_phone_size(servers, browser, tmp_path):
         assert box["x"] + box["width"] <= 360
         widget.open()
         answer = widget.ask("Who funded CT Travel?")
-        answer.locator(".chip").first.click()
-        expect(answer.locator(".popover")).to_be_visible()
+        assert_chip_labels_whole(widget, answer)  # readable at 360 px
+        open_popover(page, widget, answer)
         panel = widget.panel.bounding_box()
         assert (panel["x"], panel["y"], panel["width"], panel["height"]) == (0, 0, 360, 740)  # the whole screen
         overflow = widget.root.locator(".scroll").evaluate("s => s.scrollWidth - s.clientWidth")
