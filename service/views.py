@@ -88,13 +88,15 @@ def bulletin(bulletin_id: str):
 
 
 def back_link() -> dict | None:
-    """{"href", "label"} of the page the reader came from, when it is on a site this service works with."""
+    """{"href", "label"} of the page the reader came from, when it is on a site this service works with: an
+    embedding site, or this service as the reader reached it (a link, not a CORS grant, so the Host may say)."""
     here = request.base_url
+    sites = allowed_origins() | {normalize_origin(request.host_url)}
     for candidate in (request.args.get("from"), request.referrer):
         if not candidate:
             continue
         parts = urlsplit(candidate)
         page = parts._replace(fragment="").geturl()
-        if normalize_origin(candidate) in allowed_origins() and page.split("?")[0] != here:
+        if normalize_origin(candidate) in sites and page.split("?")[0] != here:
             return {"href": page, "label": parts.netloc}
     return None
