@@ -1,6 +1,6 @@
 """Slow clients against `bqa serve --workers 2` (issue 13, item 8): how long does /healthz take while they trickle?
 
-    .venv/bin/python bench/slow_clients.py [--clients 8 32 128] [--read-timeout 30] [--seconds 60]
+    .venv/bin/python bench/slow_clients.py [--clients 8 32 128] [--read-timeout 10] [--seconds 60]
 
 For each number of clients, starts a fresh server, then opens that many connections that send a request a byte
 every 0.2 s (half of them the body of a POST after whole headers, half the headers themselves) and reconnect as
@@ -91,7 +91,7 @@ def run(clients: int, read_timeout: float, seconds: float) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32, 128])
-    parser.add_argument("--read-timeout", type=float, default=30.0, help="BQA_REQUEST_READ_TIMEOUT_S")
+    parser.add_argument("--read-timeout", type=float, default=10.0, help="BQA_REQUEST_READ_TIMEOUT_S")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long /healthz is probed, per run")
     args = parser.parse_args()
     print("| slow clients | read timeout | probes unanswered | /healthz p50 | p95 | max | connections cut |")

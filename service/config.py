@@ -60,7 +60,9 @@ class Config:
     max_bulletin_pages: int = 2_000
     max_bulletin_paragraphs: int = 20_000
     max_bulletin_chars: int = 5_000_000
-    request_read_timeout_s: float = 30.0  # `bqa serve --workers`: time a client has to send its whole request
+    # `bqa serve --workers`: seconds a client has to send its whole request. Slow clients hold a thread that long,
+    # so /healthz may wait about that long behind them (bench/slow_clients.py); a 20 MB upload needs 16 Mbit/s.
+    request_read_timeout_s: float = 10.0
     cleanup_interval_s: float = 3600.0  # leftovers of crashes and expired conversations are removed this often
 
     @property

@@ -47,6 +47,7 @@ from flask.testing import EnvironBuilder
 from index.parse import parse
 from service.app import create_app
 from service.config import PROJECT_ROOT
+from service.history import History
 from service.pipeline import BulletinQA
 from tests.conftest import free_port, page_tree_bomb
 
@@ -303,6 +304,20 @@ def test_a_full_disk_gives_507_changes_nothing_and_never_wedges_the_service(smal
     answer = requests.post(server.url + "/api/v1/ask", json={"question": "Who contributed to the Cybersecurity Programme?"},
                            timeout=PATIENCE).json()
     assert answer["answerable"] and "Japan" in answer["answer"], answer
+
+
+def test_a_conversation_that_cannot_be_stored_on_a_full_disk_is_a_507(small_disk, config, qa):
+    history = History(small_disk / "bqa.sqlite3", config.conversation_ttl)
+    client = create_app(config, qa=BulletinQA(config, qa.store, history)).test_client()
+    assert client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}).status_code == 200
+    fill(small_disk, 0)
+    for question in ("Who funded CT Travel?", "When was UNOCT established?"):  # the first may still fit a page
+        response = client.post("/api/v1/ask", json={"question": question})
+        if response.status_code != 200:
+            break
+    body = response.get_json()
+    assert response.status_code == 507 and body["error"]["code"] == "storage_error", body
+    assert client.get("/healthz").status_code == 200
 
 
 # --- 3. one id, two files --------------------------------------------------------------------------------------
