@@ -375,7 +375,7 @@ class Store:
                 raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
             self._point_to(name, previous)
         except BaseException as exc:
-            self._abandon(name)
+            self._abandon(name, reopen=isinstance(exc, (StorageError, *STORAGE_FAILURES)))
             if isinstance(exc, STORAGE_FAILURES):
                 raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
             raise
@@ -386,10 +386,11 @@ class Store:
             self._close_client()
         return name, expected, len(nodes)
 
-    def _abandon(self, name: str) -> None:
-        """After a failed build: a new client, then delete the half-built generation if the store lets us (the
-        cleanup at start and the periodic one delete it otherwise)."""
-        self._close_client()
+    def _abandon(self, name: str, reopen: bool) -> None:
+        """After a failed build: a new client if the store itself failed, then delete the half-built generation if
+        the store lets us (the cleanup at start and the periodic one delete it otherwise)."""
+        if reopen:
+            self._close_client()
         try:
             self.client.delete_collection(name)
         except Exception:  # never created, or the store still refuses: the failure being raised says enough

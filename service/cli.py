@@ -286,6 +286,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from index.parse import ParseError
+    from index.store import StorageError
 
     args = parser().parse_args(argv)
     config = Config.from_env()
@@ -293,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, config)
     except (ParseError, FileNotFoundError, ValueError) as exc:
         print(f"bqa: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:  # a full disk: say so, and which setting keeps room, instead of a traceback
+        print(f"bqa: the index cannot be written: {exc} (BQA_DISK_RESERVE_BYTES)", file=sys.stderr)
         return 2
 
 
