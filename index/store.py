@@ -184,6 +184,16 @@ class Store:
                 if self._chroma_url is None:
                     SharedSystemClient.clear_system_cache()
 
+    @contextmanager
+    def _writing(self):
+        """Around every write to Chroma: one that fails closes the client, so that nothing calls into the failed
+        System again (reads on it hung too, once a write had failed)."""
+        try:
+            yield
+        except (StorageError, *STORAGE_FAILURES):
+            self._close_client()
+            raise
+
     def ensure_space(self, extra_bytes: int = 0, chunks: int = 0) -> None:
         """Raise InsufficientStorage unless writing `extra_bytes` of files and (in the embedded store) a generation
         of `chunks` chunks leaves the reserve free on the data folder's disk."""
@@ -228,7 +238,7 @@ class Store:
     def drop_unused(self) -> list[str]:
         """Delete every generation but the served one and the previous one (kept for queries under way): what an
         interrupted build left behind. Under the writer lock, so no build in any process loses its collection."""
-        with self.writer():
+        with self.writer(), self._writing():
             state = self._state()
             keep = {state.get("active"), state.get("previous")}
             dropped = []
@@ -359,23 +369,24 @@ class Store:
         self.ensure_space(chunks=(self.active().count() if previous and keep else 0) + len(nodes))
         name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
         try:
-            target = self.client.create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-            )
-            copied = self._copy(previous, target, keep) if previous and keep else 0
-            tick = progress(len(nodes)) if progress and nodes else None
-            for node, vector in zip(nodes, embed_texts([embedding_text(n) for n in nodes], tick)):
-                node.embedding = vector
-            vectors = ChromaVectorStore(chroma_collection=target)
-            batch = self.client.get_max_batch_size()  # llama-index's own batches can exceed the server's
-            for start in range(0, len(nodes), batch):
-                vectors.add(nodes[start : start + batch])
-            expected = copied + len(nodes)
-            if target.count() != expected:
-                raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
-            self._point_to(name, previous)
+            with self._writing():
+                target = self.client.create_collection(
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+                copied = self._copy(previous, target, keep) if previous and keep else 0
+                tick = progress(len(nodes)) if progress and nodes else None
+                for node, vector in zip(nodes, embed_texts([embedding_text(n) for n in nodes], tick)):
+                    node.embedding = vector
+                vectors = ChromaVectorStore(chroma_collection=target)
+                batch = self.client.get_max_batch_size()  # llama-index's own batches can exceed the server's
+                for start in range(0, len(nodes), batch):
+                    vectors.add(nodes[start : start + batch])
+                expected = copied + len(nodes)
+                if target.count() != expected:
+                    raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
+                self._point_to(name, previous)
         except BaseException as exc:
-            self._abandon(name, reopen=isinstance(exc, (StorageError, *STORAGE_FAILURES)))
+            self._abandon(name)
             if isinstance(exc, STORAGE_FAILURES):
                 raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
             raise
@@ -383,16 +394,14 @@ class Store:
             self.drop_unused()
         except (StorageError, *STORAGE_FAILURES):  # the switch is done; cleanup retries what is left
             log.exception("index generations older than %s could not be deleted", previous)
-            self._close_client()
         return name, expected, len(nodes)
 
-    def _abandon(self, name: str, reopen: bool) -> None:
-        """After a failed build: a new client if the store itself failed, then delete the half-built generation if
-        the store lets us (the cleanup at start and the periodic one delete it otherwise)."""
-        if reopen:
-            self._close_client()
+    def _abandon(self, name: str) -> None:
+        """After a failed build: delete the half-built generation if the store lets us (the cleanup at start and
+        the periodic one delete it otherwise)."""
         try:
-            self.client.delete_collection(name)
+            with self._writing():
+                self.client.delete_collection(name)
         except Exception:  # never created, or the store still refuses: the failure being raised says enough
             log.warning("could not delete the unfinished index generation %s", name, exc_info=True)
 
