@@ -19,76 +19,80 @@ Only facts the question does not already state count, and an acronym and its lon
 
 from __future__ import annotations
 
+import math
 import re
 
 from index.retrieve import Corpus
-from index.text import entity_spans, terms, words
-from answer.extractive import (
-    _COUNTRY_HEAD, _DATE, Answer, _clauses, _idf, _Question, _sentences, concepts_in, countries_in,
-)
+from index.text import terms, words
+from answer import facts
+from answer.features import idf
+from answer.followup import name_spans
+from answer.sentences import clauses, split
+from answer.types import Answer, Question
 from answer.verify import MARKER, months, numbers
 
 RESTATED_SHARE = 0.5
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9&]*[A-Z][A-Z0-9&]*s?")
 
 
-def omissions(question: _Question, asked: str, reference: Answer, answer: str, corpus: Corpus) -> list[str]:
-    """The parts of the extractive `reference` answer to `question` (worded `asked`, with the earlier question a
-    follow-up leans on) that `answer` leaves out; none when `reference` abstains."""
+def omissions(question: Question, reference: Answer, answer: str, corpus: Corpus) -> list[str]:
+    """The parts of the extractive `reference` answer to `question` (its standalone reading: a follow-up with the
+    earlier question it leans on) that `answer` leaves out; none when `reference` abstains."""
     if not reference.answerable:
         return []
     expand = corpus.aliases.expand
-    said, asked = expand(MARKER.sub("", answer)), expand(asked)
+    said, asked = expand(MARKER.sub("", answer)), expand(question.standalone)
+    kind = question.kind
     return [
         part
         for citation in reference.citations
         for part in _parts(citation.quote)
-        if not _restated(question, part, said, asked, corpus)
+        if not _restated(kind, question, part, said, asked, corpus)
     ]
 
 
 def _parts(quote: str) -> list[str]:
     """The clauses (or sentences) of a quote; a list's lead-in ending in ":" aside, unless it is all there is."""
     parts = []
-    for sentence in _sentences(quote):
-        parts += [clause.text for clause in _clauses(quote, sentence)] or [sentence.text]
+    for sentence in split(quote):
+        parts += [clause.text for clause in clauses(quote, sentence)] or [sentence.text]
     stated = [part for part in parts if not part.rstrip().endswith(":")]
     return stated or parts
 
 
-def _restated(question: _Question, part: str, said: str, asked: str, corpus: Corpus) -> bool:
-    if question.kind in ("number", "amount"):  # the count, not the date it happened ("(3 March)")
-        return numbers(_DATE.sub("", part)) - numbers(asked) <= numbers(said)
-    if question.kind == "date":
-        dates = " ".join(match.group(0) for match in _DATE.finditer(part))
+def _restated(kind: str, question: Question, part: str, said: str, asked: str, corpus: Corpus) -> bool:
+    if kind in ("how_many", "how_much"):  # the count, not the date it happened ("(3 March)")
+        return numbers(facts.DATE.sub("", part)) - numbers(asked) <= numbers(said)
+    if kind == "when":
+        dates = " ".join(match.group(0) for match in facts.DATE.finditer(part))
         new = (numbers(dates) | months(dates)) - numbers(asked) - months(asked)
         return new <= numbers(said) | months(said)
-    if question.kind == "entity":
-        return _names_restated(question, part, said, asked)
+    if kind in ("who", "which", "where"):
+        return _names_restated(question, part, said, asked, corpus)
     return _share_restated(part, said, asked, corpus) >= RESTATED_SHARE
 
 
-def _names_restated(question: _Question, part: str, said: str, asked: str) -> bool:
-    if question.head and _COUNTRY_HEAD.match(question.head):
-        return countries_in(part) - countries_in(asked) <= countries_in(said)
+def _names_restated(question: Question, part: str, said: str, asked: str, corpus: Corpus) -> bool:
+    if facts.asks_for_countries(question.asked):
+        return facts.countries_in(part) - facts.countries_in(asked) <= facts.countries_in(said)
     said_words, asked_words = _lower_words(said), _lower_words(asked)
     acronyms = {w.lower() for w in words(part) if _ACRONYM.fullmatch(w)}
-    if (countries_in(part) | acronyms) - asked_words - countries_in(asked) - said_words - countries_in(said):
+    countries = facts.countries_in
+    if (countries(part) | acronyms) - asked_words - countries(asked) - said_words - countries(said):
         return False
-    other = [set(terms(part[start:end])) for start, end in entity_spans(part)]
+    other = [set(terms(part[start:end])) for start, end in name_spans(part)]
     other = [names for names in other if names and not names & set(terms(asked))]
     return not other or any(names & set(terms(said)) for names in other)
 
 
 def _share_restated(part: str, said: str, asked: str, corpus: Corpus) -> float:
     """The rarity-weighted share of the part's new terms that `said` contains."""
-    new = concepts_in(part) - concepts_in(asked)
+    new = set(terms(part)) - set(terms(asked))
     if not new:
         return 1.0
-    total = max(len(corpus.order), 1)
-    weight = {c: _idf(corpus, [c], total)[0] for c in new}
-    present = concepts_in(said)
-    return sum(w for c, w in weight.items() if c in present) / sum(weight.values())
+    weight = {t: idf(corpus, t) for t in new}
+    present = set(terms(said))
+    return sum(w for t, w in weight.items() if t in present) / (sum(weight.values()) or math.inf)
 
 
 def _lower_words(text: str) -> set[str]:

@@ -1,51 +1,91 @@
 """Follow-up questions read in the context of the conversation's earlier turns, without an LLM.
 
-Three kinds of follow-up, each turned into the standalone question bqa then answers (`resolved_question`):
+Resolution only decides what the turn is asking about; the same scorer then answers the standalone `Question`
+it produces, so a follow-up is answered by the mechanism every question goes through:
 
-- a new subject in the old frame: "and India?" / "What about the Boko Haram consultation?" after "How many
-  participants did the ESAAMLG workshop have?" asks the same question of the new subject, so the old topic is
-  replaced, not dragged along;
-- a question with no subject of its own, or only a pronoun for it: "How much was it?", "Which countries were
-  involved?", "Who organised that workshop?" is asked together with the previous standalone question and, when
-  that one asked who, the names its answer gave ("they" are India);
-- anything else names its own subject and is left alone.
+- a new subject in the old frame ("what about india?" after "how much did canada give?", "and the Boko Haram
+  consultation?"): the earlier question is asked again with the name of the same kind replaced — a country for a
+  country, a date for a date, otherwise its last name (names are capitalised words, or words the bulletins write
+  capitalised, so a question typed in lower case has them too);
+- a question without a subject of its own, or with a pronoun for it ("How much?", "How much was it?", "Who
+  organised that workshop?"): asked as it is, with the earlier question as its topic (and, after a who/which
+  question, the name its answer gave, which "they" points at);
+- anything else names its own subject and stands alone.
 
-The paragraphs that grounded the previous answer stay candidates for the next one (see `carried_paragraphs`).
+The paragraphs that grounded the previous answer stay candidates (`Question.carried`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from index.text import MONTH_NAMES, entity_spans, terms
+from index.retrieve import Corpus
+from index.text import MONTH_NAMES, STOPWORDS, terms, words
+from answer import facts
+from answer.types import Answer, Question
 
 _ANAPHORA = re.compile(
     r"\b(?:it|its|they|them|their|theirs|that|this|those|these|he|she|his|her|there|same|such|former|latter)\b",
     re.I,
 )
 _PERSONAL = re.compile(r"\b(?:they|them|their|theirs|he|she|his|her)\b", re.I)
-_NEW_SUBJECT = re.compile(r"^\s*(?:(?:and|but|also)\s+)?(?:(?:what|how)\s+about\s+|and\s+)(?P<subject>.+?)\s*\??\s*$", re.I)
+_NEW_SUBJECT = re.compile(
+    r"^\s*(?:(?:and|but|also)\s+)?(?:(?:what|how)\s+about\s+|and\s+)(?P<subject>.+?)\s*\??\s*$", re.I
+)
 _WH_FRAME = re.compile(r"^\s*(how (?:many|much)(?: \w+)?|who|whom|when|where|which \w+|what \w+)\b", re.I)
-_MONTHS = {m for m in MONTH_NAMES} | {m[:3] for m in MONTH_NAMES}
+_MONTHS = set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES}
+_CONNECTORS = {"of", "and", "for", "the", "on", "&", "de", "in"}
 
 
-def is_follow_up(question: str) -> bool:
-    """Whether the question leans on what came before: no subject of its own, or a pronoun standing in for it."""
-    if _NEW_SUBJECT.match(question):
+FOLLOW_UP_TERMS = 3  # a question naming nothing (no name, no figure) in this many content words or fewer leans on the conversation
+
+
+def is_follow_up(text: str, corpus: Corpus | None = None) -> bool:
+    """Whether the question leans on what came before: no subject of its own ("how many people attended", "when
+    was that?": a few words, no name or figure), or a pronoun standing in for it."""
+    if _NEW_SUBJECT.match(text):
         return True
-    own = len(terms(question))
-    return own < 2 or (own <= 2 and bool(_ANAPHORA.search(question)))
+    own = len(terms(text))
+    if own < 2 or (own <= 2 and bool(_ANAPHORA.search(text))):
+        return True
+    return own <= FOLLOW_UP_TERMS and not name_spans(text, corpus) and not re.search(r"\d", text)
 
 
-def _with_new_subject(previous: str, subject: str) -> str:
-    """The previous question asked of `subject`: its last name replaced, or its wh-frame reused."""
-    is_date = any(word.lower() in _MONTHS for word in re.findall(r"\w+", subject)) or re.search(r"\b\d{4}\b", subject)
-    if is_date:
-        date = re.search(r"\b(?:in |during |on )?(?:\d{1,2} )?(?:%s)[a-z]*\.?(?: \d{4})?" % "|".join(_MONTHS), previous, re.I)
-        if date:
-            return previous[: date.start()] + subject + previous[date.end() :]
-    spans = entity_spans(previous)
+def resolve(text: str, earlier: list[tuple[Question, Answer]], corpus: Corpus | None = None) -> Question:
+    """The standalone question to answer, given the earlier (question, answer) turns, oldest first."""
+    text = text.strip()
+    if not earlier or not is_follow_up(text, corpus):
+        return Question(text, text)
+    previous, answer = earlier[-1]
+    carried = tuple(c.paragraph_id for c in answer.citations) if answer.answerable else ()
+    topic = (previous.topic or previous.asked).split(" ; ")[0]
+    if m := _NEW_SUBJECT.match(text):
+        subject = m.group("subject")
+        if previous.topic:  # "How much was it? [What did Canada fund?]" then "and India?": same ask, new topic
+            return Question(text, previous.asked, with_new_subject(topic, subject, corpus), carried)
+        return Question(text, with_new_subject(previous.asked, subject, corpus), None, carried)
+    if _PERSONAL.search(text) and re.match(r"\s*(?:who|which|whom)\b", topic, re.I):
+        name = _answer_name(previous, answer, corpus)
+        if name:
+            return Question(text, text, f"{topic} ; {name}", carried)
+    return Question(text, text, topic, carried)
+
+
+def with_new_subject(previous: str, subject: str, corpus: Corpus | None = None) -> str:
+    """`previous` asked of `subject`: the name of the same kind replaced, or its wh-frame reused."""
+    subject = subject.strip()
+    date = facts.DATE.search(previous)
+    if date and facts.DATE.search(subject):
+        start, end = date.span()
+        lead = re.search(r"\b(?:in|on|during)\s+$", previous[:start], re.I)
+        if lead and re.match(r"(?:in|on|during)\s", subject, re.I):
+            start = lead.start()
+        return previous[:start] + subject + previous[end:]
+    countries = list(facts.country_spans(previous))
+    if facts.country_spans(subject) and countries:
+        start, end = countries[-1]
+        return previous[:start] + subject + previous[end:]
+    spans = name_spans(previous, corpus)
     if spans:
         start, end = spans[-1]
         if previous[max(0, start - 4) : start].lower() == "the " and subject.lower().startswith("the "):
@@ -55,57 +95,43 @@ def _with_new_subject(previous: str, subject: str) -> str:
     return f"{frame.group(1)} {subject}?" if frame else f"{subject}?"
 
 
-def _answer_names(turn: dict) -> list[str]:
-    """The first name a "who"/"which" answer gave that its question did not use: what "they" points at."""
-    question_words = {w.lower() for w in re.findall(r"\w+", turn["resolved_question"])}
-    quotes = "x " + " ".join(c["quote"] for c in turn.get("citations", [])) if turn.get("answerable") else ""
-    for start, end in entity_spans(quotes):
+def name_spans(text: str, corpus: Corpus | None = None) -> list[tuple[int, int]]:
+    """Character spans of the names in `text`: runs of words that are capitalised past the first word, or that
+    the bulletins write as names (`Corpus.proper`), with their connectors ("Gender and Identities Platform");
+    months and the opening wh-word are not names."""
+    proper = corpus.proper if corpus is not None else frozenset()
+    tokens = list(re.finditer(r"[\w&'’-]+", text))
+    spans, run = [], None
+    for i, token in enumerate(tokens):
+        word = token.group(0)
+        low = word.lower()
+        is_name = low not in _MONTHS and low not in STOPWORDS and (
+            (word[0].isupper() and i > 0) or low in proper or (word.isupper() and len(word) > 1)
+        )
+        if is_name:
+            run = (run[0] if run else token.start(), token.end())
+        elif run and low in _CONNECTORS and i + 1 < len(tokens) and _looks_named(tokens[i + 1].group(0), proper):
+            continue
+        elif run:
+            spans.append(run)
+            run = None
+    if run:
+        spans.append(run)
+    return spans
+
+
+def _looks_named(word: str, proper: frozenset[str]) -> bool:
+    return word[0].isupper() or word.lower() in proper
+
+
+def _answer_name(question: Question, answer: Answer, corpus: Corpus | None) -> str | None:
+    """The first name a who/which answer gave that its question did not use: what "they" points at."""
+    if not answer.answerable:
+        return None
+    asked = {w.lower() for w in words(question.standalone)}
+    quotes = "x " + " ".join(c.quote for c in answer.citations)
+    for start, end in name_spans(quotes, corpus):
         name = quotes[start:end]
-        if not {w.lower() for w in re.findall(r"\w+", name)} <= question_words:
-            return [name]
-    return []
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """The question as asked, and the earlier question it leans on (None for a standalone question)."""
-
-    question: str
-    context: str | None = None
-
-    @property
-    def text(self) -> str:
-        """The `resolved_question` users see: "How much was it? [What did Canada fund in March?]"."""
-        return f"{self.question} [{self.context}]" if self.context else self.question
-
-    @classmethod
-    def parse(cls, text: str) -> "Resolved":
-        m = re.match(r"^(.*?) \[(.*)\]$", text, re.S)
-        return cls(m.group(1), m.group(2)) if m else cls(text)
-
-    @property
-    def topic(self) -> str:
-        """The standalone question at the root of a chain of follow-ups, without the names an answer gave."""
-        return (self.context or self.question).split(" ; ")[0]
-
-
-def resolve(question: str, history: list[dict]) -> Resolved:
-    """The standalone question to answer, given the earlier turns (oldest first)."""
-    if not history or not is_follow_up(question):
-        return Resolved(question)
-    previous = history[-1]
-    topic = Resolved.parse(previous["resolved_question"]).topic
-    if m := _NEW_SUBJECT.match(question):
-        return Resolved(_with_new_subject(topic, m.group("subject")))
-    if _PERSONAL.search(question) and re.match(r"\s*(?:who|which|whom)\b", topic, re.I):
-        names = _answer_names(previous)
-        if names:
-            return Resolved(question.rstrip(), f"{topic} ; {names[0]}")
-    return Resolved(question.rstrip(), topic)
-
-
-def carried_paragraphs(history: list[dict]) -> list[str]:
-    """Paragraph ids that grounded the previous answer: they stay candidates for a follow-up."""
-    if not history or not history[-1].get("answerable"):
-        return []
-    return [c["paragraph_id"] for c in history[-1].get("citations", [])]
+        if not {w.lower() for w in words(name)} <= asked:
+            return name
+    return None

@@ -18,17 +18,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 
 from llama_index.core.llms import ChatMessage
 from llama_index.core.schema import NodeWithScore
 
 from index.retrieve import Corpus
 from index.text import terms
-from answer.extractive import Answer, ExtractiveAnswerer, _citation, concepts_in
 from answer.completeness import omissions
-from answer.followup import Resolved
+from answer.decide import citation_for
 from answer.prompts import count_message_tokens, count_tokens, render, truncate
+from answer.types import Answer, Question
 from answer.verify import MARKER, Checker, Passage, Verdict, names, numbers, refs
 
 log = logging.getLogger(__name__)
@@ -55,27 +55,12 @@ _REFUSAL = re.compile(
 )
 
 
-@dataclass
-class CheckedAnswer(Answer):
-    """An answer with the path that produced it, as the response reports it."""
-
-    answerer: str = "extractive"
-    removed_sentences: int = 0  # sentences of the model's draft the citation check took out
-    draft: str | None = None  # the model's own words, for logs and tests; never shown to users
-    why: str = ""  # why the extractive answer was given instead of the model's, if it was
-
-    @classmethod
-    def extractive(cls, answer: Answer, **details) -> "CheckedAnswer":
-        return cls(answer.text, answer.answerable, answer.citations, **details)
-
-
 class LLMAnswerer:
     name = "llm"
 
-    def __init__(self, base_url: str, model: str, api_key: str | None, timeout_s: float, extractive: ExtractiveAnswerer):
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout_s: float):
         from llama_index.llms.openai_like import OpenAILike
 
-        self.extractive = extractive
         self.model = model
         self.llm = OpenAILike(
             model=model,
@@ -109,7 +94,7 @@ class LLMAnswerer:
 
     # -- follow-ups -----------------------------------------------------------------------------------------------
 
-    def condense(self, question: str, earlier: list[dict], without_llm: Resolved) -> Resolved | None:
+    def condense(self, text: str, earlier: list[tuple[Question, Answer]], without_llm: Question) -> Question | None:
         """The follow-up rewritten as a standalone question, or None to keep `without_llm`, the no-LLM resolution.
 
         The rewrite is used only if it is one question that neither invents nor drops a subject: its names and
@@ -118,46 +103,46 @@ class LLMAnswerer:
         provide?", and the answer to that is no answer to the user."""
         turns = earlier[-HISTORY_TURNS:]
         conversation = "\n".join(
-            f"User: {turn['question']}\nAssistant: {truncate(turn['answer'], 80)}" for turn in turns
+            f"User: {question.text}\nAssistant: {truncate(answer.text, 80)}" for question, answer in turns
         )
-        reply = self._complete(render("condense", conversation=conversation, question=question),
+        reply = self._complete(render("condense", conversation=conversation, question=text),
                                max_tokens=CONDENSED_TOKENS)
         if reply is None:
             return None
         candidate = re.sub(r"^standalone question:\s*", "", reply.splitlines()[0], flags=re.I).strip(" \"'“”")
-        said = f"{conversation}\n{question}"
+        said = f"{conversation}\n{text}"
         invented = (numbers(candidate) - numbers(said)) | {n for n in names(candidate) if not _mentions(said, n)}
-        dropped = {n for n in names(without_llm.text) if not _mentions(candidate, n)}
+        dropped = {n for n in names(without_llm.standalone) if not _mentions(candidate, n)}
         if (invented or dropped or not candidate.endswith("?") or len(candidate) > 300 or not terms(candidate)
                 or _REFUSAL.search(candidate)):
             log.info("condensed question %r not used (invented %s, dropped %s)", candidate, invented, dropped)
             return None
-        return Resolved(candidate)
+        return Question(text, candidate, None, without_llm.carried)
 
     # -- answers --------------------------------------------------------------------------------------------------
 
-    def answer(
-        self, question: str, hits: list[NodeWithScore], corpus: Corpus | None, context: str | None = None
-    ) -> CheckedAnswer:
-        answer = self._answer(question, hits, corpus, context)
+    def answer(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None, fallback: Answer,
+               on_topic: set[str]) -> Answer:
+        """The model's checked answer, or `fallback` (the extractive answer) with the number of the model's
+        sentences the check removed. `on_topic`: the paragraphs in which the scorer finds a sentence that answers
+        the question with the answerer's confidence threshold; an answer must cite one of them."""
+        answer, why = self._answer(question, hits, corpus, fallback, on_topic)
         if answer.answerer != self.name:
-            log.info("extractive answer given: %s", answer.why)
+            log.info("extractive answer given: %s", why)
         return answer
 
-    def _answer(
-        self, question: str, hits: list[NodeWithScore], corpus: Corpus | None, context: str | None
-    ) -> CheckedAnswer:
-        fallback = self.extractive.answer(question, hits, corpus, context=context)
+    def _answer(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None, fallback: Answer,
+                on_topic: set[str]) -> tuple[Answer, str]:
         if corpus is None or not hits:
-            return CheckedAnswer.extractive(fallback, why="nothing retrieved")
-        asked = f"{question} (This follows the earlier question: {context})" if context else question
+            return fallback, "nothing retrieved"
+        asked = (f"{question.asked} (This follows the earlier question: {question.topic})" if question.topic
+                 else question.asked)
         passages, messages = self._prompt(truncate(asked, QUESTION_TOKENS), hits)
         draft = self._complete(messages)
         if draft is None:
-            return CheckedAnswer.extractive(fallback, why="the model did not answer")
-        analysis = self.extractive.analyse(question, corpus, context)
-        on_topic = {p.n for p in passages if _covers(analysis, f"{p.heading}\n{p.text}")}
-        checked = Checker(passages, corpus.aliases, asked, on_topic).check(draft)
+            return fallback, "the model did not answer"
+        topical = {p.n for p in passages if p.paragraph_id in on_topic}
+        checked = Checker(passages, corpus.aliases, asked, topical).check(draft)
         for verdict in checked.verdicts:
             if _REFUSAL.search(verdict.sentence.text):  # "the passages do not say" is no answer, cited or not
                 verdict.support, verdict.why = (), "declines to answer"
@@ -167,20 +152,16 @@ class LLMAnswerer:
         if not kept:
             declined = bool(checked.verdicts) and all(v.why == "declines to answer" for v in checked.verdicts)
             why = "the model declined" if declined else "no sentence is backed by its passage"
-            return CheckedAnswer.extractive(fallback, removed_sentences=checked.removed, draft=draft, why=why)
-        if not _covers(analysis, "\n".join(f"{p.heading}\n{p.text}" for p in passages if p.n in _cited(kept))):
-            return CheckedAnswer.extractive(
-                fallback, removed_sentences=len(checked.verdicts), draft=draft,
-                why="what the passages back does not answer the question",
-            )
-        composed = self._compose(kept, {p.n: p for p in passages}, checked.removed, draft)
-        left_out = omissions(analysis, asked, fallback, composed.text, corpus)
+            return replace(fallback, removed_sentences=checked.removed), why
+        if not _cited(kept) & topical:
+            return (replace(fallback, removed_sentences=len(checked.verdicts)),
+                    "what the passages back does not answer the question")
+        composed = self._compose(kept, {p.n: p for p in passages}, checked.removed, fallback.confidence)
+        left_out = omissions(question, fallback, composed.text, corpus)
         if left_out:
-            return CheckedAnswer.extractive(
-                fallback, removed_sentences=len(checked.verdicts), draft=draft,
-                why=f"the model's answer leaves out what the extractive one says: {' | '.join(left_out)}",
-            )
-        return composed
+            return (replace(fallback, removed_sentences=len(checked.verdicts)),
+                    f"the model's answer leaves out what the extractive one says: {' | '.join(left_out)}")
+        return composed, ""
 
     def _prompt(self, question: str, hits: list[NodeWithScore]) -> tuple[list[Passage], list[ChatMessage]]:
         """The numbered passages that fit the budget (best first), and the chat that shows them."""
@@ -198,7 +179,7 @@ class LLMAnswerer:
             budget -= cost
         return passages, render("answer", passages="\n".join(blocks), question=question)
 
-    def _compose(self, kept: list[Verdict], passages: dict[int, Passage], removed: int, draft: str) -> CheckedAnswer:
+    def _compose(self, kept: list[Verdict], passages: dict[int, Passage], removed: int, confidence: float) -> Answer:
         """The kept sentences, citing the passages by the numbers the model saw, in order of first mention.
 
         A sentence whose citations were right keeps the model's own wording and markers (a paragraph id written
@@ -208,7 +189,7 @@ class LLMAnswerer:
         citations = {}
         for verdict in kept:
             for n in verdict.support:
-                citations.setdefault(n, _citation(n, passages[n].hit, verdict.quotes[n]))
+                citations.setdefault(n, citation_for(n, passages[n].hit, verdict.quotes[n]))
         by_id = {p.paragraph_id: n for n, p in passages.items()}
         sentences = []
         for verdict in kept:
@@ -219,20 +200,8 @@ class LLMAnswerer:
                 stop = body[-1] if body[-1] in ".!?" else ""
                 markers = "".join(f"[{n}]" for n in verdict.support)
                 sentences.append(f"{body.rstrip('.!?').rstrip()} {markers}{stop}")
-        return CheckedAnswer(" ".join(sentences), True, list(citations.values()), answerer=self.name,
-                             removed_sentences=removed, draft=draft)
-
-
-def _covers(analysis, text: str) -> bool:
-    """Whether `text` speaks of everything the question asks about: every informative term of the question, by
-    word, synonym or acronym (the test the extractive answerer applies to a paragraph).
-
-    Supported is not the same as answering. To "What is the annual budget of the Doha Hub?" a true sentence about
-    the Doha Hub's workshops is no answer, and "The Doha Hub was funded by Belgium [1]" must not pass on a
-    paragraph naming Belgium and the Doha Hub that never speaks of funding. So the passages an answer cites must
-    together cover the question, whatever the model wrote around them."""
-    present = concepts_in(text)
-    return all(group.found(present) for group in analysis.groups if group.required)
+        return Answer(" ".join(sentences), True, confidence, tuple(citations.values()), answerer=self.name,
+                      removed_sentences=removed)
 
 
 def _cited(kept: list[Verdict]) -> set[int]:

@@ -39,8 +39,8 @@ from llama_index.core.schema import NodeWithScore
 
 from index.aliases import Aliases
 from index.embed import embed_texts
-from index.text import MONTH_NAMES, STOPWORDS, concept, stem, terms, words
-from answer.extractive import _clauses, _sentences
+from index.text import MONTH_NAMES, STOPWORDS, stem, terms, words
+from answer.sentences import clauses, split as sentences
 
 LEXICAL_MIN = 0.6  # share of a sentence's content terms that must occur in the cited text (or the question)
 COSINE_MIN = 0.25  # similarity to the closest sentence of the cited text
@@ -82,16 +82,16 @@ class Passage:
         """Its sentences, and the clauses of those that list several facts: an answer sentence often restates
         one clause ("India gave $500,000 …"), whose meaning drowns in a sentence that lists three donors."""
         units = []
-        for sentence in _sentences(self.text):
-            units += [sentence.text] + [clause.text for clause in _clauses(self.text, sentence)]
+        for sentence in sentences(self.text):
+            units += [sentence.text] + [clause.text for clause in clauses(self.text, sentence)]
         return units or [self.text]
 
     @cached_property
     def spans(self) -> list[str]:
         """What an answer sentence is compared with: the quotable units, two sentences running, and the whole
         paragraph, since one answer sentence may sum up several ("the panel … brought together 45 …")."""
-        sentences = [unit.text for unit in _sentences(self.text)]
-        pairs = [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
+        texts = [unit.text for unit in sentences(self.text)]
+        pairs = [f"{a} {b}" for a, b in zip(texts, texts[1:])]
         return list(dict.fromkeys(self.quotable + pairs + [self.text]))
 
 
@@ -269,8 +269,8 @@ class Checker:
             "dates": months(text) - months(allowed),
             "names": {n for n in names(text) if n.lower() not in present_words and stem(n) not in present_stems},
         }
-        own = [concept(t) for t in terms(text)]
-        present = {concept(t) for t in terms(allowed)}
+        own = terms(text)
+        present = set(terms(allowed))
         overlap = sum(t in present for t in own) / len(own) if own else 0.0
         cosine, quote = self.similarity(text, cited)
         return Support({kind: facts for kind, facts in missing.items() if facts}, overlap, cosine, quote)

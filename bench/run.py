@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py [--out bench/results/latest.md] [--quick]
 
 Measured on the bundled corpus and the dev questions: retrieval recall (bqa vs. the baseline), warm /ask latency,
-and index build time next to the bare model encode of the same chunks. Without --quick it also builds synthetic
+and index build time (chunks and sentence vectors) next to the bare model encode of the same chunks. Without --quick it also builds synthetic
 corpora of 25 / 1,000 / 10,000 paragraphs to show how build time and query latency grow with corpus size (several
 minutes on two cores). Progress goes to stderr, the report to stdout (and to --out).
 """
@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from index.embed import MODEL_PATH, embed_query, embedding_model  # first: it pins the model offline before anything loads one
+from index.embed import embed_query, embedding_model
 from index.chunk import chunk, embedding_text
 from index.parse import load
 from index.store import discover
@@ -37,8 +37,8 @@ TOP_K = 5
 REPEATS = 3  # timings of whole builds / encodes: the median of this many
 ROUNDS = 5  # passes over the questions when measuring query latency
 TARGET_RECALL_GAIN = 0.20
-TARGET_ASK_P50_MS = 50.0
-TARGET_BUILD_RATIO = 1.3
+TARGET_ASK_P50_MS = 30.0  # issue 12: the learned answerer keeps /ask p50 under 30 ms in process
+TARGET_BUILD_RATIO = 2.5  # issue 12: the build also embeds every sentence (for the answerer) and may grow to 2.5x
 SCALE_SIZES = (25, 1_000, 10_000)
 
 
@@ -199,16 +199,12 @@ def build_seconds(scratch: Path, corpus_dir: Path) -> float:
 
 
 def indexing_throughput(scratch: Path, corpus_dir: Path) -> Throughput:
-    """The build next to the bare SentenceTransformer encode of exactly the chunk texts it embeds, so the ratio
-    is what parsing, chunking and Chroma add on top of the unavoidable model work."""
-    from sentence_transformers import SentenceTransformer
-
+    """The build next to the bare model encode of exactly the chunk texts it embeds, so the ratio is what
+    parsing, chunking and Chroma add on top of the unavoidable model work."""
     bulletins = [load(path) for path in discover([corpus_dir])]
     texts = [embedding_text(node) for bulletin in bulletins for node in chunk(bulletin)]
-    encoder = SentenceTransformer(str(MODEL_PATH), device="cpu")
-    encode = lambda: encoder.encode(texts, batch_size=32, normalize_embeddings=True)  # noqa: E731
-    encode()  # warm-up of the bare encoder
-    embedding_model().get_text_embedding_batch(texts)  # and of the one the build uses
+    encode = lambda: embedding_model().get_text_embedding_batch(texts)  # noqa: E731
+    encode()  # warm-up
     return Throughput(
         paragraphs=sum(1 for bulletin in bulletins for _ in bulletin.paragraphs()),
         chunks=len(texts),
@@ -386,7 +382,7 @@ def render(turns, baseline, bqa, ask, ask_how, throughput, scale, notes) -> str:
          f"{throughput.build_s:.2f} s", "", "—", "—"),
         ("Build throughput", f"{throughput.paragraphs / throughput.build_s:.1f} paragraphs/s, "
          f"{throughput.chunks / throughput.build_s:.1f} chunks/s", "", "—", "—"),
-        ("Bare `SentenceTransformer.encode` of the same chunks", f"{throughput.encode_s:.2f} s", "", "—", "—"),
+        ("Bare model encode of the same chunks", f"{throughput.encode_s:.2f} s", "", "—", "—"),
         ("Build / bare encode", f"{throughput.ratio:.2f}×", "", f"≤ {TARGET_BUILD_RATIO}×",
          verdict(throughput.ratio <= TARGET_BUILD_RATIO)),
     ]
@@ -430,10 +426,10 @@ def render(turns, baseline, bqa, ask, ask_how, throughput, scale, notes) -> str:
 
 
 def environment() -> str:
-    import torch
+    import onnxruntime
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPUs, torch {torch.__version__} on {torch.get_num_threads()} threads, load average {load}"
+    return f"{os.cpu_count()} CPUs, onnxruntime {onnxruntime.__version__}, load average {load}"
 
 
 def main(argv=None) -> int:

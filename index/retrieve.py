@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from chromadb.api.models.Collection import Collection
@@ -22,8 +23,9 @@ from index.aliases import Aliases, mine
 from index.chunk import month_number
 from index.embed import embed_query
 from index.keyword import KeywordIndex
+from index.sentences import Span
 from index.store import Store
-from index.text import concept, terms
+from index.text import proper_words, terms
 
 POINTER_MAX_AGE = 0.25  # seconds a query may serve a generation another process has already replaced
 RECENT_RESULTS = 1024  # retrievals remembered per generation
@@ -90,10 +92,15 @@ class Corpus:
     chunk_paragraphs: dict[str, list[str]]  # chunk id -> the ids of the paragraphs it holds
     paragraphs: dict[str, TextNode]  # paragraph id -> node; text is the paragraph, metadata says where it stands
     order: list[str]  # paragraph ids in reading order
+    position: dict[str, int] = field(default_factory=dict)  # paragraph id -> its index in `order`
     bulletins: dict[str, dict] = field(default_factory=dict)  # id -> title, period, sections [(title, [ids])]
     aliases: Aliases = field(default_factory=lambda: Aliases({}))
     keyword: KeywordIndex | None = None
-    document_frequency: Counter = field(default_factory=Counter)  # concept -> paragraphs holding it
+    document_frequency: Counter = field(default_factory=Counter)  # term -> paragraphs holding it
+    # paragraph id -> its sentences, each with its row in `sentence_vectors` (unit vectors, float32)
+    sentences: dict[str, list[tuple[Span, int]]] = field(default_factory=dict)
+    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    proper: frozenset[str] = frozenset()  # lower-cased words the bulletins write as names (see proper_words)
     epoch: int = 0  # the store's epoch when loaded: its collection belongs to a client reopened since if lower
     _results: OrderedDict = field(default_factory=OrderedDict, repr=False)  # recent retrievals, newest last
     _results_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -157,20 +164,41 @@ class Corpus:
         searchable = [f"{paragraphs[p].metadata['section']}\n{paragraphs[p].text}" for p in order]
         frequency: Counter = Counter()
         for text in searchable:
-            frequency.update({concept(term) for term in terms(text)})
+            frequency.update(set(terms(text)))
         titles = [title for b in bulletins.values() for title, _ in b["sections"]]
+        sentences, vectors = _sentences(store, generation, paragraphs)
         return cls(
             generation=generation,
             collection=store.client.get_collection(generation, embedding_function=None),
             chunk_paragraphs={cid: json.loads(meta["paragraph_ids"]) for cid, meta in zip(records["ids"], records["metadatas"])},
             paragraphs=paragraphs,
             order=order,
+            position={pid: i for i, pid in enumerate(order)},
             bulletins=bulletins,
             aliases=Aliases(mine(titles + [paragraphs[p].text for p in order])),
             keyword=KeywordIndex(searchable) if order else None,
             document_frequency=frequency,
+            sentences=sentences,
+            sentence_vectors=vectors,
+            proper=proper_words(paragraphs[p].text for p in order),
             epoch=epoch,
         )
+
+
+def _sentences(store: Store, generation: str, paragraphs: dict[str, TextNode]):
+    """The generation's sentences by paragraph, and their vectors as one matrix (a row per sentence)."""
+    records = store.sentence_records(generation)
+    rows: dict[str, list[tuple[Span, int]]] = {}
+    for row, meta in enumerate(records["metadatas"]):
+        node = paragraphs.get(meta["paragraph_id"])
+        if node is not None:
+            start, end = meta["start"], meta["end"]
+            rows.setdefault(meta["paragraph_id"], []).append((Span(start, end, node.text[start:end]), row))
+    for spans in rows.values():
+        spans.sort(key=lambda pair: pair[0].start)
+    embeddings = records["embeddings"]
+    vectors = np.asarray(embeddings, dtype=np.float32) if len(embeddings) else np.zeros((0, 384), dtype=np.float32)
+    return rows, vectors
 
 
 class Searcher:

@@ -1,9 +1,18 @@
 """The Chroma store: one collection per index generation, and a pointer to the one being served.
 
+Each generation is a pair of collections: its chunks (what retrieval searches) and, in a sibling named
+`<generation>-sentences`, one vector per sentence of every paragraph (what the answerer compares a question with,
+so answering a question costs no model pass beyond the question's own). The two are built, copied, switched and
+deleted together.
+
 Re-indexing never edits the served collection. It builds the next generation beside it (copying the vectors of
 unchanged bulletins, embedding only new or changed ones), checks it, then moves the pointer in one write. A query
 therefore sees the old index or the new one, never half of either, and a failed run leaves the served index as
 it was. The previous generation is kept until the next run so queries already under way can finish on it.
+
+Each generation records the embedding model that built it. Vectors of two models must never meet in one
+collection (a question embedded by one would miss paragraphs embedded by the other), so a generation built by
+another model counts as wholly changed: the next run embeds every bulletin again, with its progress bar.
 
 A write that fails half-way (a full disk, a Chroma error) deletes what it built and reopens the client before
 anything else calls into the store: the embedded Chroma that failed mid-write hung, holding the GIL, on the next
@@ -33,17 +42,21 @@ from chromadb.errors import ChromaError, NotFoundError
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from index.chunk import INDEX_FORMAT, chunk, embedding_text
-from index.embed import embed_texts
+from index.embed import MODEL_ID, embed_texts
 from index.parse import FORMATS, Bulletin, Limits, ParseError, bulletin_id, load
+from index.sentences import split
 
 log = logging.getLogger(__name__)
 
 KEEP = None  # in a plan: leave this indexed bulletin as it is
 STATE = "bqa-state"  # holds the pointer in its metadata
 PREFIX = "bqa-gen-"
-# Disk one chunk takes in a new generation of the embedded store (SQLite rows and full-text index, HNSW files);
-# measured on a tmpfs: 8.2 MB for a 393-chunk generation, 15.6 MB for a 768-chunk one.
-GENERATION_BYTES_PER_CHUNK = 24_000
+MODEL_KEY = "embedding_model"  # generation metadata: the MODEL_ID of the vectors it holds
+SENTENCES = "-sentences"  # suffix of a generation's sentence collection
+# Disk one record (a chunk, or a sentence) takes in a new generation of the embedded store (SQLite rows and
+# full-text index, HNSW files); measured on a tmpfs: 8.2 MB for a 393-chunk generation, 15.6 MB for a 768-chunk
+# one. Sentences, without text, take less: counting them at this rate errs on the side of room.
+GENERATION_BYTES_PER_RECORD = 24_000
 STORAGE_FAILURES = (ChromaError, OSError, sqlite3.Error)  # what a failed write raises, embedded or over HTTP
 
 
@@ -58,6 +71,10 @@ class InsufficientStorage(StorageError):
         super().__init__(f"{free / 1e6:.1f} MB are free on the data folder's disk; this write needs about "
                          f"{needed / 1e6:.1f} MB and {reserve / 1e6:.1f} MB are kept in reserve")
         self.free, self.needed, self.reserve = free, needed, reserve
+
+
+def sentence_collection(generation: str) -> str:
+    return f"{generation}{SENTENCES}"
 
 
 def open_client(data_dir: str | Path, chroma_url: str | None = None):
@@ -122,13 +139,15 @@ class SyncReport:
 
 
 class Store:
-    def __init__(self, client, lock_path: Path | None = None, *, data_dir: str | Path | None = None,
-                 chroma_url: str | None = None, limits: Limits = Limits(), reserve_bytes: int = 0):
+    def __init__(self, client, lock_path: Path | None = None, embedding_model: str = MODEL_ID, *,
+                 data_dir: str | Path | None = None, chroma_url: str | None = None, limits: Limits = Limits(),
+                 reserve_bytes: int = 0):
         """`data_dir` and `chroma_url` say how to reopen `client` after a failed write, and `data_dir` whose disk
         keeps `reserve_bytes` free; `limits` bound each bulletin the store loads."""
         if reserve_bytes < 0:
             raise ValueError(f"reserve_bytes must be 0 or more, not {reserve_bytes!r}")
         self._client = client
+        self.embedding_model = embedding_model
         self._client_lock = threading.Lock()
         self.limits = limits
         self.reserve_bytes = reserve_bytes
@@ -194,14 +213,14 @@ class Store:
             self._close_client()
             raise
 
-    def ensure_space(self, extra_bytes: int = 0, chunks: int = 0) -> None:
+    def ensure_space(self, extra_bytes: int = 0, records: int = 0) -> None:
         """Raise InsufficientStorage unless writing `extra_bytes` of files and (in the embedded store) a generation
-        of `chunks` chunks leaves the reserve free on the data folder's disk."""
+        of `records` chunks and sentences leaves the reserve free on the data folder's disk."""
         if self._data_dir is None:
             return
         self._data_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self._data_dir).free
-        needed = extra_bytes + (0 if self._chroma_url else chunks * GENERATION_BYTES_PER_CHUNK)
+        needed = extra_bytes + (0 if self._chroma_url else records * GENERATION_BYTES_PER_RECORD)
         if free - needed < self.reserve_bytes:
             raise InsufficientStorage(free, needed, self.reserve_bytes)
 
@@ -236,11 +255,13 @@ class Store:
         self._active = (name, time.monotonic())
 
     def drop_unused(self) -> list[str]:
-        """Delete every generation but the served one and the previous one (kept for queries under way): what an
-        interrupted build left behind. Under the writer lock, so no build in any process loses its collection."""
+        """Delete every generation (chunks and sentences) but the served one and the previous one (kept for queries
+        under way): what an interrupted build left behind. Under the writer lock, so no build in any process loses
+        its collections."""
         with self.writer(), self._writing():
             state = self._state()
-            keep = {state.get("active"), state.get("previous")}
+            kept = [state.get("active"), state.get("previous")]
+            keep = {*kept, *(sentence_collection(name) for name in kept if name)}
             dropped = []
             for collection in self.client.list_collections():
                 collection_name = getattr(collection, "name", collection)
@@ -256,12 +277,13 @@ class Store:
         collection = self.active()
         if collection is None:
             return {}
+        same_model = (collection.metadata or {}).get(MODEL_KEY) == self.embedding_model
         out: dict[str, dict] = {}
         for metadata in collection.get(include=["metadatas"])["metadatas"]:
-            current = metadata.get("index_format") == INDEX_FORMAT
+            current = same_model and metadata.get("index_format") == INDEX_FORMAT
             out.setdefault(
                 metadata["bulletin_id"],
-                # a bulletin indexed by an older parser counts as changed: its fingerprint matches no file
+                # indexed by another model or an older parser: counts as changed, its fingerprint matches no file
                 {"sha256": metadata["sha256"] if current else None, "source": metadata["source"]},
             )
         return out
@@ -269,6 +291,11 @@ class Store:
     def records(self, name: str) -> dict:
         """Every chunk of generation `name`: ids, documents and metadatas, as Chroma returns them."""
         return self.client.get_collection(name, embedding_function=None).get(include=["documents", "metadatas"])
+
+    def sentence_records(self, name: str) -> dict:
+        """Every sentence of generation `name`: ids, embeddings and metadatas (paragraph_id, start, end)."""
+        collection = self.client.get_collection(sentence_collection(name), embedding_function=None)
+        return collection.get(include=["embeddings", "metadatas"])
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -333,8 +360,10 @@ class Store:
             errors = []
             for bid, item in wanted.items():
                 if item is KEEP and bid in indexed:
-                    report.unchanged.append(bid)
-                    continue
+                    if indexed[bid]["sha256"] is not None:
+                        report.unchanged.append(bid)
+                        continue
+                    item = Path(indexed[bid]["source"])  # its stored vectors cannot be kept: read it again
                 try:
                     bulletin = item if isinstance(item, Bulletin) else None
                     if bulletin is None:
@@ -366,24 +395,48 @@ class Store:
     def _build(self, fresh: list[Bulletin], keep: list[str], progress) -> tuple[str, int, int]:
         previous = self.active_name()
         nodes = [node for bulletin in fresh for node in chunk(bulletin)]
-        self.ensure_space(chunks=(self.active().count() if previous and keep else 0) + len(nodes))
+        rows = _sentence_rows(fresh)
+        kept_records = 0
+        if previous and keep:
+            kept_records = self.active().count() + self.client.get_collection(
+                sentence_collection(previous), embedding_function=None).count()
+        self.ensure_space(records=kept_records + len(nodes) + len(rows))
         name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
         try:
             with self._writing():
                 target = self.client.create_collection(
-                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                    metadata={MODEL_KEY: self.embedding_model},
+                )
+                sentences = self.client.create_collection(
+                    sentence_collection(name), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
                 )
                 copied = self._copy(previous, target, keep) if previous and keep else 0
-                tick = progress(len(nodes)) if progress and nodes else None
-                for node, vector in zip(nodes, embed_texts([embedding_text(n) for n in nodes], tick)):
+                copied_sentences = (
+                    self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
+                )
+                texts = [embedding_text(n) for n in nodes] + [row[3] for row in rows]
+                tick = progress(len(texts)) if progress and texts else None
+                embedded = embed_texts(texts, tick)
+                for node, vector in zip(nodes, embedded):
                     node.embedding = vector
                 vectors = ChromaVectorStore(chroma_collection=target)
                 batch = self.client.get_max_batch_size()  # llama-index's own batches can exceed the server's
                 for start in range(0, len(nodes), batch):
                     vectors.add(nodes[start : start + batch])
+                sentence_vectors = embedded[len(nodes) :]
+                for start in range(0, len(rows), batch):
+                    part = rows[start : start + batch]
+                    sentences.add(
+                        ids=[row[0] for row in part],
+                        embeddings=sentence_vectors[start : start + batch],
+                        metadatas=[row[1] | row[2] for row in part],
+                    )
                 expected = copied + len(nodes)
                 if target.count() != expected:
                     raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
+                if sentences.count() != copied_sentences + len(rows):
+                    raise StorageError(f"index generation {name} lost sentences: {sentences.count()} stored")
                 self._point_to(name, previous)
         except BaseException as exc:
             self._abandon(name)
@@ -399,28 +452,46 @@ class Store:
     def _abandon(self, name: str) -> None:
         """After a failed build: delete the half-built generation if the store lets us (the cleanup at start and
         the periodic one delete it otherwise)."""
-        try:
-            with self._writing():
-                self.client.delete_collection(name)
-        except Exception:  # never created, or the store still refuses: the failure being raised says enough
-            log.warning("could not delete the unfinished index generation %s", name, exc_info=True)
+        for collection in (name, sentence_collection(name)):
+            try:
+                with self._writing():
+                    self.client.delete_collection(collection)
+            except Exception:  # never created, or the store still refuses: the failure being raised says enough
+                log.warning("could not delete the unfinished index collection %s", collection, exc_info=True)
 
     def _copy(self, source_name: str, target, bulletin_ids: list[str]) -> int:
-        """Copy the chunks of `bulletin_ids`, vectors included, so unchanged bulletins are not embedded again."""
+        """Copy the records (chunks or sentences) of `bulletin_ids`, vectors included, so unchanged bulletins are
+        not embedded again."""
         source = self.client.get_collection(source_name, embedding_function=None)
         batch = self.client.get_max_batch_size()
         got = source.get(
             where={"bulletin_id": {"$in": bulletin_ids}}, include=["embeddings", "documents", "metadatas"]
         )
+        documents = got["documents"] if any(d is not None for d in got["documents"] or []) else None
         for start in range(0, len(got["ids"]), batch):
             end = start + batch
             target.add(
                 ids=got["ids"][start:end],
                 embeddings=got["embeddings"][start:end],
-                documents=got["documents"][start:end],
+                documents=documents[start:end] if documents else None,
                 metadatas=got["metadatas"][start:end],
             )
         return len(got["ids"])
+
+
+def _sentence_rows(bulletins: list[Bulletin]) -> list[tuple[str, dict, dict, str]]:
+    """(id, where, span, text) of every sentence of the bulletins' paragraphs, in reading order."""
+    rows = []
+    for bulletin in bulletins:
+        for _, paragraph in bulletin.paragraphs():
+            for i, span in enumerate(split(paragraph.text)):
+                rows.append((
+                    f"{paragraph.id}:{i}",
+                    {"bulletin_id": bulletin.id, "paragraph_id": paragraph.id},
+                    {"start": span.start, "end": span.end},
+                    span.text,
+                ))
+    return rows
 
 
 def _sha256(path: Path) -> str:

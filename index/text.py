@@ -1,12 +1,15 @@
 """Text normalisation shared by parsing, keyword search, alias mining and answering.
 
 Everything that compares a question with a paragraph goes through `terms()`, so the keyword index, the acronym
-expander and the answerer agree on what a "word" is.
+expander and the answerer agree on what a "word" is. There are no synonym or phrase tables: words users choose
+that the bulletins do not use are met by the embedding similarity and the learned scorer (answer/), not by lists
+written for particular questions, which never generalised beyond them.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
@@ -30,31 +33,16 @@ STOPWORDS = frozenset(
     five six seven eight nine ten""".split()
 )
 
-# Verbs that carry no topic of their own ("keep … running", "work with"): a paragraph need not repeat them.
-LIGHT_VERBS = frozenset(
-    """keep keeps kept running run runs work worked works get got make made go goes went come came put do happen
-    happened involve involved""".split()
-)
-
-# Multi-word expressions folded into one term before stemming, so "took part" meets "participants".
-_PHRASES = [
-    (re.compile(r"\b(?:take|takes|took|taking|taken) part\b", re.I), "participate"),
-    (re.compile(r"\b(?:bring|brings|brought|bringing) together\b", re.I), "participate"),
-    (re.compile(r"\bset up\b", re.I), "establish"),
-    (re.compile(r"\b(?:take|takes|took|taking|taken) place\b", re.I), ""),
-]
-
-# Words that mean the same thing in bulletins; each stem maps to the name of its group.
-_SYNONYMS = {
-    "fund": ("fund", "funder", "contribut", "donor", "donat", "pledg", "sponsor"),
-    "particip": ("particip", "attend", "attende", "join"),
-    "organ": ("organ", "organis", "host", "conven", "held", "hold"),
-    "establish": ("establish", "found", "creat"),
-    "countri": ("countri", "nation"),
-    "peopl": ("peopl", "individu", "person"),
-    "partner": ("partner", "partnership", "collabor", "cooper"),
+# English number words, read as the figures they name ("four pillars" meets "4 pillars"); "one" stays a function
+# word, being far more often a pronoun ("one of the ...") than a count.
+NUMBER_WORDS = {
+    word: value for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    ) if value > 1
+} | {word: 10 * (i + 3) for i, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split())} | {
+    "hundred": 100, "thousand": 1000, "dozen": 12,
 }
-_GROUP = {stem: group for group, stems in _SYNONYMS.items() for stem in stems}
 
 _MONTHS = {
     "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
@@ -94,11 +82,6 @@ def stem(word: str) -> str:
     return _stemmer.stem(word)
 
 
-def concept(term: str) -> str:
-    """The synonym group a stemmed term belongs to (the term itself when it has none)."""
-    return _GROUP.get(term, term)
-
-
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Stemmed content terms of `text`, in order: what keyword search and coverage checks compare."""
     return list(_terms(text, keep_stopwords))
@@ -107,15 +90,45 @@ def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
 @lru_cache(maxsize=32768)
 def _terms(text: str, keep_stopwords: bool) -> tuple[str, ...]:
     """Cached: the answerer analyses the same paragraphs and sentences question after question."""
-    for pattern, replacement in _PHRASES:
-        text = pattern.sub(replacement, text)
     out = []
-    for token in words(text):
-        low = token.lower()
-        if not keep_stopwords and (low in STOPWORDS or low in LIGHT_VERBS):
+    after_name = False  # the previous token is a capitalised word that does not open the text
+    for position, token in enumerate(words(text)):
+        number = roman_value(token, after_name)
+        after_name = position > 0 and token[:1].isupper() and token.isalpha()
+        if number is None:
+            number = NUMBER_WORDS.get(token.lower())
+        if number is not None:
+            out.append(str(number))
+            continue
+        if not keep_stopwords and token.lower() in STOPWORDS:
             continue
         out.append(stem(token))
     return tuple(out)
+
+
+_ROMAN = re.compile(r"M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})")
+_ROMAN_LOWER = re.compile(r"(?:x{0,3})(?:ix|iv|v?i{0,3})")  # lower case: only I, V, X, so "mix" stays a word
+_ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+
+
+def roman_value(token: str, after_name: bool = False) -> int | None:
+    """The number a Roman numeral stands for ("IV" -> 4, "pillar iv" -> 4), so "Pillar IV" meets "pillar 4".
+
+    Upper case: any well-formed numeral of two letters or more, and a lone I, V or X after a capitalised word
+    ("Pillar I", "Pillar V"; not the pronoun "I", nor "Vitamin C"). Lower case: numerals of i, v and x only, two letters or
+    more, so ordinary words ("mix", "did", "civil") are never read as numbers."""
+    if not token or not token.isalpha():
+        return None
+    if token.isupper():
+        if not _ROMAN.fullmatch(token) or (len(token) == 1 and not (token in "IVX" and after_name)):
+            return None
+    elif not (token.islower() and len(token) >= 2 and _ROMAN_LOWER.fullmatch(token)):
+        return None
+    total = 0
+    values = [_ROMAN_VALUES[c] for c in token.upper()]
+    for value, following in zip(values, values[1:] + [0]):
+        total += -value if value < following else value
+    return total
 
 
 _CONNECTOR = {"of", "and", "for", "the", "on", "&", "de", "in"}
@@ -140,3 +153,27 @@ def entity_spans(text: str) -> list[tuple[int, int]]:
     if run:
         spans.append(run)
     return spans
+
+
+PROPER_SHARE = 0.6  # share of a word's occurrences, past a sentence's first word, that must be capitalised
+PROPER_MIN = 2  # occurrences needed: one capitalised "Money" (in "Anti-Money Laundering Group") names nothing
+
+
+def proper_words(texts) -> frozenset[str]:
+    """Lower-cased words the texts write as names: capitalised in most of their occurrences that do not open a
+    sentence ("canada"; "gender" where the corpus only says "Gender and Identities Platform"), so a question typed in lower case
+    can still be read for the names it uses. Learned from the corpus, not listed."""
+    capitalised: Counter = Counter()
+    seen: Counter = Counter()
+    for text in texts:
+        tokens = list(re.finditer(r"[^\W\d_]+", text))
+        for i, token in enumerate(tokens):
+            word = token.group(0)
+            if i == 0 or text[: token.start()].rstrip().endswith((".", "!", "?", ":", "•", "▶")):
+                continue
+            low = word.lower()
+            if low in STOPWORDS:
+                continue
+            seen[low] += 1
+            capitalised[low] += word[0].isupper()
+    return frozenset(w for w, n in seen.items() if n >= PROPER_MIN and capitalised[w] / n >= PROPER_SHARE)

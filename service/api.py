@@ -108,12 +108,12 @@ def ask_stream():
             current_app.logger.exception("streamed answer failed")
             yield "error", {"code": "internal_error", "message": "Something went wrong on our side."}
             return
-        yield "meta", {"conversation_id": result["conversation_id"], "resolved_question": result["resolved_question"]}
+        yield "meta", {key: result[key] for key in ("conversation_id", "resolved_question", "confidence")}
         for piece in _pieces(result["answer"]):
             yield "delta", {"text": piece}
         result["citations"] = context.with_quote_urls(result["citations"])
         yield "citations", {key: result[key] for key in ("citations", "answerable", "answerer", "turn", "timing_ms")}
-        yield "done", {}
+        yield "done", {"confidence": result["confidence"]}
 
     return Response(
         stream_with_context(sse.stream(events())),

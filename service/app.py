@@ -38,6 +38,7 @@ def create_app(config: Config | None = None, qa: BulletinQA | None = None) -> Fl
     app.config[context.CONFIG_KEY] = config
     app.extensions[context.EXTENSION] = qa
     app.url_map.strict_slashes = False  # "/api/v1/bulletins/x/" is "…/x", not a redirect an API client won't follow
+    app.url_map.merge_slashes = False  # likewise "…/bulletins//" (an id of "/"): a JSON 404, not a redirect
     app.json.sort_keys = False  # keep the documented field order: answer first, timings last
     app.json.ensure_ascii = False
 

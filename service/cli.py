@@ -91,6 +91,7 @@ def cmd_ask(args, config: Config) -> int:
 
 def _print_answer(response: dict) -> None:
     print(textwrap.fill(response["answer"], width=100, replace_whitespace=False))
+    print(f"(confidence {response['confidence']:.2f})")
     for citation in response["citations"]:
         period = f", {citation['period']}" if citation["period"] else ""
         print(f"\n[{citation['n']}] {citation['bulletin_title']}{period} — {citation['section']}")
@@ -219,7 +220,7 @@ def cmd_eval(args, config: Config) -> int:
 
     items = load_items(args.file)
     qa = _service(config)
-    paths = {"extractive": qa.without_llm(), "llm": qa} if qa.llm is not None else {"extractive": qa}
+    paths = {"extractive": qa.without_llm(), "llm": qa} if qa.active_answerer == "llm" else {"extractive": qa}
     logging.getLogger("bqa.requests").setLevel(logging.WARNING)  # the report, not a log line per question
     reports = {name: evaluate(items, _asker(service)) for name, service in paths.items()}
     if args.json:
@@ -285,6 +286,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from index.embed import ModelFileError
     from index.parse import ParseError
     from index.store import StorageError
 
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config.from_env()
     try:
         return args.run(args, config)
-    except (ParseError, FileNotFoundError, ValueError) as exc:
+    except (ParseError, ModelFileError, FileNotFoundError, ValueError) as exc:
         print(f"bqa: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:  # a full disk: say so, and which setting keeps room, instead of a traceback

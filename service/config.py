@@ -17,6 +17,19 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _share(name: str) -> float | None:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SystemExit(f"{name} must be a number from 0 to 1, not {raw!r}")
+    return value
+
+
 def _seconds(name: str, default: float) -> float:
     raw = os.environ.get(name)
     try:
@@ -35,6 +48,9 @@ class Config:
     chroma_url: str | None = None
     public_url: str | None = None  # the address users reach the service at; base of every absolute URL
     top_k: int = 5
+    # Confidence an extractive answer needs (0-1); None: the threshold chosen on held-out folds, shipped with the
+    # scorer's weights (answer/weights/scorer.json, bench/train_scorer.py).
+    answer_threshold: float | None = None
     max_question_chars: int = 2000
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024  # a bulletin published over the admin API
@@ -83,6 +99,7 @@ class Config:
             chroma_url=env.get("BQA_CHROMA_URL") or None,
             public_url=(env.get("BQA_PUBLIC_URL") or "").rstrip("/") or None,
             top_k=_int("BQA_TOP_K", cls.top_k),
+            answer_threshold=_share("BQA_ANSWER_THRESHOLD"),
             max_upload_bytes=_int("BQA_MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             conversation_ttl=_int("BQA_CONVERSATION_TTL", cls.conversation_ttl),
             admin_token=env.get("BQA_ADMIN_TOKEN") or None,

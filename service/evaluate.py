@@ -2,7 +2,11 @@
 
 Each line is a conversation: its turns are asked in order in one conversation. Scores: accuracy (answerable turns
 whose answer holds every `must_include`), citation (answerable turns whose `evidence` occurs in a cited paragraph),
-abstention (unanswerable turns answered with `answerable: false`) and latency p50/p95 of whole asks. With an
+abstention (unanswerable turns answered with `answerable: false`) and latency p50/p95 of whole asks, overall and
+per kind of question (the turn's `kind` when the set gives one, else the kind of fact it asks for), with the mean
+`confidence` of right answers, wrong answers and unanswerable turns. Expected answers are matched as whole words
+after SQuAD's normalisation (lower case, punctuation and the articles a/an/the removed), so "10" does not match
+"100" and "P" does not match every answer. With an
 LLM configured, `bqa eval` runs the set twice, extractive only and with the LLM, and prints both side by side: the
 LLM path is worth having only where it scores at least as well, and its latency is the price.
 """
@@ -10,23 +14,35 @@ LLM path is worth having only where it scores at least as well, and its latency 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from answer import Question
 from index.text import clean_markdown, fold
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_PUNCTUATION = re.compile(r"(?!(?<=\d)[.\-–](?=\d))[^\w\s]|_")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 
 
 def normalise(text: str) -> str:
-    return fold(clean_markdown(text))
+    """SQuAD's answer normalisation (lower case; punctuation and a/an/the removed; white space folded), with
+    punctuation made a space rather than deleted, so "(US$1,139,987)" keeps "1139987" as a word of its own. A
+    thousands separator, a decimal point and a range's dash between digits stay part of their number ("1,061" is
+    "1061", "16-18 March" does not hold "18 March")."""
+    text = _THOUSANDS.sub("", fold(clean_markdown(text)))
+    return " ".join(_ARTICLES.sub(" ", _PUNCTUATION.sub(" ", text)).split())
 
 
 def includes(answer: str, expected: str) -> bool:
-    """`expected` may offer alternatives: "1,061|1061"."""
-    return any(normalise(option) in normalise(answer) for option in expected.split("|"))
+    """Whether `answer` holds `expected` as whole words; `expected` may offer alternatives: "1,061|1061"."""
+    said = f" {normalise(answer)} "
+    return any(f" {normalise(option)} " in said for option in expected.split("|") if normalise(option))
 
 
 @dataclass
@@ -40,6 +56,8 @@ class Report:
     failures: list[dict] = field(default_factory=list)
     answerers: Counter = field(default_factory=Counter)  # which path produced each answer
     removed_sentences: int = 0  # LLM sentences the citation check took out
+    by_kind: dict = field(default_factory=lambda: defaultdict(Counter))  # kind -> outcome counts
+    confidences: dict = field(default_factory=lambda: defaultdict(list))  # outcome -> confidences
 
     def as_json(self) -> dict:
         def share(part: int, whole: int) -> float | None:
@@ -58,6 +76,16 @@ class Report:
             },
             "answerers": dict(self.answerers),
             "removed_sentences": self.removed_sentences,
+            "by_kind": {
+                kind: {
+                    "accuracy": share(c["accurate"], c["answerable"]), "answerable_turns": c["answerable"],
+                    "abstention": share(c["abstained"], c["unanswerable"]), "unanswerable_turns": c["unanswerable"],
+                }
+                for kind, c in sorted(self.by_kind.items())
+            },
+            "confidence": {
+                outcome: round(statistics.mean(values), 3) for outcome, values in sorted(self.confidences.items())
+            },
             "failures": self.failures,
         }
 
@@ -73,6 +101,14 @@ class Report:
             f"abstention  {pct(data['abstention'])}  ({self.abstained}/{self.unanswerable} unanswerable turns)",
             f"latency     p50 {data['latency_ms']['p50']} ms, p95 {data['latency_ms']['p95']} ms",
         ]
+        if data["confidence"]:
+            lines.append("confidence  " + ", ".join(f"{k} {v:.2f}" for k, v in data["confidence"].items()))
+        lines.append("by kind     accuracy        abstention")
+        for kind, row in data["by_kind"].items():
+            lines.append(
+                f"  {kind:<10}{_ratio(row['accuracy'], row['answerable_turns']):<16}"
+                f"{_ratio(row['abstention'], row['unanswerable_turns'])}"
+            )
         return "\n".join(lines + self._failure_lines())
 
     def _failure_lines(self, label: str = "") -> list[str]:
@@ -96,6 +132,10 @@ class Report:
             "answered by llm": f"{self.answerers['llm']}/{answered} turns",
             "removed sentences": str(self.removed_sentences),
         }
+
+
+def _ratio(value, whole) -> str:
+    return "—" if value is None else f"{value:.0%} of {whole}"
 
 
 def side_by_side(reports: dict[str, Report]) -> str:
@@ -139,12 +179,29 @@ def evaluate(items: list[dict], ask: Callable[[str, str | None], dict]) -> Repor
             report.answerers[response.get("answerer", "extractive")] += 1
             report.removed_sentences += response.get("removed_sentences", 0)
             why = _judge(turn, response, report)
+            _tally(turn, response, report, why)
             if why:
                 report.failures.append(
                     {"id": item.get("id", "?"), "turn": turn_number, "question": turn["question"], "why": why,
                      "answer": response["answer"]}
                 )
     return report
+
+
+def _tally(turn: dict, response: dict, report: Report, why: str | None) -> None:
+    """Count the turn under its kind, and its confidence under its outcome."""
+    counts = report.by_kind[turn.get("kind") or Question(turn["question"], turn["question"]).kind]
+    if turn.get("answerable", True) is False:
+        counts["unanswerable"] += 1
+        counts["abstained"] += response["answerable"] is False
+        outcome = "unanswerable"
+    else:
+        counts["answerable"] += 1
+        right = response["answerable"] and not (why or "").startswith(("answer lacks", "abstained"))
+        counts["accurate"] += bool(right)
+        outcome = "right" if right else "wrong"
+    if "confidence" in response:
+        report.confidences[outcome].append(float(response["confidence"]))
 
 
 def _judge(turn: dict, response: dict, report: Report) -> str | None:

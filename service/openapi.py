@@ -128,14 +128,19 @@ SCHEMAS = {
     "AskResponse": {
         "type": "object",
         "required": [
-            "conversation_id", "turn", "answer", "answerable", "resolved_question", "answerer", "citations",
-            "timing_ms",
+            "conversation_id", "turn", "answer", "answerable", "confidence", "resolved_question", "answerer",
+            "citations", "timing_ms",
         ],
         "properties": {
             "conversation_id": {"type": "string", "description": "Send it back to ask a follow-up."},
             "turn": {"type": "integer", "minimum": 1, "description": "This answer's number in the conversation."},
             "answer": {"type": "string", "description": "Quoted from the bulletins with [n] markers, or why not."},
             "answerable": {"type": "boolean", "description": "False when the bulletins do not say."},
+            "confidence": {
+                "type": "number", "minimum": 0, "maximum": 1,
+                "description": "Calibrated probability that the quoted sentence answers the question; "
+                "answerable is confidence >= the service's threshold (BQA_ANSWER_THRESHOLD).",
+            },
             "resolved_question": {"type": "string", "description": "The question as it was searched for."},
             "answerer": {"type": "string", "enum": ["extractive", "llm"], "description": "Which path wrote the answer."},
             "removed_sentences": {
@@ -145,7 +150,8 @@ SCHEMAS = {
             "citations": {
                 "type": "array",
                 "items": _ref("Citation"),
-                "description": "Sources of the answer; when answerable is false, the closest related paragraphs.",
+                "description": "Sources of the answer; when answerable is false, the paragraph of the closest "
+                "sentence, which the answer quotes (none when nothing related was found).",
             },
             "timing_ms": _ref("Timing"),
         },
@@ -384,8 +390,9 @@ SPEC = {
                 "operationId": "askStream",
                 "summary": "The same answer as /ask, as server-sent events",
                 "description": (
-                    "Events, in order: `meta` {conversation_id, resolved_question}; `delta` {text}, the answer in "
-                    "pieces; `citations` {citations, answerable, answerer, turn, timing_ms}; `done` {}. A failure after the "
+                    "Events, in order: `meta` {conversation_id, resolved_question, confidence}; `delta` {text}, the "
+                    "answer in pieces; `citations` {citations, answerable, answerer, turn, timing_ms}; `done` "
+                    "{confidence}. A failure after the "
                     "stream has started is an `error` event {code, message}. Invalid requests and unknown "
                     "conversations are refused before the stream starts, with the JSON errors of /ask. "
                     "Framing: the stream opens with `retry: 3000`; every event has an `id:`, its number in the "

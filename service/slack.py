@@ -99,7 +99,6 @@ STARTER = "bqa_starter"  # App Home buttons: bqa_starter_0, bqa_starter_1, … (
 ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share"}  # messages written by a person
 
 SEARCHING = "Searching the bulletins…"
-NOT_FOUND = "That's not in the bulletins: none of them answers this question."
 USAGE = (
     "Ask me about the bulletins, e.g. `/bqa Who funded CT Travel?`. Mention me in a channel or write to me "
     "directly to get the answer in a thread, where follow-up questions work too."
@@ -451,7 +450,7 @@ class SlackBot:
         if preface:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(preface, SECTION_CHARS)}]})
 
-        text = answer["answer"] if answer["answerable"] else NOT_FOUND
+        text = answer["answer"]  # an abstention says so itself, quoting the closest sentence
         for piece in _pieces(text, SECTION_CHARS, MAX_ANSWER_SECTIONS):
             blocks.append({"type": "section", "text": {"type": "plain_text", "text": piece, "emoji": False}})
 
@@ -461,7 +460,7 @@ class SlackBot:
             links.append(f"[{citation['n']}] <{_escape(url)}|{_escape(label)}>")
             plain.append(f"[{citation['n']}] {label}: {url}")
         if links and not answer["answerable"]:
-            links.insert(0, "Closest related:")
+            links.insert(0, "Closest:")
         for start in range(0, len(links), CONTEXT_ELEMENTS):
             chunk = links[start : start + CONTEXT_ELEMENTS]
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link} for link in chunk]})

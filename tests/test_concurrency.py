@@ -34,7 +34,7 @@ READERS = 3
 READER_PAUSE = 0.01  # seconds between two requests of one reader
 JOIN_TIMEOUT = 240  # seconds; generous for a loaded 2-core machine, but a deadlock must not hang the suite
 
-CT_TRAVEL = "Who funded CT Travel?"
+CT_TRAVEL = "Who supported CT Travel in March?"
 CYBERSECURITY = "Who contributed to the Cybersecurity Programme?"
 TEMPLATE = """# UNOCT Highlights April 2021
 
@@ -133,8 +133,8 @@ def test_reindexing_a_bulletin_while_answering(app):
     def until_written(minimum: int):
         """Iterations of a reader: as long as the writer writes, and at least `minimum` times. A reader pauses
         between requests as a user does: three threads answering remembered questions back to back are pure Python
-        and would hold the GIL nearly all the time, so the writer's embedding (hundreds of small torch calls, each
-        waiting for the GIL again) would crawl and the test would measure the GIL instead of consistency."""
+        and would hold the GIL nearly all the time, so the writer's parsing, chunking and Chroma calls (each waiting
+        for the GIL again) would crawl and the test would measure the GIL instead of consistency."""
         n = 0
         while writing.is_set() or n < minimum:
             yield n

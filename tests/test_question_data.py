@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from index.parse import load
-from service.evaluate import normalise
+from service.evaluate import includes, normalise
 from tests.conftest import PROJECT_ROOT, SEED
 
 DATA = PROJECT_ROOT / "bench" / "data"
@@ -79,7 +79,7 @@ def test_answers_are_written_in_the_paragraph_the_evidence_names(name, bulletin,
         for turn in conv["turns"]:
             if turn.get("answerable") is False:
                 continue
-            holding = [(s, text) for s, text in paragraphs if normalise(turn["evidence"]) in normalise(text)]
+            holding = [(s, text) for s, text in paragraphs if includes(text, turn["evidence"])]  # whole words
             assert len(holding) == 1, f"{conv['id']}: evidence {turn['evidence']!r} in {len(holding)} paragraphs"
             section, text = holding[0]
             # a list's items are paragraphs of their own (bullets), so a list answer may span its section

@@ -23,7 +23,7 @@ sys.path[:0] = [str(HERE.parent.parent)]
 from tests.conftest import DEV_SET  # noqa: E402
 from service.config import Config  # noqa: E402
 from service.pipeline import BulletinQA  # noqa: E402
-from answer.llm import _covers  # noqa: E402
+from answer import Question  # noqa: E402
 from answer.verify import COSINE_MIN, LEXICAL_MIN, Checker, Passage  # noqa: E402
 
 
@@ -58,8 +58,9 @@ def main(dev_set: Path) -> None:
         turn = json.loads(line)["turns"][0]
         if turn.get("answerable", True) is False:
             continue
-        hits = qa.searcher.retriever(qa.config.top_k).retrieve(turn["question"])
-        answer = qa.answerer.answer(turn["question"], hits, corpus)
+        question = Question(turn["question"], turn["question"])
+        hits = qa.retrieve(question, corpus)
+        answer = qa.answerer.answer(question, hits, corpus)
         passages = [Passage(i, hit) for i, hit in enumerate(hits, start=1)]
         checker = Checker(passages, corpus.aliases)
         cited = {c.paragraph_id for c in answer.citations}
@@ -85,10 +86,11 @@ def main(dev_set: Path) -> None:
             print(f"  PASSED WRONG {quote[:70]!r} [{n}]: overlap {s.overlap:.2f} cosine {s.cosine:.2f}")
     print("\nrecorded model drafts, sentence by sentence (best passage):")
     for question, draft in recorded_drafts():
-        hits = qa.searcher.retriever(qa.config.top_k).retrieve(question)
+        asked = Question(question, question)
+        hits = qa.retrieve(asked, corpus)
         passages = [Passage(i, hit) for i, hit in enumerate(hits, start=1)]
-        analysis = qa.answerer.analyse(question, corpus)  # as answer.llm checks an answer
-        on_topic = {p.n for p in passages if _covers(analysis, f"{p.heading}\n{p.text}")}
+        topical = qa.answerer.on_topic(qa.answerer.candidates(asked, hits, corpus))  # as answer.llm checks
+        on_topic = {p.n for p in passages if p.paragraph_id in topical}
         checker = Checker(passages, corpus.aliases, question, on_topic)
         for verdict in checker.check(draft).verdicts:
             best = max(checker.passages, key=lambda n: checker.support(verdict.sentence.text, (n,)).cosine)

@@ -1,27 +1,65 @@
-"""Questions are embedded through ONNX Runtime, bulletins through llama-index's PyTorch model: both must put a
-text at the same point, or a question would no longer meet the paragraphs that answer it."""
+"""The ONNX encoder: it must put a text where the float model put it (indexes and learned weights were built on
+those vectors), run without PyTorch, refuse a model file it was not built for, and give a text the same vector
+whether it is embedded alone, in a batch, or asynchronously."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.embed import MAX_TOKENS, count_tokens, embed_query, embed_texts, embedding_model
+from index.embed import (
+    MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE, MiniLMEmbedding, ModelFileError, count_tokens, embed_query, embed_texts,
+    embedding_model,
+)
+from service.config import PROJECT_ROOT
+
+# Vectors of the float all-MiniLM-L6-v2 (PyTorch), made once before PyTorch left bqa; the file says how.
+REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_float_reference.json").read_text())
+COSINE_TO_FLOAT_MIN = 0.99  # the int8 file measured 0.996-0.9996 on these texts, 0.9994 on SQuAD paragraphs
 
 
-@pytest.mark.parametrize("text", [
-    "Who funded CT Travel?",
-    "How many individuals did the UN Counter-Terrorism Centre train between January and March 2021?",
-    "a",
-    "",
-    "Ünïcödé — 日本語のテキスト, emoji 🙂 and RTL עברית",
-    "long question " * 300,  # past the model's window: both cut it at the same token
-])
-def test_a_question_lands_where_the_batch_model_puts_the_same_text(text):
-    question = np.array(embed_query(text))
-    batch = np.array(embedding_model().get_query_embedding(text))
-    assert np.linalg.norm(question) == pytest.approx(1.0, abs=1e-6)
-    assert np.abs(question - batch).max() < 1e-5
+@pytest.mark.parametrize("name", sorted(REFERENCE["texts"]))
+def test_a_text_lands_where_the_float_model_put_it(name):
+    text, reference = REFERENCE["texts"][name], np.array(REFERENCE["vectors"][name])
+    vector = np.array(embed_texts([text])[0])
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    assert float(vector @ reference) >= COSINE_TO_FLOAT_MIN
+
+
+def test_a_question_and_the_same_text_in_a_batch_get_the_same_vector():
+    """Questions are embedded one by one, bulletins in sorted runs across threads: more texts than one run holds,
+    of mixed lengths, must come back in their own order with the vectors each gets alone."""
+    texts = [f"Paragraph {i}: " + "the workshop in Almaty trained border officials " * (i % 9) for i in range(40)]
+    texts += ["", "a", "Ünïcödé — 日本語 🙂", "long " * 400]
+    batch = np.array(embed_texts(texts))
+    single = np.array([embed_query(text) for text in texts])
+    assert batch.shape == (len(texts), 384)
+    assert np.abs(batch - single).max() < 1e-5
+
+
+def test_the_async_methods_give_the_same_vectors():
+    model = embedding_model()
+    texts = ["Who funded CT Travel?", "The workshop brought together officials from Central Asia."]
+    vectors = asyncio.run(model.aget_text_embedding_batch(texts))
+    query = asyncio.run(model.aget_query_embedding(texts[0]))
+    assert np.abs(np.array(vectors) - np.array(embed_texts(texts))).max() < 1e-5
+    assert np.abs(np.array(query) - np.array(embed_query(texts[0]))).max() < 1e-5
+
+
+def test_text_past_the_window_is_cut_at_256_tokens():
+    window = "The programme trained officials on border security. " * 40
+    assert count_tokens(window) > MAX_TOKENS
+    one, other = embed_texts([window + "Norway funded it.", window + "A completely different ending about fish."])
+    assert np.abs(np.array(one) - np.array(other)).max() < 1e-6
+    shorter = embed_texts([" ".join(window.split()[:100])])[0]
+    assert float(np.dot(one, shorter)) < 0.9999  # the cut is at the window, not before it
 
 
 def test_a_question_finds_the_paragraph_embedded_in_a_batch():
@@ -33,4 +71,33 @@ def test_a_question_finds_the_paragraph_embedded_in_a_batch():
     vectors = np.array(embed_texts(paragraphs))
     scores = vectors @ np.array(embed_query("Which Central Asian countries attended the workshop?"))
     assert scores.argmax() == 1
-    assert count_tokens("long question " * 300) > MAX_TOKENS
+
+
+def test_a_model_file_that_is_not_the_pinned_one_is_refused(tmp_path):
+    damaged = tmp_path / "model.onnx"
+    shutil.copyfile(MODEL_FILE, damaged)
+    with damaged.open("r+b") as handle:
+        handle.seek(-1000, 2)
+        handle.write(b"\x00" * 16)
+    with pytest.raises(ModelFileError, match=r"model\.onnx has sha256 [0-9a-f]{64}, not the expected 8199be6f"):
+        MiniLMEmbedding(model_file=damaged)
+    with pytest.raises(ModelFileError, match="cannot read the embedding model file"):
+        MiniLMEmbedding(model_file=tmp_path / "missing.onnx")
+
+
+def test_a_tokenizer_that_is_not_the_pinned_one_is_refused(tmp_path):
+    edited = tmp_path / "tokenizer.json"
+    edited.write_text(TOKENIZER_FILE.read_text().replace('"[UNK]"', '"[unk]"', 1))
+    with pytest.raises(ModelFileError, match="tokenizer.json has sha256"):
+        MiniLMEmbedding(tokenizer_file=edited)
+
+
+def test_the_command_line_and_the_encoder_run_without_pytorch():
+    """Nothing bqa runs may load the PyTorch stack, even where it happens to be installed."""
+    script = (
+        "import sys; from service.cli import main; from index.embed import embed_texts, embed_query; "
+        "embed_texts(['a paragraph']); embed_query('a question'); import service.app, index.store, answer; "
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'onnx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

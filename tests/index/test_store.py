@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 from index.chunk import chunk
-from index.parse import ParseError, load
+from index.embed import MODEL_ID
+from index.parse import ParseError, load, parse
 from index.retrieve import Corpus, Filters, Searcher
-from index.store import InsufficientStorage, Store, discover
+from index.sentences import split
+from index.store import KEEP, MODEL_KEY, InsufficientStorage, Store, discover, open_client, sentence_collection
 from service.config import PROJECT_ROOT
 
 SEED_ID = "unoct-highlights-2021-03"
@@ -82,6 +84,13 @@ def assert_consistent(store: Store) -> None:
     expected = [p.id for source in sorted({m["source"] for m in records["metadatas"]})
                 for _, p in load(source).paragraphs()]
     assert sorted(corpus.order) == sorted(expected)
+    # every sentence of every paragraph has its vector, exactly once, at the span the splitter gives
+    for pid in corpus.order:
+        text = corpus.paragraphs[pid].text
+        assert [span for span, _ in corpus.sentences[pid]] == list(split(text))
+    rows = [row for spans in corpus.sentences.values() for _, row in spans]
+    assert sorted(rows) == list(range(len(corpus.sentence_vectors)))
+    assert np.allclose(np.linalg.norm(corpus.sentence_vectors, axis=1), 1.0, atol=1e-3)
 
 
 def test_first_sync_indexes_and_second_sync_changes_nothing(store, corpus, seed_chunks):
@@ -111,6 +120,35 @@ def test_a_restarted_process_serves_the_same_index(store, corpus, tmp_path):
     assert reopened.indexed()[SEED_ID]["sha256"] == load(corpus / SEED_NAME).sha256
     again = reopened.sync([corpus])
     assert again.unchanged == [SEED_ID] and again.embedded == 0
+
+
+def test_an_index_built_by_another_embedding_model_is_embedded_again_with_progress(corpus, tmp_path, seed_chunks):
+    (corpus / "weekly-brief-2021-04.md").write_text(EXTRA, encoding="utf-8")
+    old = Store(open_client(tmp_path / "data"), tmp_path / "data" / "index.lock", embedding_model="float-minilm")
+    built = old.sync([corpus])
+    assert old.sync([corpus]).embedded == 0  # the same model sees nothing to do
+
+    ticks: list[tuple[int, int]] = []
+    reopened = Store.open(tmp_path / "data")
+    report = reopened.sync([corpus], progress=lambda total: lambda n: ticks.append((total, n)))
+    assert sorted(report.updated) == sorted([SEED_ID, EXTRA_ID]) and report.unchanged == []
+    assert report.embedded == report.chunks == built.chunks > seed_chunks
+    # the bar counts every text embedded: the chunks and, since sentence vectors (issue 12), their sentences
+    assert ticks and len({total for total, _ in ticks}) == 1 and sum(n for _, n in ticks) == ticks[0][0] > report.chunks
+    assert reopened.active().metadata[MODEL_KEY] == MODEL_ID
+    assert_consistent(reopened)
+    assert reopened.sync([corpus]).embedded == 0
+
+
+def test_a_publish_into_an_index_of_another_model_embeds_the_kept_bulletins_again(corpus, tmp_path):
+    old = Store(open_client(tmp_path / "data"), tmp_path / "data" / "index.lock", embedding_model="float-minilm")
+    old.sync([corpus])
+    store = Store.open(tmp_path / "data")
+    extra = parse(EXTRA.encode(), f"{EXTRA_ID}.md")
+    report = store.apply(lambda indexed: {**{b: KEEP for b in indexed}, EXTRA_ID: extra})
+    assert report.added == [EXTRA_ID] and report.updated == [SEED_ID] and report.embedded == report.chunks
+    assert {m["bulletin_id"] for m in store.records(store.active_name())["metadatas"]} == {SEED_ID, EXTRA_ID}
+    assert store.active().metadata[MODEL_KEY] == MODEL_ID
 
 
 def test_an_edited_file_is_reindexed_and_its_old_text_is_gone(store, corpus, seed_chunks):
@@ -155,6 +193,13 @@ def test_adding_a_bulletin_embeds_only_it_and_removing_it_drops_it(store, corpus
     for cid, vector, document in zip(after["ids"], after["embeddings"], after["documents"]):
         assert document == documents[cid]
         assert np.allclose(vector, vectors[cid], rtol=0, atol=1e-6)
+    # and so were its sentence vectors, in the new generation's sibling collection
+    seed_sentences = store.client.get_collection(sentence_collection(first.generation)).get(include=["embeddings"])
+    copied = store.client.get_collection(sentence_collection(added.generation)).get(
+        ids=seed_sentences["ids"], include=["embeddings"])
+    assert sorted(copied["ids"]) == sorted(seed_sentences["ids"])
+    originals = dict(zip(seed_sentences["ids"], seed_sentences["embeddings"]))
+    assert all(np.allclose(v, originals[i], atol=1e-6) for i, v in zip(copied["ids"], copied["embeddings"]))
 
     searcher = Searcher(store)
     hits = searcher.retriever(5).retrieve("How many harbour pilots did the Lighthouse Programme train?")

@@ -1,0 +1,239 @@
+"""Question × candidate sentence → a vector of general features, the scorer's input.
+
+Every feature is a measurement that means the same on any corpus: the cosine of the question with the sentence
+(MiniLM vectors stored at index time, so no model pass here), rarity-weighted word overlap with the sentence, with
+its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole paragraph,
+retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states, the
+near-miss signs (a name or number of the question absent from the paragraph, a negation or an ordering word in
+only one of them), position and length. None of them names a word of any bulletin: what they are worth is learned
+(bench/train_scorer.py), which is what lets them carry over to questions nobody wrote rules for.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from llama_index.core.schema import NodeWithScore
+
+from index.retrieve import Corpus
+from index.text import STOPWORDS, terms, words
+from answer import facts
+from answer.sentences import Unit, clauses, units
+from answer.types import Question
+
+HOLDS = ("number", "amount", "date", "year", "percent", "name", "country")
+SPECIFIC = ("who", "when", "where", "which", "how_many", "how_much")  # kinds whose answer is a typed fact
+TERM_CACHE = 50_000  # texts whose expanded terms are remembered per process
+
+FEATURES: tuple[str, ...] = (
+    "cos", "cos_rank", "cos_margin", "cos_gap", "cos_first", "cos_paragraph_max",
+    "dense", "dense_gap", "paragraph_rank", "fused_ratio", "keyword_ratio", "carried",
+    "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
+    "repeated", "clauses", "trailing_date",
+    "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
+    "negation_mismatch", "relation_only_question", "relation_only_unit",
+    *(f"kind_{k}" for k in facts.KINDS),
+    *(f"holds_{h}" for h in HOLDS),
+    *(f"{k}_x_{h}" for k in SPECIFIC for h in HOLDS),
+    "first", "relative_position", "sentences", "length", "question_length", "opens_list", "follow_up",
+)
+
+_INDEX = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    unit: Unit
+    x: np.ndarray  # in FEATURES order
+
+    def feature(self, name: str) -> float:
+        return float(self.x[_INDEX[name]])
+
+
+class _Terms:
+    """Terms of texts with the other name of every acronym they use added ("CT Travel" also counts as
+    "Countering Terrorist Travel Programme"), remembered per generation: the same paragraphs come back for
+    question after question."""
+
+    def __init__(self):
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, corpus: Corpus | None, text: str) -> frozenset[str]:
+        key = (corpus.generation if corpus is not None else "", text)
+        with self._lock:
+            found = self._cache.get(key)
+        if found is not None:
+            return found
+        expanded = corpus.aliases.expand(text) if corpus is not None else text
+        found = frozenset(terms(expanded))
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > TERM_CACHE:
+                self._cache.popitem(last=False)
+        return found
+
+
+expanded_terms = _Terms()
+
+
+def idf(corpus: Corpus | None, term: str) -> float:
+    """BM25's idf of a term over the corpus's paragraphs: rare words weigh more (unknown ones most)."""
+    if corpus is None:
+        return 1.0
+    total = max(len(corpus.order), 1)
+    df = corpus.document_frequency.get(term, 0)
+    return math.log((total - df + 0.5) / (df + 0.5) + 1.0)
+
+
+def question_names(question: str, corpus: Corpus | None) -> set[str]:
+    """Stems of the names and numbers a question uses: capitalised past its first word, written as a name in the
+    bulletins (so a question typed in lower case counts too), an acronym, or a figure."""
+    proper = corpus.proper if corpus is not None else frozenset()
+    found = set()
+    for i, word in enumerate(words(question)):
+        low = word.lower()
+        if word[0].isdigit() or (i > 0 and word[0].isupper() and low not in STOPWORDS) or low in proper:
+            found.update(terms(word))
+    return found
+
+
+def candidates(
+    question: Question, hits: list[NodeWithScore], corpus: Corpus | None, vector: np.ndarray | None
+) -> list[Candidate]:
+    """Every sentence of the retrieved paragraphs, with its features."""
+    all_units = [unit for hit in hits for unit in units(hit, corpus)]
+    if not all_units:
+        return []
+    text = question.standalone
+    q_terms = list(dict.fromkeys(terms(text)))
+    weights = {t: idf(corpus, t) for t in q_terms}
+    total = sum(weights.values()) or 1.0
+    heaviest = max(weights.values(), default=1.0) or 1.0
+    q_bigrams = set(zip(q_terms, q_terms[1:]))
+    names = question_names(text, corpus)
+    asked_numbers = facts.numbers(text)
+    kind = question.kind
+    q_negated = facts.negated(question.asked)
+    q_relations = facts.relations(question.asked)
+    carried = set(question.carried)
+
+    def share(present: frozenset[str]) -> float:
+        return sum(w for t, w in weights.items() if t in present) / total
+
+    cos = np.zeros(len(all_units), dtype=np.float32)
+    if vector is not None and corpus is not None and corpus.sentence_vectors.size:
+        rows = [u.row for u in all_units]
+        known = [i for i, r in enumerate(rows) if r is not None]
+        if known:
+            cos[known] = corpus.sentence_vectors[[rows[i] for i in known]] @ vector
+    order = np.argsort(-cos, kind="stable")
+    cos_rank = np.empty(len(all_units))
+    cos_rank[order] = np.arange(len(all_units))
+
+    max_fused = max((h.score or 0.0) for h in hits) or 1.0
+    max_dense = max((h.node.metadata.get("dense_score") or 0.0) for h in hits)
+    max_keyword = max((h.node.metadata.get("keyword_score") or 0.0) for h in hits) or 1.0
+    paragraph_rank = {h.node.node_id: r for r, h in enumerate(hits)}
+
+    unit_terms = [expanded_terms(corpus, u.text) for u in all_units]
+    overlaps = np.array([share(t) for t in unit_terms])
+    overlap_order = np.argsort(-overlaps, kind="stable")
+    overlap_rank = np.empty(len(all_units))
+    overlap_rank[overlap_order] = np.arange(len(all_units))
+    by_paragraph: dict[str, list[int]] = {}
+    for i, unit in enumerate(all_units):
+        by_paragraph.setdefault(unit.node.node_id, []).append(i)
+
+    rows_out = []
+    for i, unit in enumerate(all_units):
+        node = unit.node
+        meta = node.metadata
+        surroundings = expanded_terms(corpus, f"{meta.get('section', '')}\n{meta.get('bulletin_title', '')}")
+        paragraph = expanded_terms(corpus, node.text) | surroundings
+        context = unit_terms[i] | expanded_terms(corpus, unit.context)
+        siblings = by_paragraph[node.node_id]
+        around = facts.stated(f"{node.text}\n{unit.context}")
+        own = facts.stated(unit.text)
+        missing = [w for t, w in weights.items() if t not in paragraph]
+        missing_here = [w for t, w in weights.items() if t not in context]
+        held = facts.holds(f"{unit.text} {unit.trailing}", text)
+        unit_words = terms(unit.text)
+        f = {
+            "cos": float(cos[i]),
+            "cos_rank": 1.0 / (1.0 + cos_rank[i]),
+            "cos_margin": float(cos[i] - _best_other(cos, order, i)),
+            "cos_gap": float(cos[i] - cos[order[0]]),
+            "cos_first": float(cos[siblings[0]]),
+            "cos_paragraph_max": float(cos[siblings].max()),
+            "dense": float(meta.get("dense_score") or 0.0),
+            "dense_gap": float((meta.get("dense_score") or 0.0) - max_dense),
+            "paragraph_rank": 1.0 / (1.0 + paragraph_rank.get(node.node_id, len(hits))),
+            "fused_ratio": float((unit.hit.score or 0.0) / max_fused),
+            "keyword_ratio": float((meta.get("keyword_score") or 0.0) / max_keyword),
+            "carried": float(node.node_id in carried),
+            "overlap": float(overlaps[i]),
+            "overlap_context": share(context),
+            "overlap_paragraph": share(paragraph | context),
+            "overlap_margin": float(overlaps[i] - _best_other(overlaps, overlap_order, i)),
+            "overlap_rank": 1.0 / (1.0 + overlap_rank[i]),
+            "bigrams": _bigram_share(q_bigrams, unit.text),
+            # a question word the sentence says again and again: a list of the things asked for ("Pillar I: …;
+            # Pillar II: …" to "what are the pillars")
+            "repeated": sum(w * (unit_words.count(t) - 1) for t, w in weights.items() if unit_words.count(t) > 1)
+            / total,
+            "clauses": math.log1p(len(clauses(node.text, unit.span))),
+            "trailing_date": float(bool(unit.trailing)),
+            "missing_rarest": max(missing, default=0.0) / heaviest,
+            "missing_rarest_unit": max(missing_here, default=0.0) / heaviest,
+            "names_missing_paragraph": _missing_share(names, paragraph | context, weights),
+            "names_missing_unit": _missing_share(names, context, weights),
+            "numbers_missing": float(bool(asked_numbers - around.numbers)),
+            "negation_mismatch": float(q_negated != own.negated),
+            "relation_only_question": float(bool(q_relations - around.relations)),
+            "relation_only_unit": float(bool(own.relations - q_relations)),
+            "first": float(unit.index == 0),
+            "relative_position": unit.index / max(unit.count - 1, 1),
+            "sentences": math.log1p(unit.count),
+            "length": math.log1p(len(unit.text.split())),
+            "question_length": math.log1p(len(q_terms)),
+            "opens_list": float(unit.opens_list),
+            "follow_up": float(question.topic is not None),
+        }
+        f[f"kind_{kind}"] = 1.0
+        for h in HOLDS:
+            f[f"holds_{h}"] = math.log1p(held[h])
+            if kind in SPECIFIC:
+                f[f"{kind}_x_{h}"] = float(held[h] > 0)
+        x = np.zeros(len(FEATURES))
+        for name, value in f.items():
+            x[_INDEX[name]] = value
+        rows_out.append(Candidate(unit, x))
+    return rows_out
+
+
+def _best_other(values: np.ndarray, order: np.ndarray, i: int) -> float:
+    """The highest of `values` other than the i-th (`order` sorts them best first); the i-th itself if alone."""
+    if len(order) == 1:
+        return float(values[i])
+    return float(values[order[1]] if order[0] == i else values[order[0]])
+
+
+def _bigram_share(q_bigrams: set, text: str) -> float:
+    if not q_bigrams:
+        return 0.0
+    t = terms(text)
+    return len(q_bigrams & set(zip(t, t[1:]))) / len(q_bigrams)
+
+
+def _missing_share(names: set[str], present: frozenset[str], weights: dict[str, float]) -> float:
+    """The rarity-weighted share of the question's names absent from `present`."""
+    if not names:
+        return 0.0
+    weight = {n: weights.get(n, 1.0) for n in names}
+    return sum(w for n, w in weight.items() if n not in present) / (sum(weight.values()) or 1.0)
+

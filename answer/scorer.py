@@ -1,0 +1,87 @@
+"""The learned scorer: shipped weights (answer/weights/scorer.json) → which sentence answers, and how surely.
+
+Two logistic regressions over standardised features, evaluated with numpy alone (no scikit-learn at run time):
+`choose` scores every candidate sentence (the best one is quoted); `answerable` reads the chosen sentence's
+features with how far it stands above the runner-up, and gives a calibrated P(the chosen sentence answers the
+question) — the response's `confidence`. The weights, the feature names they were trained with and the threshold
+chosen on held-out folds are written by bench/train_scorer.py, which reproduces them from bench/data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from answer.features import FEATURES, Candidate
+
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "scorer.json"
+CHOICE_FEATURES = ("choose_logit", "choose_margin", "choose_share")  # added to FEATURES for `answerable`
+
+
+class WeightsError(ValueError):
+    """The weights file does not fit the features this code computes (retrain: bench/train_scorer.py)."""
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """One logistic regression: P(y) = sigmoid(((x - mean) / scale) · coef + intercept)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Logistic":
+        return cls(*(np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef")),
+                   float(data["intercept"]))
+
+    def as_json(self) -> dict:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                "intercept": self.intercept}
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(x), -30, 30)))
+
+
+def choice_features(logits: np.ndarray, best: int) -> np.ndarray:
+    """How the chosen candidate stands among all: its logit, its margin over the runner-up, its softmax share."""
+    others = np.delete(logits, best)
+    margin = float(logits[best] - others.max()) if others.size else 10.0
+    shifted = np.exp(logits - logits.max())
+    return np.array([float(logits[best]), margin, float(shifted[best] / shifted.sum())])
+
+
+@dataclass(frozen=True)
+class Scorer:
+    choose: Logistic
+    answerable: Logistic
+    threshold: float  # chosen on held-out folds by bench/train_scorer.py
+    about: dict  # what the weights were trained on, and their held-out scores
+
+    @classmethod
+    def load(cls, path: str | Path = WEIGHTS) -> "Scorer":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if tuple(data.get("features", ())) != FEATURES:
+            raise WeightsError(f"{path} was trained on other features; run bench/train_scorer.py")
+        return cls(Logistic.from_json(data["choose"]), Logistic.from_json(data["answerable"]),
+                   float(data["threshold"]), data.get("about", {}))
+
+    def as_json(self) -> dict:
+        return {"features": list(FEATURES), "choose": self.choose.as_json(),
+                "answerable": self.answerable.as_json(), "threshold": self.threshold, "about": self.about}
+
+    def rank(self, candidates: list[Candidate]) -> np.ndarray:
+        """The `choose` logit of every candidate."""
+        return self.choose.logit(np.stack([c.x for c in candidates]))
+
+    def confidence(self, candidates: list[Candidate], logits: np.ndarray, best: int) -> float:
+        """Calibrated P(candidate `best` answers the question)."""
+        x = np.concatenate([choice_features(logits, best), candidates[best].x])
+        return float(self.answerable.probability(x[None, :])[0])

@@ -1,0 +1,452 @@
+"""Train the answer scorer from bench/data, choose its settings on held-out folds, write the shipped weights and
+print the held-out report.
+
+    .venv/bin/python bench/train_scorer.py [--out answer/weights/scorer.json] [--cache bench/results/cache]
+
+One command, deterministic (same data and embedding model: same weights). Training sees what the product sees:
+each corpus is indexed by the service's own store (`BulletinQA.index`, sentence vectors included; the index is
+cached under --cache, so only the first run embeds), each question is resolved and retrieved by the service's own
+steps (`Answerer.resolve`, `BulletinQA.retrieve`), and its candidates and features are the answerer's own
+(`Answerer.candidates`). A candidate is positive when the answer it would give holds every expected answer as
+whole words (`service.evaluate.includes`) and its paragraph is the gold one (SQuAD: the question's context;
+bulletins: the paragraph holding `evidence`).
+
+Data (bench/data; see its README): SQuAD 2.0's six calibration articles, indexed as ONE collection, and the
+labelled bulletin questions over corpus/. Follow-up turns are resolved against the gold earlier turns while
+building the training table; the report's bulletin, synthetic and dev figures come from the real pipeline
+(`BulletinQA.ask`, conversations and all) with weights that never saw those questions.
+
+Models: two L2-regularised logistic regressions over standardised features (numpy IRLS; the run-time side,
+answer/scorer.py, is numpy only). `choose` is pointwise over candidates (each question weighs the same, and each
+data set as much as the other); `answerable` reads the chosen candidate with its margins, trained on `choose`
+logits cross-fitted within the training folds so it learns how the chooser behaves on unseen questions. Held-out
+folds: SQuAD leave-one-article-out and bulletin questions in BULLETIN_FOLDS folds by conversation (one fold
+withheld at a time, everything else trained on). The regularisation strength and the threshold are the ones that
+score best on those folds (mean of the two data sets' answered-correctly and abstained rates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from index import embed  # noqa: E402  (first: it pins the model offline)
+from answer import Answer, Answerer, Citation, Question  # noqa: E402
+from answer.decide import answer_with, decide  # noqa: E402
+from answer.features import FEATURES, Candidate  # noqa: E402
+from answer.scorer import Logistic, Scorer, choice_features  # noqa: E402
+from answer.sentences import list_items  # noqa: E402
+from service.config import PROJECT_ROOT, Config  # noqa: E402
+from service.evaluate import evaluate, includes, load_items, normalise  # noqa: E402
+from service.pipeline import BulletinQA  # noqa: E402
+
+DATA = PROJECT_ROOT / "bench" / "data"
+SQUAD = DATA / "squad2"
+BULLETINS = DATA / "bulletin-questions.jsonl"
+SYNTHETIC = DATA / "synthetic"
+SYNTHETIC_QUESTIONS = DATA / "synthetic-questions.jsonl"
+DEV = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
+TOP_K = Config.top_k
+C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strengths tried on the folds (per unit of training weight)
+INNER_FOLDS = 4  # cross-fitting of the `choose` logits that `answerable` is trained on
+IRLS_STEPS = 40  # Newton steps at most; a step under 1e-5 in every coefficient ends the fit sooner
+BULLETIN_FOLDS = 5
+THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
+FLOORS = {  # issue 12's targets, checked in the report
+    "squad_answered": 0.55, "squad_abstained": 0.75, "squad_mean": 0.66,
+    "bulletin_accuracy": 0.90, "bulletin_abstention": 0.80, "bulletin_citation": 0.95,
+}
+
+
+def log(message: str) -> None:
+    print(f"[train {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the training table ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    dataset: str  # squad | bulletins | synthetic | dev
+    group: str  # the fold it is withheld in
+    conversation: str
+    question: str
+    answerable: bool
+    must_include: list[str]
+    evidence: str | None = None
+    context: str | None = None  # SQuAD: the paragraph the question was written on
+    kind: str | None = None
+
+
+@dataclass
+class Row:
+    turn: Turn
+    question: Question
+    found: list[Candidate]
+    labels: np.ndarray  # per candidate
+    corpus: object = field(repr=False, default=None)
+
+    @property
+    def positive(self) -> bool:
+        return bool(self.labels.any())
+
+
+def squad_turns() -> list[Turn]:
+    data = json.loads((SQUAD / "squad2-calibration.json").read_text(encoding="utf-8"))
+    turns = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
+                turns.append(Turn("squad", article["title"], qa["id"], qa["question"], not qa["is_impossible"],
+                                  ["|".join(answers)] if answers else [], context=paragraph["context"]))
+    return turns
+
+
+def conversation_turns(path: Path, dataset: str, folds: int | None) -> list[Turn]:
+    """Turns of a question file in the dev.jsonl format; folds by conversation, assigned by a hash of its id (the
+    same conversation always lands in the same fold)."""
+    turns = []
+    for item in load_items(path):
+        cid = item.get("id") or json.dumps(item["turns"][0])
+        group = f"{dataset}-{int(hashlib.sha1(cid.encode()).hexdigest(), 16) % folds}" if folds else dataset
+        for t in item["turns"]:
+            turns.append(Turn(dataset, group, cid, t["question"], t.get("answerable", True) is not False,
+                              list(t.get("must_include", [])), t.get("evidence"), kind=t.get("kind")))
+    return turns
+
+
+def service(name: str, corpus_dirs: list[Path], cache: Path) -> BulletinQA:
+    config = Config(data_dir=cache / name, corpus_dirs=tuple(corpus_dirs), rate_limit=0)
+    qa = BulletinQA.from_config(config)
+    report = qa.index(corpus_dirs)
+    log(f"{name}: index {report.summary()}")
+    return qa
+
+
+def gold_answer(turn: Turn, corpus) -> Answer:
+    """What a correct answer to an earlier turn cites: the paragraph holding its evidence."""
+    if not turn.answerable:
+        return Answer("The bulletins don't say.", False, 0.0)
+    needle = turn.evidence or (turn.must_include[0].split("|")[0] if turn.must_include else None)
+    for pid in corpus.order if needle else []:
+        node = corpus.paragraphs[pid]
+        if includes(node.text, needle):
+            meta = node.metadata
+            citation = Citation(1, meta["bulletin_id"], meta["bulletin_title"], meta.get("period"), meta["section"],
+                                pid, node.text, node.text, 1.0)
+            return Answer(node.text, True, 1.0, (citation,))
+    return Answer("", False, 0.0)
+
+
+def label(turn: Turn, question: Question, candidate: Candidate, corpus) -> bool:
+    """Whether the answer quoting `candidate` (as `decide` would give it) is right, from the right paragraph."""
+    if not turn.answerable:
+        return False
+    items = list_items(candidate.unit, corpus)
+    said = answer_with(question, candidate, 1.0, corpus).text
+    if not all(includes(said, m) for m in turn.must_include):
+        return False
+    if turn.context is not None:
+        return normalise(candidate.unit.node.text)[:200] == normalise(turn.context)[:200]
+    if turn.evidence:
+        return any(includes(text, turn.evidence) for text in [candidate.unit.node.text] + [i.node.text for i in items])
+    return True
+
+
+def build_rows(turns: list[Turn], qa: BulletinQA) -> list[Row]:
+    corpus = qa.searcher.corpus()
+    answerer = qa.answerer
+    rows, earlier, current = [], [], None
+    for i, turn in enumerate(turns):
+        if turn.conversation != current:
+            earlier, current = [], turn.conversation
+        question = answerer.resolve(turn.question, earlier, corpus)
+        hits = qa.retrieve(question, corpus, TOP_K)
+        found = answerer.candidates(question, hits, corpus) if hits else []
+        labels = np.array([label(turn, question, c, corpus) for c in found], dtype=bool)
+        rows.append(Row(turn, question, found, labels, corpus))
+        earlier = earlier + [(question, gold_answer(turn, corpus))]
+        if (i + 1) % 500 == 0:
+            log(f"  {i + 1}/{len(turns)} questions")
+    return rows
+
+
+# --- the models ------------------------------------------------------------------------------------------------
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, C: float) -> Logistic:
+    """Weighted L2 logistic regression by Newton's method (IRLS) on standardised features; the intercept is not
+    penalised. Deterministic: no random start, no sampling."""
+    w = w / w.mean()
+    mean = np.average(X, axis=0, weights=w)
+    scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=w))
+    scale[scale < 1e-9] = 1.0
+    Z = np.hstack([(X - mean) / scale, np.ones((len(X), 1))])
+    penalty = np.full(Z.shape[1], 1.0 / C)
+    penalty[-1] = 0.0
+    beta = np.zeros(Z.shape[1])
+    for _ in range(IRLS_STEPS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(Z @ beta, -30, 30)))
+        gradient = Z.T @ (w * (p - y)) + penalty * beta
+        hessian = (Z * (w * p * (1 - p))[:, None]).T @ Z + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-5:
+            break
+    return Logistic(mean, scale, beta[:-1], float(beta[-1]))
+
+
+def _weights(rows: list[Row]) -> dict[str, float]:
+    """Per-question weight of each data set, so every data set weighs as much in total."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.turn.dataset] = counts.get(row.turn.dataset, 0) + 1
+    return {name: 1.0 / (len(counts) * n) for name, n in counts.items()}
+
+
+def fit_choose(rows: list[Row], C: float) -> Logistic:
+    usable = [r for r in rows if r.positive]
+    per = _weights(usable)
+    X = np.vstack([c.x for r in usable for c in r.found])
+    y = np.concatenate([r.labels for r in usable]).astype(float)
+    w = np.concatenate([np.full(len(r.found), per[r.turn.dataset] / len(r.found)) for r in usable])
+    return fit_logistic(X, y, w, C)
+
+
+def chosen(row: Row, choose: Logistic) -> tuple[np.ndarray, int]:
+    logits = choose.logit(np.stack([c.x for c in row.found]))
+    return logits, int(np.argmax(logits))
+
+
+def answerable_example(row: Row, choose: Logistic) -> tuple[np.ndarray, float]:
+    logits, best = chosen(row, choose)
+    return np.concatenate([choice_features(logits, best), row.found[best].x]), float(row.labels[best])
+
+
+def folds_of(rows: list[Row], k: int) -> list[list[int]]:
+    """k folds of row indices by conversation (SQuAD: by paragraph-level question id, which is a conversation)."""
+    buckets: list[list[int]] = [[] for _ in range(k)]
+    for i, row in enumerate(rows):
+        digest = int(hashlib.sha1(f"{row.turn.group}/{row.turn.conversation}".encode()).hexdigest(), 16)
+        buckets[digest % k].append(i)
+    return buckets
+
+
+def fit(rows: list[Row], C: float, threshold: float = 0.5) -> Scorer:
+    rows = [r for r in rows if r.found]
+    choose = fit_choose(rows, C)
+    examples, targets, weights = [], [], []
+    per = _weights(rows)
+    for fold in folds_of(rows, INNER_FOLDS):
+        held = set(fold)
+        inner = fit_choose([r for i, r in enumerate(rows) if i not in held], C)
+        for i in fold:
+            x, y = answerable_example(rows[i], inner)
+            examples.append(x)
+            targets.append(y)
+            weights.append(per[rows[i].turn.dataset])
+    answerable = fit_logistic(np.vstack(examples), np.array(targets), np.array(weights), C)
+    return Scorer(choose, answerable, threshold, {})
+
+
+# --- held-out evaluation -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    turn: Turn
+    confidence: float
+    correct: bool  # the chosen sentence holds the answer
+    answer: Answer | None = None
+
+
+def predict(rows: list[Row], scorer: Scorer) -> list[Outcome]:
+    out = []
+    for row in rows:
+        if not row.found:
+            out.append(Outcome(row.turn, 0.0, False))
+            continue
+        logits, best = chosen(row, scorer.choose)
+        confidence = scorer.confidence(row.found, logits, best)
+        out.append(Outcome(row.turn, confidence, bool(row.labels[best])))
+    return out
+
+
+def rates(outcomes: list[Outcome], threshold: float) -> tuple[float, float]:
+    """(share of answerable turns answered correctly, share of unanswerable turns abstained on)."""
+    answerable = [o for o in outcomes if o.turn.answerable]
+    unanswerable = [o for o in outcomes if not o.turn.answerable]
+    right = sum(o.correct and o.confidence >= threshold for o in answerable) / max(len(answerable), 1)
+    abstained = sum(o.confidence < threshold for o in unanswerable) / max(len(unanswerable), 1)
+    return right, abstained
+
+
+def objective(outcomes: list[Outcome], threshold: float) -> float:
+    by_set: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        by_set.setdefault(o.turn.dataset, []).append(o)
+    return float(np.mean([np.mean(rates(group, threshold)) for group in by_set.values()]))
+
+
+def held_out(rows: list[Row], C: float) -> list[Outcome]:
+    """Every row predicted by a model trained without its group (a SQuAD article, or a bulletin fold)."""
+    outcomes = []
+    for group in sorted({r.turn.group for r in rows}):
+        train = [r for r in rows if r.turn.group != group]
+        outcomes += predict([r for r in rows if r.turn.group == group], fit(train, C))
+    return outcomes
+
+
+def squad_report(rows: list[Row], C: float, threshold: float) -> dict:
+    """Leave-one-article-out through the answerer's own decision (quote, narrowing): single-turn questions, so
+    this is exactly what `bqa ask` answers with that article's questions unseen."""
+    right = abstained = answerable = unanswerable = 0
+    per_article = {}
+    for group in sorted({r.turn.group for r in rows if r.turn.dataset == "squad"}):
+        scorer = replace(fit([r for r in rows if r.turn.group != group], C), threshold=threshold)
+        a_right = a_abst = a_ans = a_unans = 0
+        for row in (r for r in rows if r.turn.group == group):
+            answer = decide(row.question, row.found, scorer, threshold, row.corpus) if row.found else None
+            said = answer is not None and answer.answerable
+            if row.turn.answerable:
+                a_ans += 1
+                a_right += said and all(includes(answer.text, m) for m in row.turn.must_include)
+            else:
+                a_unans += 1
+                a_abst += not said
+        per_article[group] = {"answered": round(a_right / a_ans, 3), "abstained": round(a_abst / a_unans, 3)}
+        right, abstained, answerable, unanswerable = (right + a_right, abstained + a_abst, answerable + a_ans,
+                                                      unanswerable + a_unans)
+    answered, abst = right / answerable, abstained / unanswerable
+    return {"answered": round(answered, 3), "abstained": round(abst, 3), "mean": round((answered + abst) / 2, 3),
+            "answerable_turns": answerable, "unanswerable_turns": unanswerable, "per_article": per_article}
+
+
+def pipeline_report(qa: BulletinQA, items: list[dict], scorer: Scorer, directory: Path) -> dict:
+    """`bqa eval`'s figures for `items`, asked through the real pipeline with `scorer`'s weights."""
+    path = directory / f"weights-{hashlib.sha1(json.dumps(scorer.as_json()).encode()).hexdigest()[:8]}.json"
+    path.write_text(json.dumps(scorer.as_json()))
+    original = qa.answerer
+    qa.answerer = Answerer(scorer.threshold, weights=path)
+    try:
+        report = evaluate(items, lambda question, cid: qa.ask(question, lambda b, p: f"{b}#{p}", conversation_id=cid))
+    finally:
+        qa.answerer = original
+    data = report.as_json()
+    return {key: data[key] for key in ("accuracy", "citation", "abstention", "answerable_turns",
+                                       "unanswerable_turns", "by_kind", "confidence")} | {
+        "failures": [f"{f['id']} #{f['turn']}: {f['question']!r} -> {f['why'][:160]}" for f in report.failures]}
+
+
+def bulletin_fold_report(qa: BulletinQA, rows: list[Row], path: Path, C: float, threshold: float,
+                         directory: Path) -> dict:
+    """Each bulletin fold asked through the pipeline with weights trained without it; scores added up."""
+    items = load_items(path)
+    totals = {"accurate": 0, "answerable": 0, "cited": 0, "abstained": 0, "unanswerable": 0}
+    failures, by_kind = [], {}
+    for group in sorted({r.turn.group for r in rows if r.turn.dataset == "bulletins"}):
+        scorer = replace(fit([r for r in rows if r.turn.group != group], C), threshold=threshold)
+        conversations = {r.turn.conversation for r in rows if r.turn.group == group}
+        fold_items = [i for i in items if (i.get("id") or json.dumps(i["turns"][0])) in conversations]
+        report = pipeline_report(qa, fold_items, scorer, directory)
+        totals["accurate"] += round((report["accuracy"] or 0) * report["answerable_turns"])
+        totals["cited"] += round((report["citation"] or 0) * report["answerable_turns"])
+        totals["answerable"] += report["answerable_turns"]
+        totals["abstained"] += round((report["abstention"] or 0) * report["unanswerable_turns"])
+        totals["unanswerable"] += report["unanswerable_turns"]
+        failures += report["failures"]
+        for kind, counts in report["by_kind"].items():
+            k = by_kind.setdefault(kind, {"accurate": 0.0, "answerable": 0, "abstained": 0.0, "unanswerable": 0})
+            k["accurate"] += (counts["accuracy"] or 0) * counts["answerable_turns"]
+            k["answerable"] += counts["answerable_turns"]
+            k["abstained"] += (counts["abstention"] or 0) * counts["unanswerable_turns"]
+            k["unanswerable"] += counts["unanswerable_turns"]
+    share = lambda a, b: round(a / b, 3) if b else None  # noqa: E731
+    return {
+        "accuracy": share(totals["accurate"], totals["answerable"]),
+        "citation": share(totals["cited"], totals["answerable"]),
+        "abstention": share(totals["abstained"], totals["unanswerable"]),
+        "answerable_turns": totals["answerable"], "unanswerable_turns": totals["unanswerable"],
+        "by_kind": {kind: {"accuracy": share(k["accurate"], k["answerable"]),
+                           "abstention": share(k["abstained"], k["unanswerable"]),
+                           "turns": k["answerable"] + k["unanswerable"]} for kind, k in sorted(by_kind.items())},
+        "failures": failures,
+    }
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "answer" / "weights" / "scorer.json")
+    parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / "results" / "cache")
+    args = parser.parse_args()
+    started = time.perf_counter()
+
+    squad_qa = service("squad", [SQUAD / "corpus"], args.cache)
+    rows = build_rows(squad_turns(), squad_qa)
+    seed_qa = service("seed", [PROJECT_ROOT / "corpus"], args.cache)
+    has_bulletins = BULLETINS.exists()
+    if has_bulletins:
+        rows += build_rows(conversation_turns(BULLETINS, "bulletins", BULLETIN_FOLDS), seed_qa)
+    else:
+        log(f"{BULLETINS} is missing: training on SQuAD alone")
+    log(f"table: {len(rows)} questions, {sum(len(r.found) for r in rows)} candidates, "
+        f"{sum(r.positive for r in rows)} with a positive candidate, {len(FEATURES)} features")
+
+    searched = {}
+    for C in C_GRID:
+        outcomes = held_out(rows, C)
+        best = max(THRESHOLDS, key=lambda t: objective(outcomes, t))
+        searched[C] = (objective(outcomes, best), float(best))
+        log(f"C={C}: held-out objective {searched[C][0]:.3f} at threshold {best:.2f}")
+    C = max(C_GRID, key=lambda c: searched[c][0])
+    threshold = searched[C][1]
+    log(f"chosen: C={C}, threshold {threshold:.2f}")
+
+    report = {"settings": {"C": C, "threshold": threshold, "top_k": TOP_K,
+                           "searched": {str(c): {"objective": round(v[0], 4), "threshold": v[1]}
+                                        for c, v in searched.items()}}}
+    report["squad_leave_one_article_out"] = squad_report(rows, C, threshold)
+    log(f"SQuAD LOAO: {report['squad_leave_one_article_out']}")
+    final = replace(fit(rows, C), threshold=threshold)
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        if has_bulletins:
+            report["bulletin_folds"] = bulletin_fold_report(seed_qa, rows, BULLETINS, C, threshold, directory)
+            log(f"bulletin folds: { {k: v for k, v in report['bulletin_folds'].items() if k != 'failures'} }")
+        if SYNTHETIC_QUESTIONS.exists():
+            synthetic_qa = service("synthetic", [SYNTHETIC], args.cache)
+            report["synthetic"] = pipeline_report(synthetic_qa, load_items(SYNTHETIC_QUESTIONS), final, directory)
+            log(f"synthetic: { {k: v for k, v in report['synthetic'].items() if k != 'failures'} }")
+        if DEV.exists():
+            report["dev"] = pipeline_report(seed_qa, load_items(DEV), final, directory)
+            log(f"dev: { {k: v for k, v in report['dev'].items() if k != 'failures'} }")
+    report["floors"] = FLOORS
+    report["trained_on"] = {
+        "squad_questions": sum(r.turn.dataset == "squad" for r in rows),
+        "bulletin_questions": sum(r.turn.dataset == "bulletins" for r in rows),
+        "embedding_model": getattr(embed, "MODEL_NAME", embed.MODEL_PATH.name),
+    }
+    final = replace(final, about=report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(final.as_json(), indent=1) + "\n", encoding="utf-8")
+    log(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
+    print(json.dumps({k: v for k, v in report.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

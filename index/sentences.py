@@ -1,0 +1,62 @@
+"""Sentence boundaries of a paragraph, with character offsets: the units answers quote and the index embeds.
+
+The boundaries come from pysbd (Golden Rules-tested rule-based segmentation), so "Dr.", "U.S.", "No. 5" and
+"$1.5 million" do not cut a sentence. Two repairs on top of it follow how bulletins are written: a trailing
+parenthesis ("(9-10 March)", "(5 March)") is the date of the sentence before it and joins it, and a piece that
+ends without a full stop (a lead-in ending in ":" followed by "(i) …; (ii) …;" items) joins the next, so an
+enumeration inside a paragraph stays one sentence whose clauses are its items.
+
+It lives in index/ because sentence vectors are computed at index time (the answerer, which reads them, may
+import index/, never the reverse).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+_CLOSED = re.compile(r"[.!?][\"'”’)\]]*$")
+_PARENTHESIS = re.compile(r"^\([^()]*\)[.]?$")
+_local = threading.local()  # pysbd's Segmenter keeps per-call state: one per thread
+
+
+@dataclass(frozen=True)
+class Span:
+    """One sentence of a paragraph: `text == paragraph[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _segmenter():
+    segmenter = getattr(_local, "segmenter", None)
+    if segmenter is None:
+        import pysbd
+
+        segmenter = _local.segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return segmenter
+
+
+@lru_cache(maxsize=16384)
+def split(text: str) -> tuple[Span, ...]:
+    """The sentences of `text`, in order, stripped of surrounding white space; never empty for non-blank text."""
+    pieces = []
+    for piece in _segmenter().segment(text) if text.strip() else []:
+        start = piece.start + (len(piece.sent) - len(piece.sent.lstrip()))
+        end = piece.start + len(piece.sent.rstrip())
+        if end > start:
+            pieces.append((start, end))
+    if not pieces and text.strip():
+        start = len(text) - len(text.lstrip())
+        pieces = [(start, len(text.rstrip()))]
+    merged: list[tuple[int, int]] = []
+    for start, end in pieces:
+        piece = text[start:end]
+        if merged and (_PARENTHESIS.match(piece) or not _CLOSED.search(text[merged[-1][0] : merged[-1][1]])):
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return tuple(Span(start, end, text[start:end]) for start, end in merged)

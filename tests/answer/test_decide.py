@@ -1,0 +1,69 @@
+"""The decision: the best-scored sentence quoted whole (or its one answering clause), or an abstention that
+quotes the closest sentence, marked as not an answer. A hand-made scorer keeps these about the mechanism."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from answer import Question
+from answer.decide import decide
+from answer.features import FEATURES, candidates
+from answer.scorer import CHOICE_FEATURES, Logistic, Scorer
+from tests.answer.hits import hit
+
+DONORS = ("In March, UNOCT received a contribution from Canada (US$1,139,987) in support of the Gender and Identities "
+          "Platform, and from India ($500,000) in support of the Countering Terrorist Travel Programme.")
+WEBINAR = "CT Travel hosted a webinar with 25 experts. The webinar gave an overview of the programme. (2 March)"
+
+
+def scorer(confidence_bias: float) -> Scorer:
+    """Chooses by word overlap; its confidence is sigmoid(bias + the chosen overlap)."""
+    n = len(FEATURES)
+    choose = Logistic(np.zeros(n), np.ones(n), np.eye(n)[FEATURES.index("overlap")] * 5, 0.0)
+    m = len(CHOICE_FEATURES) + n
+    coef = np.zeros(m)
+    coef[len(CHOICE_FEATURES) + FEATURES.index("overlap")] = 1.0
+    return Scorer(choose, Logistic(np.zeros(m), np.ones(m), coef, confidence_bias), 0.5, {})
+
+
+def ask(question: str, *texts: str, bias: float = 2.0, threshold: float = 0.5):
+    q = Question(question, question)
+    hits = [hit(text, pid=f"p-{i}") for i, text in enumerate(texts)]
+    return decide(q, candidates(q, hits, None, None), scorer(bias), threshold, None)
+
+
+def test_the_best_sentence_is_quoted_whole_with_its_citation():
+    answer = ask("How many experts joined the webinar?", DONORS, WEBINAR)
+    assert answer.answerable and answer.text == "CT Travel hosted a webinar with 25 experts. [1]"
+    [citation] = answer.citations
+    assert citation.paragraph_id == "p-1" and citation.quote == "CT Travel hosted a webinar with 25 experts."
+    assert 0.5 <= answer.confidence <= 1.0
+
+
+def test_one_donor_of_a_two_donor_sentence_is_the_whole_answer():
+    answer = ask("Who funded the Countering Terrorist Travel Programme?", DONORS)
+    assert answer.text.startswith("… from India ($500,000)") and "Canada" not in answer.text
+
+
+def test_a_what_question_gets_the_whole_sentence():
+    answer = ask("What did UNOCT receive in March?", DONORS)
+    assert answer.text == f"{DONORS} [1]"
+
+
+def test_below_the_threshold_it_abstains_quoting_the_closest_sentence():
+    answer = ask("How many experts joined the webinar?", DONORS, WEBINAR, bias=-5.0)
+    assert not answer.answerable
+    assert answer.text == "The bulletins don't say. The closest they come: “CT Travel hosted a webinar with 25 experts.” [1]"
+    assert answer.citations[0].quote == "CT Travel hosted a webinar with 25 experts."
+    assert answer.confidence < 0.5
+
+
+def test_the_threshold_decides():
+    assert ask("How many experts joined the webinar?", WEBINAR, threshold=0.0).answerable
+    assert not ask("How many experts joined the webinar?", WEBINAR, threshold=1.0).answerable
+
+
+def test_no_candidates_is_an_abstention_not_an_error():
+    q = Question("Anything?", "Anything?")
+    answer = decide(q, [], scorer(0.0), 0.5, None)
+    assert not answer.answerable and answer.citations == () and answer.text.startswith("The bulletins don't say")

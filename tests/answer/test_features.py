@@ -1,0 +1,75 @@
+"""Features of candidate sentences, from hand-built hits: general measurements, each pointing the right way."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from answer import Question
+from answer.facts import holds, question_kind
+from answer.features import FEATURES, candidates
+from tests.answer.hits import hit
+
+DONORS = ("In March, UNOCT received a contribution from Canada (US$1,139,987) in support of the Gender and Identities "
+          "Platform, and from India ($500,000) in support of the Countering Terrorist Travel Programme.")
+WEBINAR = "CT Travel hosted a webinar with 25 experts. The webinar gave an overview of the programme. (2 March)"
+
+
+def features(question: str, *texts: str) -> list[dict[str, float]]:
+    hits = [hit(text, pid=f"p-{i}") for i, text in enumerate(texts)]
+    return [dict(zip(FEATURES, c.x)) for c in candidates(Question(question, question), hits, None, None)]
+
+
+def test_every_sentence_of_every_hit_is_a_candidate_with_every_feature():
+    found = features("How many experts joined the webinar?", DONORS, WEBINAR)
+    assert len(found) == 3
+    assert all(len(f) == len(FEATURES) and all(np.isfinite(v) for v in f.values()) for f in found)
+
+
+def test_overlap_is_higher_for_the_sentence_that_shares_the_rare_words():
+    donors, webinar, overview = features("How many experts joined the webinar?", DONORS, WEBINAR)
+    assert webinar["overlap"] > donors["overlap"] and webinar["overlap"] > 0
+
+
+def test_the_kind_asked_meets_the_facts_the_sentence_holds():
+    donors, webinar, overview = features("How many experts joined the webinar?", DONORS, WEBINAR)
+    assert webinar["kind_how_many"] == 1.0 and webinar["how_many_x_number"] == 1.0
+    assert overview["how_many_x_number"] == 0.0
+
+
+def test_a_name_of_the_question_missing_from_the_paragraph_is_a_near_miss():
+    [donors] = features("How much did Norway give?", DONORS)
+    [donors_canada] = features("How much did Canada give?", DONORS)
+    assert donors["names_missing_paragraph"] == 1.0 and donors_canada["names_missing_paragraph"] == 0.0
+
+
+def test_negation_and_ordering_words_in_only_one_side_are_flagged():
+    [plain] = features("Which country gave money?", DONORS)
+    [negated] = features("Which country did not give money before March?", DONORS)
+    assert plain["negation_mismatch"] == 0.0 and negated["negation_mismatch"] == 1.0
+    assert negated["relation_only_question"] == 1.0
+
+
+def test_a_later_sentence_reads_its_paragraphs_first_sentence():
+    _, overview = features("What did the CT Travel webinar give an overview of?", WEBINAR)
+    assert overview["overlap_context"] >= overview["overlap"]
+    assert overview["first"] == 0.0 and overview["relative_position"] == 1.0
+
+
+def test_roman_and_arabic_numbers_overlap():
+    [pillar] = features("what is pillar 4 about?", "Pillar IV: Ensuring human rights and the rule of law")
+    assert pillar["overlap"] == 1.0
+
+
+def test_question_kinds_come_from_the_question_form():
+    assert question_kind("In what year was UNCCT set up?") == "when"
+    assert question_kind("how much did canada give?") == "how_much"
+    assert question_kind("How many Member States sit on the Advisory Board?") == "how_many"
+    assert question_kind("who put money into the platform?") == "who"
+    assert question_kind("Which countries took part?") == "where"
+    assert question_kind("Is it true?") == "other"
+
+
+def test_an_amount_is_a_currency_figure_and_a_year_is_not():
+    assert holds("They gave $500,000 in 2011.", "who gave")["amount"] == 1.0
+    assert holds("It was founded in 2011.", "when was it founded")["amount"] == 0.0
+    assert holds("It was founded in 2011.", "when was it founded")["year"] == 1.0

@@ -1,0 +1,82 @@
+"""Answer quality on questions the shipped weights never saw: the held-out report bench/train_scorer.py writes
+beside them, and a quick cross-validation of the training procedure itself on a small fixed problem.
+
+Each floor sits a little under what the shipped model reached on held-out folds (the margin absorbs a retrain with
+another build of the embedding model), so a retrained model that does clearly worse fails here. The issue's
+targets and by how much each is missed are in the README ("Measurements").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+from answer.features import FEATURES
+from answer.scorer import Scorer
+from service.config import PROJECT_ROOT
+
+# Held-out floors: (report section, figure) -> floor. Reached by the shipped weights / issue 12's target in comments.
+FLOORS = {
+    ("squad_leave_one_article_out", "answered"): 0.53,  # reached 0.555 / target 0.55
+    ("squad_leave_one_article_out", "abstained"): 0.64,  # reached 0.668 / target 0.75
+    ("squad_leave_one_article_out", "mean"): 0.59,  # reached 0.611 / target 0.66
+    ("bulletin_folds", "accuracy"): 0.50,  # reached 0.547 / target 0.90
+    ("bulletin_folds", "abstention"): 0.53,  # reached 0.582 / target 0.80
+    ("bulletin_folds", "citation"): 0.87,  # reached 0.905 / target 0.95
+    ("dev", "accuracy"): 0.8,  # reached 0.909 (10/11) / target 0.9: the dev set is twelve questions, a floor only
+}
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return Scorer.load().about
+
+
+@pytest.mark.parametrize("where", sorted(FLOORS))
+def test_the_shipped_weights_meet_their_held_out_floor(report, where):
+    section, key = where
+    assert report[section][key] >= FLOORS[where], (section, key, report[section][key])
+
+
+def test_the_report_is_held_out_and_records_its_embedder(report):
+    assert report["trained_on"]["squad_questions"] == 2231 and report["trained_on"]["bulletin_questions"] >= 120
+    assert report["trained_on"]["embedding_model"]
+    assert set(report["squad_leave_one_article_out"]["per_article"]) == {
+        "Normans", "Steam_engine", "Packet_switching", "Harvard_University", "Immune_system", "Warsaw"}
+    assert 0.0 < report["settings"]["threshold"] < 1.0
+
+
+def _trainer():
+    spec = importlib.util.spec_from_file_location("train_scorer", PROJECT_ROOT / "bench" / "train_scorer.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("train_scorer", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_training_procedure_learns_what_holds_out_of_fold():
+    """The trainer's logistic regression, fitted on four folds of a fixed synthetic problem whose label depends on
+    two features, ranks the fifth fold's examples well, and does so deterministically."""
+    trainer = _trainer()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    y = (X[:, 0] - 0.5 * X[:, 3] + 0.3 * rng.normal(size=2000) > 0).astype(float)
+    folds = np.arange(2000) % 5
+    aucs = []
+    for k in range(5):
+        model = trainer.fit_logistic(X[folds != k], y[folds != k], np.ones((folds != k).sum()), 1.0)
+        again = trainer.fit_logistic(X[folds != k], y[folds != k], np.ones((folds != k).sum()), 1.0)
+        assert np.array_equal(model.coef, again.coef)
+        p = model.probability(X[folds == k])
+        positive, negative = p[y[folds == k] == 1], p[y[folds == k] == 0]
+        aucs.append((positive[:, None] > negative[None, :]).mean())
+    assert min(aucs) > 0.95
+
+
+def test_the_weights_fit_the_features_this_code_computes():
+    scorer = Scorer.load()
+    assert len(scorer.choose.coef) == len(FEATURES)
+    assert 0.0 < scorer.threshold < 1.0
