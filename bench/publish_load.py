@@ -72,7 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paragraphs", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--questions", type=int, default=40, help="idle questions (and at least as many during)")
+    parser.add_argument("--questions", type=int, default=100, help="idle questions (and a quarter as many during, at least)")
     args = parser.parse_args()
 
     asked = questions()
