@@ -58,10 +58,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(workers: int, data_dir: Path, port: int, corpus: Path, shared: dict) -> subprocess.Popen:
+def start_server(workers: int, data_dir: Path, port: int, env: dict[str, str] | None = None,
+                 corpus: Path | None = None) -> subprocess.Popen:
+    """`bqa serve` over `corpus` (default: a copy of the bundled one beside `data_dir`), once /healthz answers 200;
+    `env` adds or overrides variables."""
+    if corpus is None:
+        corpus = data_dir.parent / "corpus"
+        shutil.copytree(ROOT / "corpus", corpus)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "BQA_DATA_DIR": str(data_dir), "BQA_CORPUS": str(corpus), "BQA_RATE_LIMIT": "0",
-           "BQA_LOG_LEVEL": "WARNING", **shared}
+           "BQA_LOG_LEVEL": "WARNING", **(env or {})}
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "bqa"), "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)],
@@ -197,7 +203,7 @@ def main() -> int:
         ports = []
         for machine in range(args.machines):  # one after the other: the first indexes, the others find it done
             port = free_port()
-            server = start_server(args.workers, Path(tmp) / f"machine-{machine}" / "data", port, corpus, shared)
+            server = start_server(args.workers, Path(tmp) / f"machine-{machine}" / "data", port, shared, corpus)
             stack.callback(stop, server)
             warm_up(port, asked, args.workers)
             ports.append(port)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, current_app, jsonify, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from index.retrieve import FilterError, Filters
-from service.db.base import ConversationNotFound, TurnNotFound
+from service.db.base import SQL_MAX_INT, ConversationNotFound, TurnNotFound
 from service.openapi import document
 from service.web import context, sse
 from service.web.errors import APIError, error_response
@@ -147,12 +147,17 @@ def periods():
 
 @bp.get("/bulletins/<bulletin_id>")
 def bulletin(bulletin_id: str):
+    """One bulletin, a page (`?page=`, 500 paragraphs) at a time."""
     corpus = context.qa().corpus()
     found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
     if found is None:
         raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed.")
+    pages = context.page_count(found["sections"])
+    number = context.page_number(request.args.get("page"), pages)
+    if number is None:
+        raise APIError(400, "invalid_page", f"\"page\" must be a whole number from 1 to {pages}.")
     sections = []
-    for title, paragraph_ids in found["sections"]:
+    for title, paragraph_ids in context.on_page(found["sections"], number):
         paragraphs = []
         for pid in paragraph_ids:
             node = corpus.paragraphs[pid]
@@ -165,6 +170,8 @@ def bulletin(bulletin_id: str):
             "title": found["title"],
             "period": found["period"],
             "url": context.source_url(bulletin_id),
+            "page": number,
+            "pages": pages,
             "sections": sections,
         }
     )
@@ -195,7 +202,7 @@ def feedback():
     rating, comment = body.get("rating"), body.get("comment")
     if not isinstance(conversation_id, str) or not conversation_id:
         raise APIError(400, "invalid_conversation_id", "\"conversation_id\" must name the conversation rated.")
-    if type(turn) is not int or turn < 1:
+    if type(turn) is not int or not 1 <= turn <= SQL_MAX_INT:
         raise APIError(400, "invalid_turn", "\"turn\" must be the whole number of the answer rated (from 1).")
     if rating not in ("up", "down"):
         raise APIError(400, "invalid_rating", "\"rating\" must be \"up\" or \"down\".")

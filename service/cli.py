@@ -33,9 +33,20 @@ def _service(config: Config):
     from service.pipeline import BulletinQA
 
     qa = BulletinQA.from_config(config)
+    _clean_up(qa)
     _report(qa.index(progress=_progress))
     qa.warm_up()
     return qa
+
+
+def _clean_up(qa) -> None:
+    """Remove what interrupted runs left behind before indexing (an unfinished generation would otherwise sit
+    beside the index for good)."""
+    from service.cleanup import clean
+
+    cleaned = clean(qa)
+    if cleaned:
+        print(f"Cleanup: {cleaned.summary()}", file=sys.stderr)
 
 
 def _report(change) -> None:
@@ -44,6 +55,24 @@ def _report(change) -> None:
 
 
 LOCAL_URL = "http://127.0.0.1:8000"  # where `bqa serve` listens by default: links when BQA_PUBLIC_URL is unset
+
+
+def _host_warning(host: str, config: Config) -> str | None:
+    """Why serving on `host` is risky with this configuration, if it is: off the loopback without BQA_PUBLIC_URL,
+    every link bqa writes (citations, the widget's address) is built from a Host header any client may set."""
+    import ipaddress
+
+    if config.public_url:
+        return None
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (f"bqa: warning: serving on {host} without BQA_PUBLIC_URL: citation links and the widget's address are "
+            "built from each request's Host header, which any client can set. Set BQA_PUBLIC_URL to the address "
+            "users reach bqa at.")
 
 
 def _url_for(config: Config):
@@ -66,6 +95,7 @@ def cmd_index(args, config: Config) -> int:
     if args.add and not args.paths:
         print("bqa index --add: name the folders to add", file=sys.stderr)
         return 2
+    _clean_up(qa)
     change = qa.index(tuple(args.paths), add=args.add, progress=_progress)
     _report(change)
     return 1 if change.failed else 0
@@ -181,6 +211,8 @@ def cmd_chat(args, config: Config) -> int:
 
 
 def cmd_serve(args, config: Config) -> int:
+    if warning := _host_warning(args.host, config):
+        print(warning, file=sys.stderr, flush=True)
     if args.workers > 1:
         # Index in a process of its own: gunicorn forks the workers from this one, which must not hold the
         # model's or Chroma's threads at the fork (the children would deadlock on their locks).
@@ -191,8 +223,11 @@ def cmd_serve(args, config: Config) -> int:
             return indexed.returncode
         return _gunicorn(args, config)
     from service.app import create_app
+    from service.cleanup import Cleaner
 
-    app = create_app(config, qa=_service(config))
+    qa = _service(config)
+    Cleaner(qa, config.cleanup_interval_s).start()
+    app = create_app(config, qa=qa)
     print(f"Serving on http://{args.host}:{args.port}/", file=sys.stderr)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     return 0
@@ -200,7 +235,8 @@ def cmd_serve(args, config: Config) -> int:
 
 def _gunicorn(args, config: Config) -> int:
     """`--workers N`: gunicorn with N worker processes of a few threads each, sharing the data folder (or the
-    Chroma server of BQA_CHROMA_URL) and adding their metrics up in one multi-process folder.
+    Chroma server of BQA_CHROMA_URL) and adding their metrics up in one multi-process folder. The worker class is
+    gthread with a deadline for reading each request (`service.worker`), so slow clients cannot hold every thread.
 
     Connections close after each response (`--keep-alive 0`): a kept-alive connection stays with the worker that
     accepted it, and under load one worker ended up holding every client's connection while the other idled
@@ -217,7 +253,8 @@ def _gunicorn(args, config: Config) -> int:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     sys.argv = [
         "gunicorn", "service.wsgi:app", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-        "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120", "--keep-alive", "0",
+        "--worker-class", "service.worker.DeadlineThreadWorker", "--threads", str(args.threads), "--timeout", "120",
+        "--keep-alive", "0",
         "--access-logfile", "-" if args.access_log else "/dev/null",
     ]
     print(f"Serving on http://{args.host}:{args.port}/ with {args.workers} workers", file=sys.stderr)
@@ -342,6 +379,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from index.embed import ModelFileError
     from index.parse import ParseError
+    from index.store import StorageError
     from service.db.base import SchemaTooNew
 
     args = parser().parse_args(argv)
@@ -350,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, config)
     except (ParseError, ModelFileError, FileNotFoundError, ValueError, SchemaTooNew) as exc:
         print(f"bqa: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:  # a full disk: say so, and which setting keeps room, instead of a traceback
+        print(f"bqa: the index cannot be written: {exc} (BQA_DISK_RESERVE_BYTES)", file=sys.stderr)
         return 2
 
 

@@ -18,6 +18,7 @@ from llama_index.core.schema import NodeWithScore
 
 from index import embed
 from index.chunk import month_string
+from index.parse import Limits
 from index.periods import find_period
 from index.retrieve import Corpus, Filters, Searcher
 from index.store import Store
@@ -45,7 +46,10 @@ class BulletinQA:
     @classmethod
     def from_config(cls, config: Config) -> "BulletinQA":
         db = open_db(config)
-        return cls(config, Store.open(config.data_dir, config.chroma_url, lock=db.writer_lock), db)
+        limits = Limits(config.max_bulletin_pages, config.max_bulletin_paragraphs, config.max_bulletin_chars)
+        store = Store.open(config.data_dir, config.chroma_url, lock=db.writer_lock, limits=limits,
+                           reserve_bytes=config.disk_reserve_bytes)
+        return cls(config, store, db)
 
     @property
     def active_answerer(self) -> str:

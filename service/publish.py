@@ -2,25 +2,28 @@
 
 One function per action, so the JSON API and the page cannot drift apart (datasette's HTML and .json views): they
 add only how a request is read and how the result is shown. Every call validates the file completely before
-anything is written (its type sniffed from its bytes, not its name; a file that does not parse or holds no text is
-refused with the reason), then indexes and registers it together under the writer lock (`Registry.put`): a failed
-call changes nothing. A call returns only once every worker serves the change. The original file is kept in the
-registry, not in a folder, so any process sharing the database can rebuild the index.
+anything is written (its type from the name's suffix, sniffed from its bytes only when the name has none that bqa
+reads: the decision `bqa index` makes; a file that does not parse, holds no text or expands past the bulletin
+limits is refused with the reason), checks that the disk keeps its reserve free with the file and the new index
+generation written (else NoRoom, a 507), then indexes and registers it together under the writer lock
+(`Registry.put`): a failed call changes nothing. A call returns only once every worker serves the change. The
+original file is kept in the registry, not in a folder, so any process sharing the database can rebuild the index.
 """
 
 from __future__ import annotations
 
-import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from index.parse import ParseError, bulletin_id, parse
+from index.parse import LimitExceeded, ParseError, UnsupportedType, bulletin_id, file_suffix, parse
 from index.retrieve import POINTER_MAX_AGE
+from index.store import InsufficientStorage, StorageError
 from service.db.base import Registered
 from service.pipeline import BulletinQA
 
-_HTML = re.compile(rb"<(?:!doctype html|html|head|body|p|h[1-6]|div|ul|table)\b", re.I)
-_MARKDOWN = re.compile(r"^(?:#{1,6}\s|\s*[-*+]\s|\s*\d+\.\s)|\[[^\]]+\]\([^)]*\)|\*\*[^*]+\*\*", re.M)
+LIMIT_SETTINGS = {"pages": "BQA_MAX_BULLETIN_PAGES", "paragraphs": "BQA_MAX_BULLETIN_PARAGRAPHS",
+                  "chars": "BQA_MAX_BULLETIN_CHARS"}
 
 
 class Refused(Exception):
@@ -52,6 +55,12 @@ class NotFound(Refused):
     code = "bulletin_not_found"
 
 
+class NoRoom(Refused):
+    """The disk lacks room for the change with the reserve left free, or a write failed on it; nothing changed."""
+
+    code = "insufficient_storage"
+
+
 @dataclass(frozen=True)
 class Published:
     id: str
@@ -77,21 +86,6 @@ class Listed:
     updated: float | None  # when the registry last took a new version
 
 
-def sniff(data: bytes) -> str:
-    """The file suffix the content calls for: .pdf, .html, .md or .txt."""
-    if data.startswith(b"%PDF-"):
-        return ".pdf"
-    if _HTML.search(data[:4096]):
-        return ".html"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Unreadable("The file is not a PDF, HTML, Markdown or UTF-8 text.", "unsupported_type") from None
-    if "\x00" in text:
-        raise Unreadable("The file holds binary data, not text.", "unsupported_type")
-    return ".md" if _MARKDOWN.search(text) else ".txt"
-
-
 def id_for(name: str | None) -> str:
     """The bulletin id a file name gives; Refused when there is no name or it gives none."""
     if not name:
@@ -102,15 +96,36 @@ def id_for(name: str | None) -> str:
         raise Refused(str(exc), "invalid_name") from None
 
 
-def _parsed(bid: str, data: bytes):
-    """(bulletin, file name kept): the whole file parsed before anything is written."""
+def _parsed(qa: BulletinQA, bid: str, name: str | None, data: bytes):
+    """(bulletin, file name kept): the whole file parsed, within the store's limits, before anything is written."""
     if not data.strip():
         raise Unreadable("The file is empty.", "empty_file")
-    name = f"{bid}{sniff(data)}"
     try:
-        return parse(data, name, source=f"published/{name}"), name
+        kept_as = f"{bid}{file_suffix(name, data)}"
+        return parse(data, kept_as, source=f"published/{kept_as}", limits=qa.store.limits), kept_as
+    except UnsupportedType as exc:
+        raise Unreadable(f"The file is not a bulletin bqa reads ({exc}): send PDF, HTML, Markdown or UTF-8 text.",
+                         "unsupported_type") from None
+    except LimitExceeded as exc:
+        raise Unreadable(f"The bulletin is too large to index: {exc} ({LIMIT_SETTINGS[exc.what]}).",
+                         "bulletin_too_large") from None
     except ParseError as exc:
         raise Unreadable(f"The bulletin cannot be read: {exc}") from None
+
+
+@contextmanager
+def _storage(qa: BulletinQA, extra_bytes: int = 0):
+    """Around a change to the index and the registry: refused before it starts when the disk would keep less than
+    the reserve free with `extra_bytes` of file written; a write that fails on the disk is NoRoom too."""
+    try:
+        qa.store.ensure_space(extra_bytes=extra_bytes)
+        yield
+    except InsufficientStorage as exc:
+        raise NoRoom(f"Not enough disk space: {exc}. Nothing was changed; free some space (or lower "
+                     "BQA_DISK_RESERVE_BYTES).") from exc
+    except StorageError as exc:
+        raise NoRoom(f"The index could not be written (is the disk full?): {exc}. Nothing was changed.",
+                     "storage_error") from exc
 
 
 def _done(bulletin, report) -> Published:
@@ -137,18 +152,22 @@ def publish(qa: BulletinQA, name: str | None, data: bytes) -> Published:
         if waiting is not None:
             raise Conflict(f"The file {waiting} in a bulletin folder already gives the id {bid!r} (it is indexed at "
                            "the next refresh); rename the upload or remove that file.")
-        bulletin, kept_as = _parsed(bid, data)
-        return _done(bulletin, qa.registry.put(bulletin, kept_as, data))
+        bulletin, kept_as = _parsed(qa, bid, name, data)
+        with _storage(qa, len(data)):
+            report = qa.registry.put(bulletin, kept_as, data)
+        return _done(bulletin, report)
 
 
-def replace(qa: BulletinQA, bid: str, data: bytes) -> Published:
+def replace(qa: BulletinQA, bid: str, name: str | None, data: bytes) -> Published:
     """Replace a bulletin's file (its format may change); the old text stops being cited at once. A bulletin from a
     folder becomes a published one: the file in the folder is then reported as a conflict until it is removed."""
     with qa.store.writer():
         if _entry(qa, bid) is None and bid not in qa.store.indexed():
             raise NotFound("No bulletin with that id is indexed; publish it instead.")
-        bulletin, kept_as = _parsed(bid, data)
-        return _done(bulletin, qa.registry.put(bulletin, kept_as, data))
+        bulletin, kept_as = _parsed(qa, bid, name, data)
+        with _storage(qa, len(data)):
+            report = qa.registry.put(bulletin, kept_as, data)
+        return _done(bulletin, report)
 
 
 def delete(qa: BulletinQA, bid: str) -> str:
@@ -157,7 +176,8 @@ def delete(qa: BulletinQA, bid: str) -> str:
     with qa.store.writer():
         if _entry(qa, bid) is None and bid not in qa.store.indexed():
             raise NotFound("No bulletin with that id is indexed.")
-        change = qa.registry.remove([bid])
+        with _storage(qa):
+            change = qa.registry.remove([bid])
     time.sleep(POINTER_MAX_AGE)
     return change.index.summary()
 

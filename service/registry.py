@@ -83,7 +83,8 @@ class Registry:
 
     def bulletin(self, entry: Registered) -> Bulletin:
         """A registered bulletin parsed from the file the registry holds."""
-        return parse(self.db.content(entry.id), entry.name, source=entry.path or f"published/{entry.name}")
+        return parse(self.db.content(entry.id), entry.name, source=entry.path or f"published/{entry.name}",
+                     limits=self.store.limits)
 
     # --- changing the set ---
 
@@ -278,7 +279,7 @@ class Registry:
         if entry is not None and entry.sha256 == digest and entry.path == str(path) and not entry.removed:
             return
         try:
-            bulletin = parse(data, path.name, source=str(path))
+            bulletin = parse(data, path.name, source=str(path), limits=self.store.limits)
         except ParseError as exc:
             change.failed.append(f"{path}: {exc}")
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from service import publish
-from service.db.base import RATINGS, FeedbackQuery
+from service.db.base import RATINGS, SQL_MAX_INT, FeedbackQuery
 from service.web import context
 
 FEEDBACK_SOURCES = ("widget", "slack", "api")
@@ -19,11 +19,13 @@ GAP_DAYS = 90  # default window of the content-gap report: about one quarter of 
 MAX_GAP_QUESTIONS = 2000  # questions clustered per report: the O(n²) similarity matrix stays under 16 MB
 
 
-STATUS = {publish.Unreadable: 422, publish.Conflict: 409, publish.NotFound: 404, publish.Refused: 400}
+STATUS = {publish.Unreadable: 422, publish.Conflict: 409, publish.NotFound: 404, publish.NoRoom: 507,
+          publish.Refused: 400}
 
 
 def status_of(refused: publish.Refused) -> int:
-    """The HTTP status of a refused publishing request: 422 unreadable, 409 conflict, 404 unknown id, else 400."""
+    """The HTTP status of a refused publishing request: 422 unreadable, 409 conflict, 404 unknown id, 507 no room
+    on the disk, else 400."""
     return next(status for kind, status in STATUS.items() if isinstance(refused, kind))
 
 
@@ -67,7 +69,7 @@ def feedback_query(args: Mapping[str, str], limit: int = 100) -> FeedbackQuery:
     return FeedbackQuery(
         rating=rating, source=source, text=text,
         limit=_whole(args, "limit", limit, 1, MAX_PAGE, "invalid_page"),
-        offset=_whole(args, "offset", 0, 0, 10**9, "invalid_page"),
+        offset=_whole(args, "offset", 0, 0, SQL_MAX_INT, "invalid_page"),
     )
 
 

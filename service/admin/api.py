@@ -13,7 +13,7 @@ from service import gaps, publish
 from service.admin import BadQuery, described, feedback_query, gap_window, status_of
 from service.web import context
 from service.web.errors import APIError, error_response
-from service.web.requests import load_json_object
+from service.web.requests import load_json_object, read_body
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 
@@ -41,7 +41,7 @@ def _upload() -> tuple[str | None, bytes]:
             raise APIError(400, "missing_file", "Send the bulletin as the multipart field \"file\".")
         return upload.filename or None, upload.read()
     if request.mimetype == "application/json":
-        body = load_json_object(request.get_data())
+        body = load_json_object(read_body())
         if not isinstance(body.get("text"), str):
             raise APIError(400, "missing_text", "Send {\"name\": \"bulletin-2021-04.md\", \"text\": \"…\"}.")
         unknown = sorted(set(body) - {"name", "text"})
@@ -64,8 +64,8 @@ def create():
 @bp.put("/bulletins/<bulletin_id>")
 def replace(bulletin_id: str):
     """Replace a bulletin's file (its format may change); the old text stops being cited at once."""
-    _, data = _upload()
-    return jsonify(described(publish.replace(context.qa(), bulletin_id, data)))
+    name, data = _upload()
+    return jsonify(described(publish.replace(context.qa(), bulletin_id, name, data)))
 
 
 @bp.delete("/bulletins/<bulletin_id>")

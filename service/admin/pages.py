@@ -196,7 +196,8 @@ def replace(bulletin_id: str):
     results = []
     for upload_ in files:
         refused = _too_large(upload_)
-        results.append(refused or _carry_out(lambda: publish.replace(qa, bulletin_id, upload_.data), upload_.filename))
+        results.append(refused or _carry_out(
+            lambda: publish.replace(qa, bulletin_id, upload_.filename, upload_.data), upload_.filename))
     return _respond(results, created=False)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 RATINGS = ("up", "down")
+SQL_MAX_INT = 2**63 - 1  # the largest integer SQLite (and PostgreSQL's bigint) stores; past it a query raises
 ORIGINS = ("corpus", "added", "file", "published")  # how a bulletin entered the registry (see Registered.origin)
 
 
@@ -111,6 +112,10 @@ class Database(Protocol):
 
     def add_turn(self, conversation_id: str, turn: dict) -> int:
         """Store an answered turn (the API JSON plus "question") and return its number, from 1."""
+
+    def purge_expired(self) -> int:
+        """Delete the conversations idle past the TTL, with their turns, and return how many; rated ones are kept
+        (their turns are what the feedback rates), and so are the content-gap report's questions."""
 
     def add_feedback(self, conversation_id: str, turn: int, rating: str, comment: str | None, source: str) -> int:
         """Store a 👍 ("up") or 👎 ("down") on one turn; TurnNotFound when the conversation has no such turn."""

@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager
 
 import psycopg
+import psycopg.errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -43,6 +44,14 @@ POOL_WAIT_S = 10  # how long an operation waits for a connection before it is Da
 LOCK_KEEPALIVE_IDLE_S = 10  # TCP keepalives of the writer lock's connection: a vanished holder frees the lock
 LOCK_KEEPALIVE_INTERVAL_S = 5  # within idle + interval * count = 25 s
 LOCK_KEEPALIVE_COUNT = 3
+
+
+WRITE_FAILURES = (psycopg.errors.DiskFull,)  # what a write the database server has no room for raises
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a failed write says the database server's disk is full."""
+    return isinstance(exc, psycopg.errors.DiskFull)
 
 
 class PostgresDatabase:
@@ -80,6 +89,8 @@ class PostgresDatabase:
         try:
             with self._pool.connection() as db:
                 yield db
+        except WRITE_FAILURES:
+            raise  # reachable, but full: the app's 507, not a 503
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
 
@@ -167,6 +178,14 @@ class PostgresDatabase:
                 )
             db.execute("UPDATE conversations SET updated = %s WHERE id = %s", (now, conversation_id))
         return n
+
+    def purge_expired(self) -> int:
+        with self._connection() as db:
+            cursor = db.execute(
+                "DELETE FROM conversations WHERE updated < %s AND id NOT IN (SELECT conversation_id FROM feedback)",
+                (time.time() - self.ttl,),
+            )
+            return cursor.rowcount
 
     def add_feedback(self, conversation_id: str, turn: int, rating: str, comment: str | None, source: str) -> int:
         with self._transaction() as db:

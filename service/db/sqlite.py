@@ -25,6 +25,12 @@ from service.db.base import (
 from service.db.migrations import steps
 
 BUSY_TIMEOUT_S = 30  # how long a write waits for another process's transaction before failing
+WRITE_FAILURES = (sqlite3.OperationalError,)  # what a write that fails raises: a full disk among them
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a failed write says the disk is full (SQLite's own code for it)."""
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
 
 def statements(sql: str) -> list[str]:
@@ -136,6 +142,13 @@ class SQLiteDatabase:
                 )
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
         return n
+
+    def purge_expired(self) -> int:
+        cursor = self._connect().execute(
+            "DELETE FROM conversations WHERE updated < ? AND id NOT IN (SELECT conversation_id FROM feedback)",
+            (time.time() - self.ttl,),
+        )
+        return cursor.rowcount
 
     def add_feedback(self, conversation_id: str, turn: int, rating: str, comment: str | None, source: str) -> int:
         with self._transaction() as db:

@@ -6,16 +6,31 @@ Every failure under /api/ (and of /healthz, which monitors parse) answers `{"err
 parsing prose or HTML. A crash is logged with its traceback (Flask does that before calling the 500 handler) and
 answered without one: stack traces help attackers more than users.
 
+A full disk is not a crash: whichever write meets it (a publish, a conversation's turn) answers 507 with nothing
+half-written, so a client and a monitor can tell "no space" from "bug".
+
 A database that cannot be reached (PostgreSQL down or restarting, with BQA_DATABASE_URL) is no crash either: 503
 `database_unavailable` with Retry-After, so a load balancer or client retries instead of reporting a bug.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+import errno
+import logging
+import sys
 
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import (
+    ClientDisconnected, HTTPException, InternalServerError, RequestTimeout, ServiceUnavailable,
+)
+
+from index.store import InsufficientStorage, StorageError
+from service.db import WRITE_FAILURES, disk_full
 from service.db.base import DatabaseUnavailable
+
+log = logging.getLogger("bqa.storage")
+FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DATABASE_RETRY_AFTER_S = 5  # what a 503 for an unreachable database tells the client to wait
 
 # Stable codes for the HTTP errors Werkzeug raises; any other takes the snake_case of its name.
 HTTP_CODES = {
@@ -59,7 +74,7 @@ def _http_message(e: HTTPException) -> str:
         allowed = ", ".join(sorted(set(getattr(e, "valid_methods", None) or ()) - {"OPTIONS", "HEAD"}))
         return f"{request.method} is not allowed here" + (f"; use {allowed}." if allowed else ".")
     if e.code == 413:
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length  # this request's own: an upload's is larger than a question's
         return "The request body is too large" + (f"; the limit is {limit} bytes." if limit else ".")
     return e.description or e.name
 
@@ -70,6 +85,8 @@ def handle_api_error(e: APIError):
 
 def handle_http_error(e: HTTPException):
     """JSON for the API; for pages, our own 404 page or Werkzeug's plain one."""
+    if isinstance(e, ClientDisconnected) and isinstance(e.__context__, RequestTimeout):
+        e = e.__context__  # the server stopped waiting for the body (service.worker); Werkzeug calls it a disconnect
     if wants_json():
         # Keep headers such as Allow (405) that tell the client what to do, but not Werkzeug's HTML content type.
         headers = [(k, v) for k, v in e.get_headers() if k.lower() not in ("content-type", "content-length")]
@@ -87,11 +104,25 @@ def handle_internal_error(e: InternalServerError):
     return e
 
 
-DATABASE_RETRY_AFTER_S = 5  # what a 503 for an unreachable database tells the client to wait
+def handle_storage_error(e: Exception):
+    """507 for a write the disk has no room for; any other OSError or SQLite error is the crash it looks like."""
+    if isinstance(e, InsufficientStorage):
+        return error_response(
+            507, "insufficient_storage",
+            f"Not enough disk space: {e}. Nothing was changed; free some space (or lower BQA_DISK_RESERVE_BYTES).",
+        )
+    full = (isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS) or disk_full(e)
+    if not (full or isinstance(e, StorageError)):
+        current_app.log_exception(sys.exc_info())
+        return handle_internal_error(InternalServerError(original_exception=e))
+    log.error("storage failed on %s %s: %s", request.method, request.path, e, exc_info=True)
+    return error_response(
+        507, "storage_error", "The data could not be written (is the disk full?); nothing was changed."
+    )
 
 
 def handle_database_unavailable(e: DatabaseUnavailable):
-    current_app.logger.error("database unavailable on %s %s: %s", request.method, request.path, e)
+    log.error("database unavailable on %s %s: %s", request.method, request.path, e)
     if not wants_json():
         return ServiceUnavailable("The service is briefly unavailable; try again in a few seconds.",
                                   retry_after=DATABASE_RETRY_AFTER_S)
@@ -101,6 +132,8 @@ def handle_database_unavailable(e: DatabaseUnavailable):
 
 def register(app: Flask) -> None:
     app.register_error_handler(DatabaseUnavailable, handle_database_unavailable)
+    for storage_failure in (StorageError, OSError, *WRITE_FAILURES):
+        app.register_error_handler(storage_failure, handle_storage_error)
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_internal_error)

@@ -4,6 +4,7 @@ and the streamed answer read by a real HTTP client from a real port."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -116,6 +117,30 @@ def test_conversations_expire(config, qa):
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "conversation_not_found"
     assert client.get(f"/api/v1/conversations/{conversation_id}").status_code == 404
+
+
+def test_expired_conversations_are_purged_unless_rated_and_their_gap_questions_kept(config, qa):
+    db = SQLiteDatabase(config.data_dir / "purge.sqlite3", ttl_seconds=3600)
+    client = create_app(config, qa=BulletinQA(config, qa.store, db)).test_client()
+    forgotten = ask(client, "Who funded CT Travel?")["conversation_id"]
+    unanswered = ask(client, "What is the boiling point of mercury?")
+    assert not unanswered["answerable"]
+    rated = ask(client, "When was UNOCT established?")["conversation_id"]
+    assert client.post("/api/v1/feedback", json={"conversation_id": rated, "turn": 1, "rating": "down"}).status_code == 201
+    live = ask(client, "Who funded CT Travel?")["conversation_id"]
+    expired = (forgotten, unanswered["conversation_id"], rated)
+    gaps = db.gap_questions(0, 100)
+    assert {"What is the boiling point of mercury?", "When was UNOCT established?"} <= {g.question for g in gaps}
+    with sqlite3.connect(db.path) as raw:  # three of them were last used two hours ago
+        raw.execute("UPDATE conversations SET updated = updated - 7200 WHERE id IN (?, ?, ?)", expired)
+    assert db.purge_expired() == 2
+    assert client.get(f"/api/v1/conversations/{live}").status_code == 200
+    with sqlite3.connect(db.path) as raw:
+        kept = {row[0] for row in raw.execute("SELECT id FROM conversations")}
+        assert raw.execute("SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (forgotten,)).fetchone()[0] == 0
+    assert kept == {rated, live}
+    assert db.feedback()[0].question == "When was UNOCT established?"
+    assert db.gap_questions(0, 100) == gaps  # the content-gap report outlives the conversations
 
 
 def test_concurrent_conversations_never_see_each_others_turns(client):
