@@ -48,6 +48,20 @@ class DatabaseContract:
         assert [t["question"] for t in turns] == ["first?", "second?"] and [t["n"] for t in turns] == [1, 2]
         assert turns[0]["citations"] == turn()["citations"] and turns[0]["answerable"] is True
 
+    def test_expired_conversations_are_purged_unless_rated(self, db):
+        forgotten, rated = db.start_conversation(), db.start_conversation()
+        for conversation in (forgotten, rated):
+            db.add_turn(conversation, turn("who funded the hub?", answerable=False))
+        db.add_feedback(rated, 1, "down", None, "api")
+        assert db.purge_expired() == 0  # both are live
+        db.ttl = -1  # now both have been idle past the TTL
+        assert db.purge_expired() == 1
+        db.ttl = TTL_S
+        assert [e.conversation_id for e in db.feedback()] == [rated]
+        with pytest.raises(ConversationNotFound):
+            db.turns(forgotten)
+        assert {g.conversation_id for g in db.gap_questions(0, 10)} == {forgotten, rated}  # the report keeps both
+
     def test_unknown_conversations_are_not_found(self, db):
         with pytest.raises(ConversationNotFound):
             db.turns("nope")
