@@ -188,26 +188,23 @@ class Registry:
     # --- published bulletins (service.publish validates and calls these under the writer lock) ---
 
     def put(self, bulletin: Bulletin, name: str, data: bytes, progress: Progress | None = None) -> SyncReport:
-        """Register `bulletin` as published with its original file `data`, then index it: if indexing fails, the
-        registry is put back as it was. The registry goes first because it is what every writer makes the index
-        hold: should this process die in between (a machine killed mid-publish), the next writer on any machine
-        indexes the bulletin from the registry, and no index ever holds a bulletin the registry does not know."""
+        """Index `bulletin` and register it as published with its original file `data`, together: if either
+        fails, both are as they were. The index goes first: a process killed while it builds (on any machine)
+        leaves only collections the next switch or cleanup deletes, and nothing in the registry."""
         with self.store.writer():
+            report = self._apply({bulletin.id: bulletin}, set(), Change(), progress)
             now = time.time()
             previous = {entry.id: entry for entry in self.db.registered()}.get(bulletin.id)
-            previous_data = self.db.content(bulletin.id) if previous is not None else None
-            self.db.register(Registered(
+            entry = Registered(
                 id=bulletin.id, origin="published", name=name, path=None, folder=None, sha256=bulletin.sha256,
                 size=len(data), removed=False, registered=previous.registered if previous else now, updated=now,
-            ), data)
+            )
             try:
-                return self._apply({bulletin.id: bulletin}, set(), Change(), progress)
+                self.db.register(entry, data)
             except BaseException:
-                if previous is None:
-                    self.db.unregister(bulletin.id)
-                else:
-                    self.db.register(previous, previous_data)
+                self._apply({}, set(), Change(), progress)  # the registry is unchanged: index it back
                 raise
+            return report
 
     def drop(self, bulletin_id: str) -> SyncReport:
         """Remove one bulletin from the index and forget it (a published bulletin deleted)."""
