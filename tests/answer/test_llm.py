@@ -22,9 +22,11 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
+from werkzeug.serving import make_server
 
-from tests.conftest import url_for
-from answer import prompts
+from tests.conftest import PANEL_QUESTION, StreamingModel, passage_number, url_for
+from answer import Answer, prompts
 from service.app import create_app
 from service.config import Config
 from answer.llm import PROMPT_TOKENS
@@ -186,6 +188,92 @@ def test_a_streamed_answer_never_shows_the_invented_text(qa, vcr):
     assert {"meta", "delta", "citations", "done"} <= events
     citations = json.loads(body.split("event: citations\ndata: ", 1)[1].split("\n", 1)[0])
     assert citations["answerable"] is False and citations["answerer"] == "extractive"
+
+
+# -- sentence by sentence: a model server on loopback that streams its reply slowly ------------------------------
+
+
+def stream_events(response):
+    """(event name, data) of an event stream, each as soon as its block has arrived."""
+    name, data = None, []
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            data.append(line[len("data: "):])
+        elif line == "" and name:
+            yield name, json.loads("\n".join(data))
+            name, data = None, []
+
+
+def test_each_sentence_is_streamed_once_checked_before_the_model_has_finished(config, qa, streaming_model):
+    service = streaming_model.service(config)
+    server = make_server("127.0.0.1", 0, create_app(service.config, qa=service), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    events = []
+    try:
+        with requests.post(f"http://127.0.0.1:{server.server_port}/api/v1/ask/stream", json={"question": PANEL_QUESTION},
+                           stream=True, timeout=120) as response:
+            for name, data in stream_events(response):
+                events.append((name, data))
+                if name == "delta":
+                    # The model holds its last token until it is released: this sentence came while it was writing.
+                    assert not streaming_model.finished.is_set()
+                    streaming_model.release.set()
+    finally:
+        server.shutdown()
+    names = [name for name, _ in events]
+    assert names == ["meta", "delta", "citations", "done"]
+    (_, delta), (_, final) = events[1], events[2]
+    [prompt] = streaming_model.prompts
+    n = passage_number(prompt, "45 participants")
+    assert delta["text"] == f"The panel on contactless biometrics brought together 45 participants [{n}]."
+    assert not any("World Bank" in json.dumps(data) for _, data in events)  # the invented sentence: never sent
+    assert final["answer"] == delta["text"] and final["answerer"] == "llm" and final["removed_sentences"] == 1
+    [citation] = final["citations"]
+    assert citation["n"] == n and "45 participants" in citation["quote"]
+    stored = service.history.turns(events[0][1]["conversation_id"])[-1]
+    assert stored["answer"] == delta["text"]  # what was streamed is what the conversation keeps
+
+
+def streamed(config, reply) -> tuple[Answer, list[str], Answer]:
+    """(the extractive answer, the sentences shown as the model wrote `reply(prompt)`, the answer given) for
+    `PANEL_QUESTION`, with a `StreamingModel` as the LLM."""
+    model = StreamingModel(reply)
+    try:
+        service = model.service(config)
+        corpus = service.searcher.corpus()
+        question = service.answerer.resolve(PANEL_QUESTION, [], corpus)
+        extractive, *sentences, answer = service.answerer.stream(question, service.retrieve(question, corpus), corpus)
+    finally:
+        model.close()
+    assert extractive.answerer == "extractive" and "45 participants" in extractive.text
+    return extractive, sentences, answer
+
+
+UNCCT_PANEL = "UNCCT organized a virtual panel discussion on contactless biometrics technologies [{n}]."
+
+
+def test_a_true_sentence_that_says_less_than_the_extractive_answer_waits_for_one_that_completes_it(qa, config):
+    """The first sentence is true but names no figure: alone it says less than the extractive answer. It is shown
+    only once the next one completes the answer, and when none does it is never shown at all."""
+
+    def completed(prompt: str) -> str:
+        n = passage_number(prompt, "45 participants")
+        return (f"{UNCCT_PANEL.format(n=n)} It brought together 45 participants [{n}]. "
+                f"It was funded by the World Bank [{n}].")
+
+    def never_completed(prompt: str) -> str:
+        n = passage_number(prompt, "45 participants")
+        return f"{UNCCT_PANEL.format(n=n)} It was funded by the World Bank [{n}]."
+
+    _, sentences, answer = streamed(config, completed)
+    assert [s.split(" [")[0] for s in sentences] == [UNCCT_PANEL.split(" [")[0], "It brought together 45 participants"]
+    assert answer.answerer == "llm" and answer.text == " ".join(sentences) and answer.removed_sentences == 1
+
+    extractive, sentences, answer = streamed(config, never_completed)
+    assert sentences == []  # nothing shown that the answer would then take back
+    assert answer.answerer == "extractive" and answer.text == extractive.text and answer.removed_sentences == 2
 
 
 # -- the server fails: the extractive answer, within the timeout, never a 500 -----------------------------------
