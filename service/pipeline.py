@@ -75,15 +75,10 @@ class BulletinQA:
             hits += _carried(corpus, question, hits, filters or Filters())
         return hits
 
-    def ask(
-        self,
-        question: str,
-        url_for: UrlBuilder,
-        conversation_id: str | None = None,
-        top_k: int | None = None,
-        filters: Filters | None = None,
-    ) -> dict:
-        *_, (_, response) = self.ask_stream(question, url_for, conversation_id, top_k, filters)
+    def ask(self, question: str, url_for: UrlBuilder, **options) -> dict:
+        """The answer's JSON, once its turn is stored; `options` are `ask_stream`'s (conversation_id, top_k,
+        filters)."""
+        *_, (_, response) = self.ask_stream(question, url_for, **options)
         return response
 
     def ask_stream(

@@ -169,7 +169,26 @@ def on_both_stores(request, qa) -> BulletinQA:
     return qa if request.param == "embedded" else request.getfixturevalue("server_qa")
 
 
-class HeldModel:
+class LoopbackModel:
+    """An OpenAI-compatible model server on a loopback port, answering with `handler` (a request handler class);
+    `release` lets a request it holds go on."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def service(self, config: Config) -> BulletinQA:
+        """The service over `config`'s (already indexed) data folder, with this server as its LLM."""
+        return BulletinQA.from_config(replace(config, llm_base_url=self.url, llm_model="loopback", llm_timeout=120))
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HeldModel(LoopbackModel):
     """A loopback OpenAI-compatible server that holds every request until `release` is set, then refuses it (400),
     so the service falls back to its extractive answer. For what users see while an answer is being worked out:
     keep-alive comments, the typing indicator, the Stop button."""
@@ -197,18 +216,7 @@ class HeldModel:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def service(self, config: Config) -> BulletinQA:
-        """The service over `config`'s (already indexed) data folder, with this server as its LLM."""
-        return BulletinQA.from_config(replace(config, llm_base_url=self.url, llm_model="held", llm_timeout=120))
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture()
@@ -219,7 +227,7 @@ def held_model(qa):
     model.close()
 
 
-class StreamingModel:
+class StreamingModel(LoopbackModel):
     """A loopback OpenAI-compatible server that streams its reply to every chat request slowly, a token (word) at a
     time as server-sent chunks, the way a model server writes while it generates. `reply(prompt)` writes the reply
     from the prompt's last user message (the numbered passages and the question).
@@ -269,18 +277,20 @@ class StreamingModel:
                 pass
 
         self.reply = reply
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
-    def service(self, config: Config) -> BulletinQA:
-        """The service over `config`'s (already indexed) data folder, with this server as its LLM."""
-        return BulletinQA.from_config(replace(config, llm_base_url=self.url, llm_model="loopback", llm_timeout=120))
 
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+def sse_events(response):
+    """(event name, JSON data) of a `requests` response's event stream, each as soon as its block has arrived."""
+    name, data = None, []
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            data.append(line[len("data: "):])
+        elif line == "" and name:
+            yield name, json.loads("\n".join(data))
+            name, data = None, []
 
 
 def passage_number(prompt: str, needle: str) -> int:

@@ -25,7 +25,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.conftest import PANEL_QUESTION, StreamingModel, passage_number, url_for
+from tests.conftest import PANEL_QUESTION, StreamingModel, passage_number, sse_events, url_for
 from answer import Answer, prompts
 from service.app import create_app
 from service.config import Config
@@ -194,19 +194,6 @@ def test_a_streamed_answer_never_shows_the_invented_text(qa, vcr):
 # -- sentence by sentence: a model server on loopback that streams its reply slowly ------------------------------
 
 
-def stream_events(response):
-    """(event name, data) of an event stream, each as soon as its block has arrived."""
-    name, data = None, []
-    for line in response.iter_lines(decode_unicode=True):
-        if line.startswith("event: "):
-            name = line[len("event: "):]
-        elif line.startswith("data: "):
-            data.append(line[len("data: "):])
-        elif line == "" and name:
-            yield name, json.loads("\n".join(data))
-            name, data = None, []
-
-
 def test_each_sentence_is_streamed_once_checked_before_the_model_has_finished(config, qa, streaming_model):
     service = streaming_model.service(config)
     server = make_server("127.0.0.1", 0, create_app(service.config, qa=service), threaded=True)
@@ -215,7 +202,7 @@ def test_each_sentence_is_streamed_once_checked_before_the_model_has_finished(co
     try:
         with requests.post(f"http://127.0.0.1:{server.server_port}/api/v1/ask/stream", json={"question": PANEL_QUESTION},
                            stream=True, timeout=120) as response:
-            for name, data in stream_events(response):
+            for name, data in sse_events(response):
                 events.append((name, data))
                 if name == "delta":
                     # The model holds its last token until it is released: this sentence came while it was writing.

@@ -13,6 +13,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from tests.conftest import sse_events
 from service.app import create_app
 from service.history import History
 from service.pipeline import BulletinQA
@@ -179,25 +180,12 @@ def live_server(config, qa):
     server.shutdown()
 
 
-def read_events(response) -> list[tuple[str, dict]]:
-    events, name, data = [], None, []
-    for line in response.iter_lines(decode_unicode=True):
-        if line.startswith("event: "):
-            name = line[len("event: "):]
-        elif line.startswith("data: "):
-            data.append(line[len("data: "):])
-        elif line == "" and name:
-            events.append((name, json.loads("\n".join(data))))
-            name, data = None, []
-    return events
-
-
 def test_streamed_answer_over_a_real_port(live_server):
     question = {"question": "Who supported CT Travel in March?"}
     with requests.post(f"{live_server}/api/v1/ask/stream", json=question, stream=True, timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
-        events = read_events(response)
+        events = list(sse_events(response))
     names = [name for name, _ in events]
     assert names[0] == "meta" and names[-2:] == ["citations", "done"]
     assert set(names[1:-2]) == {"delta"} and len(names[1:-2]) >= 2
