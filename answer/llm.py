@@ -198,9 +198,9 @@ class LLMAnswerer:
             if verdicts[-1].kept and (shown or not _shortfall(question, fallback, kept, topical, corpus, by_id)):
                 yield from (_written_as(verdict, by_id) for verdict in kept[shown:])
                 shown = len(kept)
-        checked = Checked(verdicts)
         if not verdicts:
             return fallback, "the model did not answer"
+        checked = Checked(verdicts)
         if not checked.kept:
             declined = all(v.why == DECLINES for v in checked.verdicts)
             why = "the model declined" if declined else "no sentence is backed by its passage"
