@@ -49,9 +49,9 @@ def vcr_config(request):
 
 
 def with_llm(qa: BulletinQA, base_url: str, model: str, timeout: float = RECORDING_TIMEOUT) -> BulletinQA:
-    """The session's service (same index, same history) with an LLM configured."""
+    """The session's service (same index, same database) with an LLM configured."""
     config = replace(qa.config, llm_base_url=base_url, llm_model=model, llm_timeout=timeout)
-    service = BulletinQA(config, qa.store, qa.history)
+    service = BulletinQA(config, qa.store, qa.db)
     service.searcher = qa.searcher
     return service
 
@@ -220,7 +220,7 @@ def test_each_sentence_is_streamed_once_checked_before_the_model_has_finished(co
     assert final["answer"] == delta["text"] and final["answerer"] == "llm" and final["removed_sentences"] == 1
     [citation] = final["citations"]
     assert citation["n"] == n and "45 participants" in citation["quote"]
-    stored = service.history.turns(events[0][1]["conversation_id"])[-1]
+    stored = service.db.turns(events[0][1]["conversation_id"])[-1]
     assert stored["answer"] == delta["text"]  # what was streamed is what the conversation keeps
 
 
