@@ -388,8 +388,14 @@ def test_stop_aborts_an_answer_still_being_worked_out(config, qa, held_model, br
         expect(widget.root.locator(".msg.note")).to_have_text("Stopped. Ask again whenever you like.")
         expect(pending).to_have_count(0)
         expect(widget.root.get_by_role("button", name="Send")).to_be_visible()
-        stream = [failure for url, failure in aborted if url == f"{api}/api/v1/ask/stream"]
-        assert len(stream) == 1 and "ABORTED" in stream[0].upper()  # the request itself, not just its display
+        def stream() -> list:
+            return [failure for url, failure in aborted if url == f"{api}/api/v1/ask/stream"]
+
+        for _ in range(100):  # Playwright hands over the requestfailed event only while it is called: let it
+            if stream():
+                break
+            page.wait_for_timeout(50)
+        assert len(stream()) == 1 and "ABORTED" in stream()[0].upper()  # the request itself, not just its display
 
         held_model.release.set()  # the service finishes the stopped answer; the widget shows none of it
         answer = widget.ask("How many experts took part in the CT Travel introductory webinar?")
