@@ -57,7 +57,7 @@ SYNTHETIC = DATA / "synthetic"
 SYNTHETIC_QUESTIONS = DATA / "synthetic-questions.jsonl"
 DEV = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 TOP_K = Config.top_k
-C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strengths tried on the folds (per unit of training weight)
+C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strengths tried on the folds (per question of training weight)
 INNER_FOLDS = 4  # cross-fitting of the `choose` logits that `answerable` is trained on
 IRLS_STEPS = 40  # Newton steps at most; a step under 1e-5 in every coefficient ends the fit sooner
 BULLETIN_FOLDS = 5
@@ -216,12 +216,53 @@ def _weights(rows: list[Row]) -> dict[str, float]:
 
 
 def fit_choose(rows: list[Row], C: float) -> Logistic:
+    """The sentence chooser: a conditional logit (a softmax over each question's candidates, the right ones sharing
+    the target), fitted by damped Newton steps with an L2 penalty; each data set weighs as much as the other.
+    Choosing one sentence among a question's candidates is what it is used for, so it is trained on exactly that
+    comparison rather than on candidates one by one."""
     usable = [r for r in rows if r.positive]
     per = _weights(usable)
     X = np.vstack([c.x for r in usable for c in r.found])
-    y = np.concatenate([r.labels for r in usable]).astype(float)
-    w = np.concatenate([np.full(len(r.found), per[r.turn.dataset] / len(r.found)) for r in usable])
-    return fit_logistic(X, y, w, C)
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    blocks = [((np.stack([c.x for c in r.found]) - mean) / scale, r.labels / r.labels.sum(), per[r.turn.dataset])
+              for r in usable]
+    total = sum(w for _, _, w in blocks)
+    penalty = 1.0 / (C * len(blocks))
+    beta = np.zeros(X.shape[1])
+
+    def loss(b: np.ndarray) -> float:
+        value = 0.0
+        for Z, y, w in blocks:
+            logits = Z @ b
+            logits -= logits.max()
+            value -= w * float(y @ (logits - np.log(np.exp(logits).sum())))
+        return value / total + 0.5 * penalty * float(b @ b)
+
+    current = loss(beta)
+    for _ in range(IRLS_STEPS):
+        gradient = penalty * beta
+        hessian = penalty * np.eye(len(beta))
+        for Z, y, w in blocks:
+            logits = Z @ beta
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            expected = Z.T @ p
+            gradient += (w / total) * (Z.T @ (p - y))
+            hessian += (w / total) * ((Z * p[:, None]).T @ Z - np.outer(expected, expected))
+        step = np.linalg.solve(hessian, gradient)
+        size = 1.0
+        while size > 1e-4:  # halve the step until the loss goes down: full Newton steps overshoot here
+            trial = beta - size * step
+            trial_loss = loss(trial)
+            if trial_loss <= current:
+                break
+            size /= 2
+        beta, current = trial, trial_loss
+        if np.abs(size * step).max() < 1e-5:
+            break
+    return Logistic(mean, scale, beta, 0.0)
 
 
 def chosen(row: Row, choose: Logistic) -> tuple[np.ndarray, int]:
