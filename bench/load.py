@@ -47,11 +47,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(workers: int, data_dir: Path, port: int) -> subprocess.Popen:
+def start_server(workers: int, data_dir: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`bqa serve` over a copy of the corpus, once /healthz answers 200; `env` adds or overrides variables."""
     corpus = data_dir.parent / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     env = {**os.environ, "BQA_DATA_DIR": str(data_dir), "BQA_CORPUS": str(corpus), "BQA_RATE_LIMIT": "0",
-           "BQA_LOG_LEVEL": "WARNING"}
+           "BQA_LOG_LEVEL": "WARNING", **(env or {})}
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "bqa"), "serve", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers)],

@@ -21,10 +21,50 @@ from bs4 import BeautifulSoup
 from index.text import clean_markdown, fold
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html", ".pdf": "pdf"}
+# Ids name files (`<id>.<suffix>`, and `.<id>.<suffix>.uploading` while one is published) within the 255 bytes a
+# file name may take, and they appear in every citation URL.
+MAX_ID_CHARS = 200
+# pypdf counts every node of a page tree as an entry; a tree needs fewer than one inner node per page, so twice the
+# page limit stops a tree that repeats one page without cutting short any real document.
+PAGE_TREE_ENTRIES_PER_PAGE = 2
+_HTML_START = re.compile(rb"<(?:!doctype html|html|head|body|p|h[1-6]|div|ul|table)\b", re.I)
+_MARKDOWN_SYNTAX = re.compile(r"^(?:#{1,6}\s|\s*[-*+]\s|\s*\d+\.\s)|\[[^\]]+\]\([^)]*\)|\*\*[^*]+\*\*", re.M)
 
 
 class ParseError(ValueError):
     """The file cannot be read as a bulletin; the message says why, for the person who supplied it."""
+
+
+class UnsupportedType(ParseError):
+    """The content is none of the formats bqa reads, or not the one its name says."""
+
+
+class LimitExceeded(ParseError):
+    """The bulletin expands past one of its `Limits`: `what` ("pages", "paragraphs", "chars") and the maximum."""
+
+    def __init__(self, what: str, maximum: int, found: int | None = None):
+        counted = f" ({found:,})" if found is not None else ""
+        super().__init__(f"the bulletin has more {_UNITS[what]} than the {maximum:,} allowed{counted}")
+        self.what, self.maximum = what, maximum
+
+
+_UNITS = {"pages": "pages", "paragraphs": "paragraphs", "chars": "characters of text"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far one bulletin may expand. A small file can describe a huge document (a 1.3 KB PDF whose page tree
+    names one page 90,000 times), and indexing, memory and the source view all grow with what it expands to."""
+
+    pages: int = 2_000  # a thick annual report has a few hundred
+    paragraphs: int = 20_000  # a 3,000-paragraph bulletin is already a large one
+    chars: int = 5_000_000  # of extracted text: about 2,000 pages of prose
+
+    def __post_init__(self):
+        for name in ("pages", "paragraphs", "chars"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"Limits.{name} must be a whole number of at least 1, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -64,23 +104,47 @@ def bulletin_id(name: str) -> str:
     slug = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-")
     if not slug:
         raise ParseError(f"cannot derive a bulletin id from the file name {name!r}")
+    if len(slug) > MAX_ID_CHARS:
+        raise ParseError(f"the file name {name[:40]!r}… is too long: a bulletin id has at most {MAX_ID_CHARS} characters")
     return slug
 
 
-def load(path: str | Path) -> Bulletin:
+def file_suffix(name: str | None, data: bytes) -> str:
+    """The format of a bulletin file, as its suffix in FORMATS: the name's own suffix when it is a supported one,
+    else sniffed from the content. The one decision for `bqa index` (which reads only supported suffixes) and for
+    uploads: sniffing a Markdown file first made its raw HTML blocks turn it into an HTML page."""
+    suffix = Path(name or "").suffix.lower()
+    if suffix in FORMATS:
+        return suffix
+    if data.lstrip()[:5] == b"%PDF-":
+        return ".pdf"
+    if _HTML_START.search(data[:4096]):
+        return ".html"
+    text = _decode(data)
+    if "\x00" in text:
+        raise UnsupportedType("the file holds binary data, not text")
+    return ".md" if _MARKDOWN_SYNTAX.search(text) else ".txt"
+
+
+def load(path: str | Path, limits: Limits = Limits()) -> Bulletin:
     path = Path(path)
-    return parse(path.read_bytes(), path.name, source=str(path))
+    return parse(path.read_bytes(), path.name, source=str(path), limits=limits)
 
 
-def parse(data: bytes, name: str, *, source: str | None = None) -> Bulletin:
+def parse(data: bytes, name: str, *, source: str | None = None, limits: Limits = Limits()) -> Bulletin:
     """Parse the bytes of one bulletin file; `name` gives its id and, by its suffix, its format."""
     kind = FORMATS.get(Path(name).suffix.lower())
     if kind is None:
         raise ParseError(f"unsupported file type {Path(name).suffix or '(none)'}; use one of {sorted(FORMATS)}")
-    text, title_hint = _READERS[kind](data)
+    text, title_hint = _read_pdf(data, limits.pages) if kind == "pdf" else _READERS[kind](data)
+    if len(text) > limits.chars:
+        raise LimitExceeded("chars", limits.chars, len(text))
     sections = _structure(text, bulletin_id(name))
     if not sections:
         raise ParseError(f"{name}: no text found")
+    paragraphs = sum(len(section.paragraphs) for section in sections)
+    if paragraphs > limits.paragraphs:
+        raise LimitExceeded("paragraphs", limits.paragraphs, paragraphs)
     title = title_hint or _title_from_name(name, text)
     period = _period(title_hint or "") or _period(Path(name).stem) or _period("\n".join(text.splitlines()[:20]))
     return Bulletin(
@@ -102,7 +166,7 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8 text (byte {exc.start})") from None
+        raise UnsupportedType(f"not UTF-8 text (byte {exc.start})") from None
 
 
 # An HTML comment, which Markdown renders as nothing (an editor's note, a licence line), and a fenced code block,
@@ -190,28 +254,38 @@ def _read_html(data: bytes) -> tuple[str, str | None]:
     return "\n\n".join(blocks), title
 
 
-def _read_pdf(data: bytes) -> tuple[str, str | None]:
+def _read_pdf(data: bytes, max_pages: int) -> tuple[str, str | None]:
     """Lines of text in reading order, a blank line wherever the page leaves a vertical gap (between paragraphs,
-    around headings, at a column or page break), and words hyphenated across a line break joined again."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    around headings, at a column or page break), and words hyphenated across a line break joined again.
+
+    The page tree is walked under a bound on its entries, so a tree naming one page a million times costs no
+    more than `max_pages` real pages before it is refused."""
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     if data.lstrip()[:5] != b"%PDF-":
-        raise ParseError("not a PDF file (it does not start with %PDF-)")
+        raise UnsupportedType("not a PDF file (it does not start with %PDF-)")
     damaged = (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, NotImplementedError,
                RecursionError, ZeroDivisionError)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
+        with apply_configuration(page_tree_maximum_entries=PAGE_TREE_ENTRIES_PER_PAGE * max_pages):
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                try:
+                    opened = reader.decrypt("")
+                except damaged:
+                    opened = False
+                if not opened:
+                    raise ParseError("the PDF is password-protected; supply an unencrypted copy")
             try:
-                opened = reader.decrypt("")
-            except damaged:
-                opened = False
-            if not opened:
-                raise ParseError("the PDF is password-protected; supply an unencrypted copy")
-        page_lines = [_pdf_lines(page) for page in reader.pages]
-        metadata = reader.metadata
-        title = metadata.get("/Title") if metadata else None
+                pages = len(reader.pages)
+            except LimitReachedError:
+                raise LimitExceeded("pages", max_pages) from None
+            if pages > max_pages:
+                raise LimitExceeded("pages", max_pages, pages)
+            page_lines = [_pdf_lines(page) for page in reader.pages]
+            metadata = reader.metadata
+            title = metadata.get("/Title") if metadata else None
     except ParseError:
         raise
     except damaged as exc:
@@ -325,7 +399,7 @@ def _line_pitch(pages: list[list[_PdfLine]]) -> float:
     return max(sorted(counts), key=lambda r: counts[r])  # the most common; the tightest on a tie
 
 
-_READERS = {"markdown": _read_markdown, "text": _read_text, "html": _read_html, "pdf": _read_pdf}
+_READERS = {"markdown": _read_markdown, "text": _read_text, "html": _read_html}  # and _read_pdf, which is bounded
 
 
 # --- structure ----------------------------------------------------------------------------------------------

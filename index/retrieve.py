@@ -30,7 +30,7 @@ from index.text import proper_words, terms
 POINTER_MAX_AGE = 0.25  # seconds a query may serve a generation another process has already replaced
 RECENT_RESULTS = 1024  # retrievals remembered per generation
 RRF_K = 60  # the constant of Cormack et al. (2009); it damps the weight of the very first ranks
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")  # fullmatch: no trailing newline, ASCII digits only
 
 
 class FilterError(ValueError):
@@ -58,7 +58,7 @@ class Filters:
             raise FilterError("bulletin_ids must be a list of bulletin ids")
         for key in ("period_from", "period_to"):
             value = raw.get(key)
-            if value is not None and (not isinstance(value, str) or not _PERIOD.match(value)):
+            if value is not None and (not isinstance(value, str) or not _PERIOD.fullmatch(value)):
                 raise FilterError(f"{key} must be a month written YYYY-MM")
         return cls(tuple(ids), raw.get("period_from"), raw.get("period_to"))
 
@@ -101,6 +101,7 @@ class Corpus:
     sentences: dict[str, list[tuple[Span, int]]] = field(default_factory=dict)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     proper: frozenset[str] = frozenset()  # lower-cased words the bulletins write as names (see proper_words)
+    epoch: int = 0  # the store's epoch when loaded: its collection belongs to a client reopened since if lower
     _results: OrderedDict = field(default_factory=OrderedDict, repr=False)  # recent retrievals, newest last
     _results_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -128,6 +129,7 @@ class Corpus:
 
     @classmethod
     def load(cls, store: Store, generation: str) -> "Corpus":
+        epoch = store.epoch
         records = store.records(generation)
         rows = sorted(
             zip(records["ids"], records["metadatas"]),
@@ -179,6 +181,7 @@ class Corpus:
             sentences=sentences,
             sentence_vectors=vectors,
             proper=proper_words(paragraphs[p].text for p in order),
+            epoch=epoch,
         )
 
 
@@ -211,10 +214,10 @@ class Searcher:
         if name is None:
             return None
         current = self._corpus
-        if current is not None and current.generation == name:
+        if current is not None and (current.generation, current.epoch) == (name, self.store.epoch):
             return current
         with self._lock:
-            if self._corpus is None or self._corpus.generation != name:
+            if self._corpus is None or (self._corpus.generation, self._corpus.epoch) != (name, self.store.epoch):
                 self._corpus = Corpus.load(self.store, name)
             return self._corpus
 

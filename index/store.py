@@ -13,6 +13,11 @@ it was. The previous generation is kept until the next run so queries already un
 Each generation records the embedding model that built it. Vectors of two models must never meet in one
 collection (a question embedded by one would miss paragraphs embedded by the other), so a generation built by
 another model counts as wholly changed: the next run embeds every bulletin again, with its progress bar.
+
+A write that fails half-way (a full disk, a Chroma error) deletes what it built and reopens the client before
+anything else calls into the store: the embedded Chroma that failed mid-write hung, holding the GIL, on the next
+write it was asked for, and took every request of the process with it. Writes are also refused before they start
+when they would leave less than the configured reserve free on the data folder's disk.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import fcntl
 import hashlib
 import logging
 import secrets
+import shutil
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -29,12 +36,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import chromadb
+from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings
+from chromadb.errors import ChromaError, NotFoundError
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from index.chunk import INDEX_FORMAT, chunk, embedding_text
 from index.embed import MODEL_ID, embed_texts
-from index.parse import FORMATS, Bulletin, ParseError, bulletin_id, load
+from index.parse import FORMATS, Bulletin, Limits, ParseError, bulletin_id, load
 from index.sentences import split
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,28 @@ STATE = "bqa-state"  # holds the pointer in its metadata
 PREFIX = "bqa-gen-"
 MODEL_KEY = "embedding_model"  # generation metadata: the MODEL_ID of the vectors it holds
 SENTENCES = "-sentences"  # suffix of a generation's sentence collection
+# Disk one record (a chunk, or a sentence) takes in a new generation of the embedded store (SQLite rows and
+# full-text index, HNSW files); measured on a tmpfs: 8.2 MB for a 393-chunk generation, 15.6 MB for a 768-chunk
+# one. Sentences, without text, take less: counting them at this rate errs on the side of room.
+GENERATION_BYTES_PER_RECORD = 24_000
+STORAGE_FAILURES = (ChromaError, OSError, sqlite3.Error)  # what a failed write raises, embedded or over HTTP
+# Records per Chroma add. The embedded store holds the GIL for a whole add (about 1 ms a record, measured: 2.5 s
+# for 3,000), so every question of the process waits for it; at 256 none waits much more than 0.4 s, for about a
+# third more time adding than in batches of a thousand.
+ADD_BATCH = 256
+
+
+class StorageError(RuntimeError):
+    """The index could not be written (the disk is full, or Chroma failed mid-write); nothing was changed."""
+
+
+class InsufficientStorage(StorageError):
+    """A write refused before it started: it would leave less than the reserve free on the data folder's disk."""
+
+    def __init__(self, free: int, needed: int, reserve: int):
+        super().__init__(f"{free / 1e6:.1f} MB are free on the data folder's disk; this write needs about "
+                         f"{needed / 1e6:.1f} MB and {reserve / 1e6:.1f} MB are kept in reserve")
+        self.free, self.needed, self.reserve = free, needed, reserve
 
 
 def sentence_collection(generation: str) -> str:
@@ -66,7 +97,10 @@ def open_client(data_dir: str | Path, chroma_url: str | None = None):
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Bulletin files named by `paths` (files, or folders searched recursively), in a stable order."""
+    """Bulletin files named by `paths` (files, or folders searched recursively), in a stable order.
+
+    Names starting with a dot below a folder (drafts, editors' and uploads' temporary files) are skipped; the
+    folders above it are the operator's choice (`/srv/.bqa/data`), and skipping them lost every bulletin there."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -75,7 +109,8 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
         elif path.is_dir():
             found.extend(
                 p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in FORMATS and not any(part.startswith(".") for part in p.parts)
+                if p.is_file() and p.suffix.lower() in FORMATS
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
@@ -92,36 +127,115 @@ class SyncReport:
     embedded: int = 0
     generation: str | None = None
     seconds: float = 0.0
+    conflicts: list[str] = field(default_factory=list)  # ids two files give, and which file is served
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
+        conflicts = "".join(f"; conflict: {conflict}" for conflict in self.conflicts)
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; {self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f}s"
+            f"{conflicts}"
         )
 
 
 class Store:
-    def __init__(self, client, lock_path: Path | None = None, embedding_model: str = MODEL_ID):
-        self.client = client
+    def __init__(self, client, lock_path: Path | None = None, embedding_model: str = MODEL_ID, *,
+                 data_dir: str | Path | None = None, chroma_url: str | None = None, limits: Limits = Limits(),
+                 reserve_bytes: int = 0):
+        """`data_dir` and `chroma_url` say how to reopen `client` after a failed write, and `data_dir` whose disk
+        keeps `reserve_bytes` free; `limits` bound each bulletin the store loads."""
+        if reserve_bytes < 0:
+            raise ValueError(f"reserve_bytes must be 0 or more, not {reserve_bytes!r}")
+        self._client = client
         self.embedding_model = embedding_model
+        self._client_lock = threading.Lock()
+        self.limits = limits
+        self.reserve_bytes = reserve_bytes
+        self.epoch = 0  # times the client was reopened; a generation loaded from an earlier client is stale
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self._chroma_url = chroma_url
         self._lock_path = lock_path
         self._active: tuple[str | None, float] = (None, float("-inf"))
         self._thread_lock = threading.RLock()
         self._depth = 0
 
     @classmethod
-    def open(cls, data_dir: str | Path, chroma_url: str | None = None) -> "Store":
+    def open(cls, data_dir: str | Path, chroma_url: str | None = None, limits: Limits = Limits(),
+             reserve_bytes: int = 0) -> "Store":
         # With a Chroma server too: the workers sharing this data folder must not build generations at once.
-        return cls(open_client(data_dir, chroma_url), Path(data_dir) / "index.lock")
+        return cls(open_client(data_dir, chroma_url), Path(data_dir) / "index.lock", data_dir=data_dir,
+                   chroma_url=chroma_url, limits=limits, reserve_bytes=reserve_bytes)
+
+    @property
+    def client(self):
+        """The Chroma client, reopened first if a write failed since it was last used."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    self._client = open_client(self._data_dir, self._chroma_url)
+                except STORAGE_FAILURES as exc:  # the embedded store cannot even start on a full disk
+                    if self._chroma_url is None:  # chromadb caches the System before starting it: forget it
+                        SharedSystemClient.clear_system_cache()
+                    raise StorageError(f"the index store cannot be opened ({type(exc).__name__}: {exc})") from exc
+                self._active = (None, float("-inf"))
+                self.epoch += 1
+            return self._client
+
+    def _close_client(self) -> None:
+        """Close the client after a failed write; the next use opens a new one (`client`).
+
+        Closing stops the embedded System, and with it the SQLite connections a failed write left holding their
+        locks: while it lived, its next write hung, holding the GIL, and so did a second System's on the same
+        files. chromadb hands every client of one path the System it already runs, hence the cache emptied too
+        (another Store of this process on the same folder would otherwise keep it alive). Queries still holding a
+        collection of the closed client fail once; the generation is then reloaded (`epoch`)."""
+        if self._data_dir is None:  # built around a client it cannot reopen: keep it
+            return
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            finally:
+                if self._chroma_url is None:
+                    SharedSystemClient.clear_system_cache()
+
+    @contextmanager
+    def _writing(self):
+        """Around every write to Chroma: one that fails closes the client, so that nothing calls into the failed
+        System again (reads on it hung too, once a write had failed)."""
+        try:
+            yield
+        except (StorageError, *STORAGE_FAILURES):
+            self._close_client()
+            raise
+
+    def ensure_space(self, extra_bytes: int = 0, records: int = 0) -> None:
+        """Raise InsufficientStorage unless writing `extra_bytes` of files and (in the embedded store) a generation
+        of `records` chunks and sentences leaves the reserve free on the data folder's disk."""
+        if self._data_dir is None:
+            return
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self._data_dir).free
+        needed = extra_bytes + (0 if self._chroma_url else records * GENERATION_BYTES_PER_RECORD)
+        if free - needed < self.reserve_bytes:
+            raise InsufficientStorage(free, needed, self.reserve_bytes)
 
     # --- the pointer ------------------------------------------------------------------------------------------
 
-    def _state(self):
-        return self.client.get_or_create_collection(STATE, embedding_function=None)
+    def _state(self) -> dict:
+        """The pointer's metadata; reading it never creates anything (a create is a write, and writes can fail)."""
+        try:
+            return self.client.get_collection(STATE, embedding_function=None).metadata or {}
+        except NotFoundError:
+            return {}
 
     def active_name(self, max_age: float = 0.0) -> str | None:
         """The served generation. Queries pass a `max_age`: a switch made by another process may then take that
@@ -129,7 +243,7 @@ class Store:
         name, read_at = self._active
         if max_age and time.monotonic() - read_at <= max_age:
             return name
-        name = (self._state().metadata or {}).get("active")
+        name = self._state().get("active")
         self._active = (name, time.monotonic())
         return name
 
@@ -141,13 +255,24 @@ class Store:
         metadata = {"active": name, "updated_at": time.time()}
         if previous:
             metadata["previous"] = previous
-        self._state().modify(metadata=metadata)
+        self.client.get_or_create_collection(STATE, embedding_function=None).modify(metadata=metadata)
         self._active = (name, time.monotonic())
-        keep = {name, previous, sentence_collection(name), sentence_collection(previous or "")}
-        for collection in self.client.list_collections():
-            collection_name = getattr(collection, "name", collection)
-            if collection_name.startswith(PREFIX) and collection_name not in keep:
-                self.client.delete_collection(collection_name)
+
+    def drop_unused(self) -> list[str]:
+        """Delete every generation (chunks and sentences) but the served one and the previous one (kept for queries
+        under way): what an interrupted build left behind. Under the writer lock, so no build in any process loses
+        its collections."""
+        with self.writer(), self._writing():
+            state = self._state()
+            kept = [state.get("active"), state.get("previous")]
+            keep = {*kept, *(sentence_collection(name) for name in kept if name)}
+            dropped = []
+            for collection in self.client.list_collections():
+                collection_name = getattr(collection, "name", collection)
+                if collection_name.startswith(PREFIX) and collection_name not in keep:
+                    self.client.delete_collection(collection_name)
+                    dropped.append(collection_name)
+            return dropped
 
     # --- reading ---------------------------------------------------------------------------------------------
 
@@ -201,14 +326,27 @@ class Store:
     def sync(self, paths: Iterable[str | Path], progress: Callable[[int], Callable[[int], None]] | None = None):
         """Make the index hold exactly the bulletins under `paths`: new and changed files are (re)indexed,
         unchanged ones skipped, bulletins whose file is gone removed."""
-        files = discover(paths)
-        seen: dict[str, Path] = {}
-        for path in files:
-            bid = bulletin_id(path.name)
-            if bid in seen:
-                raise ParseError(f"two files give the bulletin id {bid!r}: {seen[bid]} and {path}")
-            seen[bid] = path
-        return self.apply(lambda indexed: seen, progress=progress)
+        files: dict[str, list[Path]] = {}
+        for path in discover(paths):
+            files.setdefault(bulletin_id(path.name), []).append(path)
+        conflicts: list[str] = []
+
+        def plan(indexed: dict[str, dict]) -> dict[str, Path]:
+            """One file per id. Two files with one id (a corpus file and a published one, say) must not stop a
+            start: the file already served stays served, else the first found, and the conflict is reported."""
+            chosen = {}
+            for bid, paths_of_id in files.items():
+                served = indexed.get(bid, {}).get("source")
+                chosen[bid] = next((p for p in paths_of_id if str(p) == served), paths_of_id[0])
+                if len(paths_of_id) > 1:
+                    others = ", ".join(str(p) for p in paths_of_id if p != chosen[bid])
+                    conflicts.append(f"{bid!r} is also given by {others}; serving {chosen[bid]}")
+                    log.warning("two files give the bulletin id %r: serving %s, not %s", bid, chosen[bid], others)
+            return chosen
+
+        report = self.apply(plan, progress=progress)
+        report.conflicts = conflicts
+        return report
 
     def apply(
         self,
@@ -237,7 +375,7 @@ class Store:
                         if indexed.get(bid, {}).get("sha256") == digest:
                             report.unchanged.append(bid)
                             continue
-                        bulletin = load(item)
+                        bulletin = load(item, self.limits)
                     elif indexed.get(bid, {}).get("sha256") == bulletin.sha256:
                         report.unchanged.append(bid)
                         continue
@@ -260,55 +398,81 @@ class Store:
 
     def _build(self, fresh: list[Bulletin], keep: list[str], progress) -> tuple[str, int, int]:
         previous = self.active_name()
+        nodes = [node for bulletin in fresh for node in chunk(bulletin)]
+        rows = _sentence_rows(fresh)
+        kept_records = 0
+        if previous and keep:
+            kept_records = self.active().count() + self.client.get_collection(
+                sentence_collection(previous), embedding_function=None).count()
+        self.ensure_space(records=kept_records + len(nodes) + len(rows))
         name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
-        target = self.client.create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-            metadata={MODEL_KEY: self.embedding_model},
-        )
-        sentences = self.client.create_collection(
-            sentence_collection(name), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
         try:
-            copied = self._copy(previous, target, keep) if previous and keep else 0
-            copied_sentences = (
-                self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
-            )
-            nodes = [node for bulletin in fresh for node in chunk(bulletin)]
-            rows = _sentence_rows(fresh)
-            texts = [embedding_text(n) for n in nodes] + [row[3] for row in rows]
-            tick = progress(len(texts)) if progress and texts else None
-            embedded = embed_texts(texts, tick)
-            for node, vector in zip(nodes, embedded):
-                node.embedding = vector
-            vectors = ChromaVectorStore(chroma_collection=target)
-            batch = self.client.get_max_batch_size()  # llama-index's own batches can exceed the server's
-            for start in range(0, len(nodes), batch):
-                vectors.add(nodes[start : start + batch])
-            sentence_vectors = embedded[len(nodes) :]
-            for start in range(0, len(rows), batch):
-                part = rows[start : start + batch]
-                sentences.add(
-                    ids=[row[0] for row in part],
-                    embeddings=sentence_vectors[start : start + batch],
-                    metadatas=[row[1] | row[2] for row in part],
+            with self._writing():
+                target = self.client.create_collection(
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                    metadata={MODEL_KEY: self.embedding_model},
                 )
-            expected = copied + len(nodes)
-            if target.count() != expected:
-                raise RuntimeError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
-            if sentences.count() != copied_sentences + len(rows):
-                raise RuntimeError(f"index generation {name} lost sentences: {sentences.count()} stored")
-        except BaseException:
-            self.client.delete_collection(name)
-            self.client.delete_collection(sentence_collection(name))
+                sentences = self.client.create_collection(
+                    sentence_collection(name), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+                copied = self._copy(previous, target, keep) if previous and keep else 0
+                copied_sentences = (
+                    self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
+                )
+                texts = [embedding_text(n) for n in nodes] + [row[3] for row in rows]
+                tick = progress(len(texts)) if progress and texts else None
+                embedded = embed_texts(texts, tick)
+                for node, vector in zip(nodes, embedded):
+                    node.embedding = vector
+                vectors = ChromaVectorStore(chroma_collection=target)
+                batch = self._add_batch()
+                for start in range(0, len(nodes), batch):
+                    vectors.add(nodes[start : start + batch])
+                sentence_vectors = embedded[len(nodes) :]
+                for start in range(0, len(rows), batch):
+                    part = rows[start : start + batch]
+                    sentences.add(
+                        ids=[row[0] for row in part],
+                        embeddings=sentence_vectors[start : start + batch],
+                        metadatas=[row[1] | row[2] for row in part],
+                    )
+                expected = copied + len(nodes)
+                if target.count() != expected:
+                    raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
+                if sentences.count() != copied_sentences + len(rows):
+                    raise StorageError(f"index generation {name} lost sentences: {sentences.count()} stored")
+                self._point_to(name, previous)
+        except BaseException as exc:
+            self._abandon(name)
+            if isinstance(exc, STORAGE_FAILURES):
+                raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
             raise
-        self._point_to(name, previous)
+        try:
+            self.drop_unused()
+        except (StorageError, *STORAGE_FAILURES):  # the switch is done; cleanup retries what is left
+            log.exception("index generations older than %s could not be deleted", previous)
         return name, expected, len(nodes)
+
+    def _abandon(self, name: str) -> None:
+        """After a failed build: delete the half-built generation if the store lets us (the cleanup at start and
+        the periodic one delete it otherwise)."""
+        for collection in (name, sentence_collection(name)):
+            try:
+                with self._writing():
+                    self.client.delete_collection(collection)
+            except Exception:  # never created, or the store still refuses: the failure being raised says enough
+                log.warning("could not delete the unfinished index collection %s", collection, exc_info=True)
+
+    def _add_batch(self) -> int:
+        """Records per Chroma add: ADD_BATCH, or fewer if the server takes fewer (llama-index's own batches can
+        exceed what it takes)."""
+        return min(ADD_BATCH, self.client.get_max_batch_size())
 
     def _copy(self, source_name: str, target, bulletin_ids: list[str]) -> int:
         """Copy the records (chunks or sentences) of `bulletin_ids`, vectors included, so unchanged bulletins are
         not embedded again."""
         source = self.client.get_collection(source_name, embedding_function=None)
-        batch = self.client.get_max_batch_size()
+        batch = self._add_batch()
         got = source.get(
             where={"bulletin_id": {"$in": bulletin_ids}}, include=["embeddings", "documents", "metadatas"]
         )

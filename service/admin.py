@@ -1,52 +1,39 @@
 """Publishing bulletins over HTTP: upload, replace and delete, so a new bulletin is answerable minutes after it is
 out, without a shell on the server.
 
-Every call is token-protected, validates the file completely (its type sniffed from its bytes, not its name; a PDF
-that does not parse or holds no text is refused with the reason) before anything is written, and returns only
-once the index serves the change. The file is written under a hidden temporary name and put in place only after
+Every call is token-protected, validates the file completely before anything is written (its type from the name's
+suffix, sniffed from its bytes only when the name has none that bqa reads: the decision `bqa index` makes; a file
+that does not parse, holds no text or expands past the bulletin limits is refused with the reason), and returns
+only once the index serves the change. The disk must have room for the file and the new index generation with
+the reserve left free (507 otherwise). The file is written under a hidden temporary name and put in place only after
 the new index generation is live, all under the store's writer lock, so a failed call changes nothing.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
 from flask import Blueprint, jsonify, request
 
-from index.parse import FORMATS, ParseError, bulletin_id, parse
+from index.parse import FORMATS, LimitExceeded, ParseError, UnsupportedType, bulletin_id, file_suffix, parse
 from index.retrieve import POINTER_MAX_AGE
-from index.store import KEEP
+from index.store import KEEP, discover
+from service.cleanup import temporary_path
 from service.web import context
-from service.api import load_json_object
 from service.web.errors import APIError
+from service.web.requests import load_json_object, read_body
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
-_HTML = re.compile(rb"<(?:!doctype html|html|head|body|p|h[1-6]|div|ul|table)\b", re.I)
-_MARKDOWN = re.compile(r"^(?:#{1,6}\s|\s*[-*+]\s|\s*\d+\.\s)|\[[^\]]+\]\([^)]*\)|\*\*[^*]+\*\*", re.M)
+LIMIT_SETTINGS = {"pages": "BQA_MAX_BULLETIN_PAGES", "paragraphs": "BQA_MAX_BULLETIN_PARAGRAPHS",
+                  "chars": "BQA_MAX_BULLETIN_CHARS"}
 
 
 @bp.before_request
 def admin_only() -> None:
     context.require_admin()
-
-
-def sniff(data: bytes) -> str:
-    """The file suffix the content calls for: .pdf, .html, .md or .txt; 422 for anything else."""
-    if data.startswith(b"%PDF-"):
-        return ".pdf"
-    if _HTML.search(data[:4096]):
-        return ".html"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise APIError(422, "unsupported_type", "The file is not a PDF, HTML, Markdown or UTF-8 text.") from None
-    if "\x00" in text:
-        raise APIError(422, "unsupported_type", "The file holds binary data, not text.")
-    return ".md" if _MARKDOWN.search(text) else ".txt"
 
 
 def _upload() -> tuple[str | None, bytes]:
@@ -58,7 +45,7 @@ def _upload() -> tuple[str | None, bytes]:
             raise APIError(400, "missing_file", "Send the bulletin as the multipart field \"file\".")
         return upload.filename or None, upload.read()
     if request.mimetype == "application/json":
-        body = load_json_object(request.get_data())
+        body = load_json_object(read_body())
         if not isinstance(body.get("text"), str):
             raise APIError(400, "missing_text", "Send {\"name\": \"bulletin-2021-04.md\", \"text\": \"…\"}.")
         unknown = sorted(set(body) - {"name", "text"})
@@ -71,27 +58,34 @@ def _upload() -> tuple[str | None, bytes]:
     raise APIError(415, "unsupported_media_type", "Upload multipart/form-data (field \"file\") or JSON with text.")
 
 
-def _parse(data: bytes, bid: str, target: Path):
+def _parse(data: bytes, name: str | None, bid: str, folder: Path):
+    """(the bulletin, the file it is kept in): its format from `name` (or sniffed), within the store's limits."""
     if not data.strip():
         raise APIError(422, "empty_file", "The file is empty.")
     try:
-        return parse(data, target.name, source=str(target))
+        target = folder / f"{bid}{file_suffix(name, data)}"
+        return parse(data, target.name, source=str(target), limits=context.qa().store.limits), target
+    except UnsupportedType as exc:
+        raise APIError(422, "unsupported_type", f"The file is not a bulletin bqa reads ({exc}): send PDF, HTML, "
+                       "Markdown or UTF-8 text.") from None
+    except LimitExceeded as exc:
+        raise APIError(422, "bulletin_too_large", f"The bulletin is too large to index: {exc} "
+                       f"({LIMIT_SETTINGS[exc.what]}).") from None
     except ParseError as exc:
         raise APIError(422, "unparseable", f"The bulletin cannot be read: {exc}") from None
 
 
-def _publish(bid: str, data: bytes, replacing: dict | None):
+def _publish(bid: str, name: str | None, data: bytes, replacing: dict | None):
     """Parse, write under a temporary name, index, then put the file in place; undo everything on failure."""
     qa = context.qa()
-    suffix = sniff(data)
     old = Path(replacing["source"]) if replacing else None
     folder = old.parent if old is not None else context.config().uploads_dir
-    target = folder / f"{bid}{suffix}"
-    bulletin = _parse(data, bid, target)
+    bulletin, target = _parse(data, name, bid, folder)
+    qa.store.ensure_space(extra_bytes=len(data))
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".{bid}{suffix}.uploading"
-    temporary.write_bytes(data)
+    temporary = temporary_path(target)
     try:
+        temporary.write_bytes(data)
         report = _settled(qa.store.apply(lambda indexed: {**{b: KEEP for b in indexed if b != bid}, bid: bulletin}))
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -100,6 +94,18 @@ def _publish(bid: str, data: bytes, replacing: dict | None):
     if old is not None and old != target:
         old.unlink(missing_ok=True)
     return bulletin, report
+
+
+def _unindexed_file(bid: str) -> Path | None:
+    """A bulletin file with this id that is not indexed yet (dropped into a corpus folder since the last start):
+    publishing the id as well would leave the next start two files for it."""
+    for path in discover(folder for folder in context.config().bulletin_dirs if folder.is_dir()):
+        try:
+            if bulletin_id(path.name) == bid:
+                return path
+        except ParseError:  # a file whose name gives no id is no conflict
+            continue
+    return None
 
 
 def _settled(report):
@@ -134,20 +140,23 @@ def create():
     with qa.store.writer():
         if bid in qa.store.indexed():
             raise APIError(409, "bulletin_exists", f"Bulletin {bid!r} exists; replace it with PUT /api/v1/bulletins/{bid}.")
-        bulletin, report = _publish(bid, data, None)
+        if (waiting := _unindexed_file(bid)) is not None:
+            raise APIError(409, "bulletin_exists", f"The file {waiting.name} in a bulletin folder already gives the id "
+                           f"{bid!r} (it is indexed at the next start); rename the upload or remove that file.")
+        bulletin, report = _publish(bid, name, data, None)
     return jsonify(_described(bulletin, report)), 201
 
 
 @bp.put("/bulletins/<bulletin_id>")
 def replace(bulletin_id: str):
     """Replace a bulletin's file (its format may change); the old text stops being cited at once."""
-    _, data = _upload()
+    name, data = _upload()
     qa = context.qa()
     with qa.store.writer():
         existing = qa.store.indexed().get(bulletin_id)
         if existing is None:
             raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed; publish it with POST.")
-        bulletin, report = _publish(bulletin_id, data, existing)
+        bulletin, report = _publish(bulletin_id, name, data, existing)
     return jsonify(_described(bulletin, report))
 
 

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from index.retrieve import FilterError, Filters
 from service.web import context, sse
 from service.web.errors import APIError, error_response
+from service.web.requests import json_object
 from service.history import ConversationNotFound, TurnNotFound
 from service.openapi import document
 
@@ -22,62 +23,12 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ASK_FIELDS = frozenset({"question", "conversation_id", "top_k", "filters"})
 TOP_K_RANGE = (1, 20)
-BODY_READ_SIZE = 16 * 1024
+SQL_MAX_INT = 2**63 - 1  # the largest integer SQLite (and PostgreSQL's bigint) stores; past it a query raises
 
 
 @bp.errorhandler(ConversationNotFound)
 def conversation_not_found(e: ConversationNotFound):
     return error_response(404, "conversation_not_found", "No such conversation, or it has expired; start a new one.")
-
-
-def _read_body() -> bytes:
-    """The whole request body, or RequestEntityTooLarge (413) when it is over MAX_CONTENT_LENGTH.
-
-    With a Content-Length, Werkzeug refuses an oversized body before reading it. Without one (a chunked body),
-    `request.get_data()` would stop reading at the limit and silently return a truncated body: Werkzeug's
-    `LimitedStream.readall` ends at the maximum instead of raising. Only a read *past* the limit raises, so the
-    stream is read in pieces until it ends. (A chunked body of exactly the limit is therefore refused too.)
-    """
-    stream = request.stream
-    chunks = []
-    while chunk := stream.read(BODY_READ_SIZE):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _json_object() -> dict:
-    """The request body as a JSON object, or the APIError that says what is wrong with it."""
-    if request.mimetype != "application/json":
-        raise APIError(
-            415, "unsupported_media_type", "Send the request body as JSON, with Content-Type: application/json."
-        )
-    return load_json_object(_read_body())
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def load_json_object(raw: bytes) -> dict:
-    """A JSON object from strictly UTF-8 bytes, holding only real text: a lone surrogate ("\\ud800") is no
-    character, and would fail later, in the tokenizer or SQLite, as a 500 instead of a 400 now."""
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise APIError(400, "invalid_json", "The request body is not valid JSON in UTF-8.") from None
-    if not isinstance(body, dict):
-        raise APIError(400, "invalid_body", "The request body must be a JSON object.")
-    pending: list = [body]
-    while pending:  # iterative: a body nested as deep as the JSON parser allows must not exhaust the stack
-        value = pending.pop()
-        if isinstance(value, str):
-            if _SURROGATE.search(value):
-                raise APIError(400, "invalid_text", "The request holds a lone surrogate (\\ud800-\\udfff), which is not text.")
-        elif isinstance(value, dict):
-            pending.extend(value)
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return body
 
 
 def _ask_arguments(body: dict) -> dict:
@@ -121,7 +72,7 @@ def _ask_arguments(body: dict) -> dict:
 @bp.post("/ask")
 def ask():
     """Answer one question, in a new conversation or in the one named by `conversation_id`."""
-    arguments = _ask_arguments(_json_object())
+    arguments = _ask_arguments(json_object())
     result = context.qa().ask(url_for=context.source_url, **arguments)
     return jsonify({**result, "citations": context.with_quote_urls(result["citations"])})
 
@@ -142,7 +93,7 @@ def ask_stream():
     Requests are validated (and an unknown conversation refused) before the stream starts, so those errors keep
     their status code and JSON body; EventSource cannot POST, so clients read this with fetch.
     """
-    arguments = _ask_arguments(_json_object())
+    arguments = _ask_arguments(json_object())
     qa = context.qa()
     if arguments["conversation_id"] is not None:
         qa.history.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
@@ -192,12 +143,17 @@ def bulletins():
 
 @bp.get("/bulletins/<bulletin_id>")
 def bulletin(bulletin_id: str):
+    """One bulletin, a page (`?page=`, 500 paragraphs) at a time."""
     corpus = context.qa().searcher.corpus()
     found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
     if found is None:
         raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed.")
+    pages = context.page_count(found["sections"])
+    number = context.page_number(request.args.get("page"), pages)
+    if number is None:
+        raise APIError(400, "invalid_page", f"\"page\" must be a whole number from 1 to {pages}.")
     sections = []
-    for title, paragraph_ids in found["sections"]:
+    for title, paragraph_ids in context.on_page(found["sections"], number):
         paragraphs = []
         for pid in paragraph_ids:
             node = corpus.paragraphs[pid]
@@ -210,6 +166,8 @@ def bulletin(bulletin_id: str):
             "title": found["title"],
             "period": found["period"],
             "url": context.source_url(bulletin_id),
+            "page": number,
+            "pages": pages,
             "sections": sections,
         }
     )
@@ -232,7 +190,7 @@ MAX_COMMENT_CHARS = 2000
 @bp.post("/feedback")
 def feedback():
     """A 👍 / 👎 (and an optional comment) on one answer, stored beside the conversation it rates."""
-    body = _json_object()
+    body = json_object()
     unknown = sorted(set(body) - FEEDBACK_FIELDS)
     if unknown:
         raise APIError(400, "unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
@@ -240,7 +198,7 @@ def feedback():
     rating, comment = body.get("rating"), body.get("comment")
     if not isinstance(conversation_id, str) or not conversation_id:
         raise APIError(400, "invalid_conversation_id", "\"conversation_id\" must name the conversation rated.")
-    if type(turn) is not int or turn < 1:
+    if type(turn) is not int or not 1 <= turn <= SQL_MAX_INT:
         raise APIError(400, "invalid_turn", "\"turn\" must be the whole number of the answer rated (from 1).")
     if rating not in ("up", "down"):
         raise APIError(400, "invalid_rating", "\"rating\" must be \"up\" or \"down\".")
@@ -264,7 +222,7 @@ def feedback_list():
     context.require_admin()
     limit = request.args.get("limit", 100, type=int)
     offset = request.args.get("offset", 0, type=int)
-    if not 1 <= limit <= 1000 or offset < 0:
+    if not 1 <= limit <= 1000 or not 0 <= offset <= SQL_MAX_INT:
         raise APIError(400, "invalid_page", "\"limit\" must be 1..1000 and \"offset\" 0 or more.")
     return jsonify({"feedback": context.qa().history.feedback(limit, offset)})
 

@@ -28,10 +28,15 @@ def _progress(total: int):
 
 
 def _service(config: Config, paths=None):
-    """The service with its index brought up to date (unchanged bulletins cost nothing)."""
+    """The service with its index brought up to date (unchanged bulletins cost nothing), after removing what
+    interrupted runs left behind (an unfinished generation would otherwise sit beside the index for good)."""
+    from service.cleanup import clean
     from service.pipeline import BulletinQA
 
     qa = BulletinQA.from_config(config)
+    cleaned = clean(qa)
+    if cleaned.files or cleaned.generations or cleaned.conversations:
+        print(f"Cleanup: {cleaned.summary()}", file=sys.stderr)
     report = qa.index(paths, progress=_progress)
     print(f"Index: {report.summary()}", file=sys.stderr)
     qa.warm_up()
@@ -39,6 +44,24 @@ def _service(config: Config, paths=None):
 
 
 LOCAL_URL = "http://127.0.0.1:8000"  # where `bqa serve` listens by default: links when BQA_PUBLIC_URL is unset
+
+
+def _host_warning(host: str, config: Config) -> str | None:
+    """Why serving on `host` is risky with this configuration, if it is: off the loopback without BQA_PUBLIC_URL,
+    every link bqa writes (citations, the widget's address) is built from a Host header any client may set."""
+    import ipaddress
+
+    if config.public_url:
+        return None
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (f"bqa: warning: serving on {host} without BQA_PUBLIC_URL: citation links and the widget's address are "
+            "built from each request's Host header, which any client can set. Set BQA_PUBLIC_URL to the address "
+            "users reach bqa at.")
 
 
 def _url_for(config: Config):
@@ -112,6 +135,8 @@ def cmd_chat(args, config: Config) -> int:
 
 
 def cmd_serve(args, config: Config) -> int:
+    if warning := _host_warning(args.host, config):
+        print(warning, file=sys.stderr, flush=True)
     if args.workers > 1:
         # Index in a process of its own: gunicorn forks the workers from this one, which must not hold the
         # model's or Chroma's threads at the fork (the children would deadlock on their locks).
@@ -120,8 +145,11 @@ def cmd_serve(args, config: Config) -> int:
         indexed = subprocess.run([sys.executable, "-m", "service.cli", "index"], check=False)
         return indexed.returncode or _gunicorn(args, config)
     from service.app import create_app
+    from service.cleanup import Cleaner
 
-    app = create_app(config, qa=_service(config))
+    qa = _service(config)
+    Cleaner(qa, config.cleanup_interval_s).start()
+    app = create_app(config, qa=qa)
     print(f"Serving on http://{args.host}:{args.port}/", file=sys.stderr)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     return 0
@@ -129,7 +157,8 @@ def cmd_serve(args, config: Config) -> int:
 
 def _gunicorn(args, config: Config) -> int:
     """`--workers N`: gunicorn with N worker processes of a few threads each, sharing the data folder (or the
-    Chroma server of BQA_CHROMA_URL) and adding their metrics up in one multi-process folder.
+    Chroma server of BQA_CHROMA_URL) and adding their metrics up in one multi-process folder. The worker class is
+    gthread with a deadline for reading each request (`service.worker`), so slow clients cannot hold every thread.
 
     Connections close after each response (`--keep-alive 0`): a kept-alive connection stays with the worker that
     accepted it, and under load one worker ended up holding every client's connection while the other idled
@@ -146,7 +175,8 @@ def _gunicorn(args, config: Config) -> int:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     sys.argv = [
         "gunicorn", "service.wsgi:app", "--bind", f"{args.host}:{args.port}", "--workers", str(args.workers),
-        "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120", "--keep-alive", "0",
+        "--worker-class", "service.worker.DeadlineThreadWorker", "--threads", str(args.threads), "--timeout", "120",
+        "--keep-alive", "0",
         "--access-logfile", "-" if args.access_log else "/dev/null",
     ]
     print(f"Serving on http://{args.host}:{args.port}/ with {args.workers} workers", file=sys.stderr)
@@ -260,6 +290,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from index.embed import ModelFileError
     from index.parse import ParseError
+    from index.store import StorageError
 
     args = parser().parse_args(argv)
     config = Config.from_env()
@@ -267,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, config)
     except (ParseError, ModelFileError, FileNotFoundError, ValueError) as exc:
         print(f"bqa: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:  # a full disk: say so, and which setting keeps room, instead of a traceback
+        print(f"bqa: the index cannot be written: {exc} (BQA_DISK_RESERVE_BYTES)", file=sys.stderr)
         return 2
 
 

@@ -69,6 +69,17 @@ class Config:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 20.0  # seconds per LLM call; past it the extractive answer is given instead
+    # A publish is refused (507) when it would leave less than this free on the data folder's disk: a full disk
+    # made Chroma fail half-way through a write.
+    disk_reserve_bytes: int = 256 * 1024 * 1024
+    # How far one bulletin may expand (a 1.3 KB PDF once became 90,000 paragraphs); past it: 422.
+    max_bulletin_pages: int = 2_000
+    max_bulletin_paragraphs: int = 20_000
+    max_bulletin_chars: int = 5_000_000
+    # `bqa serve --workers`: seconds a client has to send its whole request. Slow clients hold a thread that long,
+    # so /healthz may wait about that long behind them (bench/slow_clients.py); a 20 MB upload needs 16 Mbit/s.
+    request_read_timeout_s: float = 10.0
+    cleanup_interval_s: float = 3600.0  # leftovers of crashes and expired conversations are removed this often
 
     @property
     def uploads_dir(self) -> Path:
@@ -104,8 +115,19 @@ class Config:
             llm_model=env.get("BQA_LLM_MODEL") or None,
             llm_api_key=env.get("BQA_LLM_API_KEY") or None,
             llm_timeout=_seconds("BQA_LLM_TIMEOUT", cls.llm_timeout),
+            disk_reserve_bytes=_int("BQA_DISK_RESERVE_BYTES", cls.disk_reserve_bytes),
+            max_bulletin_pages=_int("BQA_MAX_BULLETIN_PAGES", cls.max_bulletin_pages),
+            max_bulletin_paragraphs=_int("BQA_MAX_BULLETIN_PARAGRAPHS", cls.max_bulletin_paragraphs),
+            max_bulletin_chars=_int("BQA_MAX_BULLETIN_CHARS", cls.max_bulletin_chars),
+            request_read_timeout_s=_seconds("BQA_REQUEST_READ_TIMEOUT_S", cls.request_read_timeout_s),
+            cleanup_interval_s=_seconds("BQA_CLEANUP_INTERVAL_S", cls.cleanup_interval_s),
         )
         config = replace(config, **overrides)
         if config.llm_base_url and not config.llm_model:
             raise SystemExit("BQA_LLM_MODEL must name the model to use when BQA_LLM_BASE_URL is set")
+        if config.disk_reserve_bytes < 0:
+            raise SystemExit("BQA_DISK_RESERVE_BYTES must be 0 or more")
+        for field_name in ("max_bulletin_pages", "max_bulletin_paragraphs", "max_bulletin_chars"):
+            if getattr(config, field_name) < 1:
+                raise SystemExit(f"BQA_{field_name.upper()} must be at least 1")
         return config

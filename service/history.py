@@ -164,6 +164,15 @@ class History:
             raise
         return cursor.lastrowid
 
+    def purge_expired(self) -> int:
+        """Delete the conversations idle for longer than the TTL, with their turns; return how many. Those that
+        were rated are kept: their turns are the question and answer the feedback refers to."""
+        cursor = self._connect().execute(
+            "DELETE FROM conversations WHERE updated < ? AND id NOT IN (SELECT conversation_id FROM feedback)",
+            (time.time() - self.ttl,),
+        )
+        return cursor.rowcount
+
     def feedback(self, limit: int = 100, offset: int = 0) -> list[dict]:
         """Newest first, each with the question and answer it rates."""
         rows = self._connect().execute(

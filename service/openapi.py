@@ -162,7 +162,7 @@ SCHEMAS = {
         "additionalProperties": False,
         "properties": {
             "conversation_id": {"type": "string"},
-            "turn": {"type": "integer", "minimum": 1},
+            "turn": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
             "rating": {"type": "string", "enum": ["up", "down"]},
             "comment": {"type": ["string", "null"], "maxLength": 2000},
             "source": {"type": "string", "enum": ["api", "widget"], "default": "api"},
@@ -240,13 +240,16 @@ SCHEMAS = {
     },
     "Bulletin": {
         "type": "object",
-        "required": ["id", "title", "period", "url", "sections"],
+        "required": ["id", "title", "period", "url", "page", "pages", "sections"],
         "properties": {
             "id": {"type": "string"},
             "title": {"type": "string"},
             "period": _STRING_OR_NULL,
             "url": {"type": "string", "format": "uri"},
-            "sections": {"type": "array", "items": _ref("Section")},
+            "page": {"type": "integer", "minimum": 1, "description": "The page shown (500 paragraphs a page)."},
+            "pages": {"type": "integer", "minimum": 1},
+            "sections": {"type": "array", "items": _ref("Section"),
+                         "description": "The sections on this page; one cut by a page break is on both."},
         },
     },
     "Turn": {
@@ -318,8 +321,9 @@ _WIDGET_VERSION = {
     "description": "The widget version; with the current one the file may be cached for a year.",
 }
 _PUBLISH = (
-    "Authorization: Bearer BQA_ADMIN_TOKEN. The type is sniffed from the content (PDF, HTML, Markdown, text); "
-    "the file is parsed and indexed before the call returns, and a failed call changes nothing."
+    "Authorization: Bearer BQA_ADMIN_TOKEN. The type is the file name's suffix (.pdf, .html, .htm, .md, .markdown, "
+    ".txt), sniffed from the content only when the name has none of these; the file is parsed and indexed before "
+    "the call returns, and a failed call changes nothing."
 )
 _UPLOAD = {
     "required": True,
@@ -338,14 +342,19 @@ _UPLOAD = {
     },
 }
 _ADMIN_ERRORS = {
-    "400": _error("A missing file, text or name."),
+    "400": _error("A missing file, text or name; invalid_name for a name that gives no id or one over 200 characters."),
     "401": _error("unauthorized: missing or wrong admin token."),
     "404": _error("bulletin_not_found (PUT)."),
     "413": _error("The file is over BQA_MAX_UPLOAD_BYTES."),
     "415": _error("Neither multipart/form-data nor JSON."),
-    "422": _error("unsupported_type, empty_file or unparseable, with the reason."),
+    "422": _error("unsupported_type, empty_file, unparseable or bulletin_too_large (past BQA_MAX_BULLETIN_PAGES, "
+                  "_PARAGRAPHS or _CHARS), with the reason."),
     "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
+    "507": _error("insufficient_storage: the disk lacks room for the file and the index with BQA_DISK_RESERVE_BYTES "
+                  "left free; storage_error: a write failed (a full disk). Nothing was changed either way."),
 }
+_PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1},
+         "description": "Which 500 paragraphs of the bulletin; citation URLs name the page of their paragraph."}
 
 SPEC = {
     "openapi": "3.1.0",
@@ -372,6 +381,7 @@ SPEC = {
                     "415": _error("The body is not sent as application/json."),
                     "429": _RATE_LIMITED,
                     "500": _error("Unexpected failure; it is logged."),
+                    "507": _error("storage_error: the conversation could not be stored (a full disk)."),
                 },
             }
         },
@@ -426,10 +436,11 @@ SPEC = {
                 "summary": "Every rating, newest first (admin: Authorization: Bearer BQA_ADMIN_TOKEN)",
                 "parameters": [
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
                 ],
                 "responses": {
                     "200": _json(_ref("FeedbackList"), "The ratings."),
+                    "400": _error("invalid_page: limit or offset out of range."),
                     "401": _error("unauthorized: missing or wrong admin token."),
                     "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
                 },
@@ -456,10 +467,11 @@ SPEC = {
         "/api/v1/bulletins/{bulletin_id}": {
             "get": {
                 "operationId": "getBulletin",
-                "summary": "One bulletin, section by section and paragraph by paragraph",
-                "parameters": [{"name": "bulletin_id", **_ID}],
+                "summary": "One bulletin, section by section and paragraph by paragraph, 500 paragraphs a page",
+                "parameters": [{"name": "bulletin_id", **_ID}, _PAGE],
                 "responses": {
                     "200": _json(_ref("Bulletin"), "The bulletin."),
+                    "400": _error("invalid_page: not a page of this bulletin."),
                     "404": _error("bulletin_not_found."),
                 },
             },
@@ -548,7 +560,7 @@ SPEC = {
             "get": {
                 "operationId": "viewBulletin",
                 "summary": "The bulletin as an HTML page; each paragraph's id is its fragment, as citation URLs use",
-                "parameters": [{"name": "bulletin_id", **_ID}],
+                "parameters": [{"name": "bulletin_id", **_ID}, _PAGE],
                 "responses": {
                     "200": {"description": "HTML page.", "content": {"text/html": {}}},
                     "404": {"description": "HTML page: no such bulletin.", "content": {"text/html": {}}},

@@ -15,6 +15,7 @@ from typing import Callable
 from llama_index.core.schema import NodeWithScore
 
 from index import embed
+from index.parse import Limits
 from index.retrieve import Corpus, Filters, Searcher
 from index.store import Store
 from answer import Answer, Answerer, Citation, Question
@@ -37,7 +38,8 @@ class BulletinQA:
 
     @classmethod
     def from_config(cls, config: Config) -> "BulletinQA":
-        store = Store.open(config.data_dir, config.chroma_url)
+        limits = Limits(config.max_bulletin_pages, config.max_bulletin_paragraphs, config.max_bulletin_chars)
+        store = Store.open(config.data_dir, config.chroma_url, limits, config.disk_reserve_bytes)
         return cls(config, store, History(config.data_dir / "bqa.sqlite3", config.conversation_ttl))
 
     @property

@@ -67,9 +67,13 @@ def bulletin(bulletin_id: str):
     found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
     if found is None:
         return render_template("not_found.html", message=f"No bulletin “{bulletin_id}” is indexed."), 404
+    pages = context.page_count(found["sections"])
+    number = context.page_number(request.args.get("page"), pages)
+    if number is None:
+        return render_template("not_found.html", message=f"“{found['title']}” has {pages} page(s)."), 404
     span = context.quoted_span(request.args.get(context.QUOTE_PARAM))
     sections = []
-    for title, ids in found["sections"]:
+    for title, ids in context.on_page(found["sections"], number):
         paragraphs = []
         for pid in ids:
             text = corpus.paragraphs[pid].text
@@ -79,17 +83,20 @@ def bulletin(bulletin_id: str):
                 paragraph.update(before=text[:start], quote=text[start:end], after=text[end:])
             paragraphs.append(paragraph)
         sections.append({"title": title, "paragraphs": paragraphs})
-    return render_template("bulletin.html", bulletin=found, sections=sections, back=back_link())
+    return render_template("bulletin.html", bulletin=found, sections=sections, back=back_link(), page=number,
+                           pages=pages)
 
 
 def back_link() -> dict | None:
-    """{"href", "label"} of the page the reader came from, when it is on a site this service works with."""
+    """{"href", "label"} of the page the reader came from, when it is on a site this service works with: an
+    embedding site, or this service as the reader reached it (a link, not a CORS grant, so the Host may say)."""
     here = request.base_url
+    sites = allowed_origins() | {normalize_origin(request.host_url)}
     for candidate in (request.args.get("from"), request.referrer):
         if not candidate:
             continue
         parts = urlsplit(candidate)
         page = parts._replace(fragment="").geturl()
-        if normalize_origin(candidate) in allowed_origins() and page.split("?")[0] != here:
+        if normalize_origin(candidate) in sites and page.split("?")[0] != here:
             return {"href": page, "label": parts.netloc}
     return None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 import threading
 from dataclasses import replace
@@ -70,6 +72,37 @@ def client(app):
 
 def url_for(bulletin_id: str, paragraph_id: str) -> str:
     return f"/bulletins/{bulletin_id}#{paragraph_id}"
+
+
+def page_tree_bomb(fans: tuple[int, ...]) -> bytes:
+    """A valid PDF of one page of text whose page tree lists that page prod(fans) times, in ~1 KB."""
+    chain = list(range(2, 2 + len(fans)))  # the Pages nodes, root first; the page object follows
+    page, content, font = chain[-1] + 1, chain[-1] + 2, chain[-1] + 3
+    links = chain[1:] + [page]
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>"}
+    for depth, node in enumerate(chain):
+        count = 1
+        for fan in fans[depth:]:
+            count *= fan
+        parent = f"/Parent {chain[depth - 1]} 0 R " if depth else ""
+        kids = " ".join([f"{links[depth]} 0 R"] * fans[depth])
+        objects[node] = f"<< /Type /Pages {parent}/Kids [{kids}] /Count {count} >>".encode()
+    objects[page] = (f"<< /Type /Page /Parent {chain[-1]} 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R "
+                     f"/Resources << /Font << /F1 {font} 0 R >> >> >>").encode()
+    text = b"BT /F1 12 Tf 72 700 Td (Lighthouse keepers inspected the beacons along the coast in April 2021.) Tj ET"
+    objects[content] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text)
+    objects[font] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    out = io.BytesIO(b"%PDF-1.4\n")
+    out.seek(0, os.SEEK_END)
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = out.tell()
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, objects[number]))
+    xref, size = out.tell(), max(objects) + 1
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % size)
+    out.write(b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, size)))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref))
+    return out.getvalue()
 
 
 def free_port() -> int:

@@ -5,12 +5,25 @@ Every failure under /api/ (and of /healthz, which monitors parse) answers `{"err
 413 for a body over MAX_CONTENT_LENGTH) or something broke. Clients can then branch on a stable `code` instead of
 parsing prose or HTML. A crash is logged with its traceback (Flask does that before calling the 500 handler) and
 answered without one: stack traces help attackers more than users.
+
+A full disk is not a crash: whichever write meets it (a publish, a conversation's turn) answers 507 with nothing
+half-written, so a client and a monitor can tell "no space" from "bug".
 """
 
 from __future__ import annotations
 
+import errno
+import logging
+import sqlite3
+import sys
+
 from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError, RequestTimeout
+
+from index.store import InsufficientStorage, StorageError
+
+log = logging.getLogger("bqa.storage")
+FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 # Stable codes for the HTTP errors Werkzeug raises; any other takes the snake_case of its name.
 HTTP_CODES = {
@@ -54,7 +67,7 @@ def _http_message(e: HTTPException) -> str:
         allowed = ", ".join(sorted(set(getattr(e, "valid_methods", None) or ()) - {"OPTIONS", "HEAD"}))
         return f"{request.method} is not allowed here" + (f"; use {allowed}." if allowed else ".")
     if e.code == 413:
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length  # this request's own: an upload's is larger than a question's
         return "The request body is too large" + (f"; the limit is {limit} bytes." if limit else ".")
     return e.description or e.name
 
@@ -65,6 +78,8 @@ def handle_api_error(e: APIError):
 
 def handle_http_error(e: HTTPException):
     """JSON for the API; for pages, our own 404 page or Werkzeug's plain one."""
+    if isinstance(e, ClientDisconnected) and isinstance(e.__context__, RequestTimeout):
+        e = e.__context__  # the server stopped waiting for the body (service.worker); Werkzeug calls it a disconnect
     if wants_json():
         # Keep headers such as Allow (405) that tell the client what to do, but not Werkzeug's HTML content type.
         headers = [(k, v) for k, v in e.get_headers() if k.lower() not in ("content-type", "content-length")]
@@ -82,7 +97,28 @@ def handle_internal_error(e: InternalServerError):
     return e
 
 
+def handle_storage_error(e: Exception):
+    """507 for a write the disk has no room for; any other OSError or SQLite error is the crash it looks like."""
+    if isinstance(e, InsufficientStorage):
+        return error_response(
+            507, "insufficient_storage",
+            f"Not enough disk space: {e}. Nothing was changed; free some space (or lower BQA_DISK_RESERVE_BYTES).",
+        )
+    full = (isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS) or (
+        isinstance(e, sqlite3.OperationalError) and getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    )
+    if not (full or isinstance(e, StorageError)):
+        current_app.log_exception(sys.exc_info())
+        return handle_internal_error(InternalServerError(original_exception=e))
+    log.error("storage failed on %s %s: %s", request.method, request.path, e, exc_info=True)
+    return error_response(
+        507, "storage_error", "The data could not be written (is the disk full?); nothing was changed."
+    )
+
+
 def register(app: Flask) -> None:
+    for storage_failure in (StorageError, OSError, sqlite3.OperationalError):
+        app.register_error_handler(storage_failure, handle_storage_error)
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_internal_error)

@@ -24,6 +24,10 @@ from service.web import context
 
 log = logging.getLogger("bqa.requests")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Labels take only values the service defines: every invented method or path a client sends would otherwise be
+# a new time series, kept in memory (and in every worker's metrics file) for the life of the process.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
 
 REQUESTS = Counter("bqa_requests_total", "HTTP requests answered", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -104,8 +108,9 @@ def register(app: Flask) -> None:
     @app.after_request
     def record(response):
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        endpoint = request.url_rule.rule if request.url_rule else OTHER
+        method = request.method if request.method in KNOWN_METHODS else OTHER
+        REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
         LATENCY.labels(endpoint).observe(elapsed)
         if response.is_json and request.endpoint == "api.ask" and response.status_code == 200:
             ANSWERS.labels(str(response.get_json().get("answerable")).lower()).inc()

@@ -1,7 +1,7 @@
 """Who may call the JSON API from a browser (CORS), and how often anyone may ask (a per-client rate limit).
 
 CORS. The widget runs on other people's sites, so its requests to /api/ are cross-origin. Only the origins in
-`Config.allowed_origins` (BQA_ALLOWED_ORIGINS) and the service's own origin get a grant: the response names the
+`Config.allowed_origins` (BQA_ALLOWED_ORIGINS) and the service's published one (BQA_PUBLIC_URL) get a grant: the response names the
 caller's origin in Access-Control-Allow-Origin. Any other origin gets no grant at all (its preflight is refused
 with a JSON 403), so its page can neither read an answer nor send the JSON POST that asking takes. Credentials are
 never allowed (the API uses no cookies), and there is no wildcard: an operator lists the sites that embed the widget.
@@ -59,10 +59,12 @@ def normalize_origin(value: str) -> str | None:
 
 
 def allowed_origins() -> set[str]:
-    """The configured embedding origins plus the service's own (as requested, and as published)."""
+    """The configured embedding origins plus the service's own published one (`BQA_PUBLIC_URL`).
+
+    Never the origin the request names in Host or X-Forwarded-Host: any client sets those, so a page on
+    evil.example that sent them would be granted. A page served by bqa itself needs no grant: it is same-origin."""
     config = context.config()
-    own = [request.host_url, config.public_url or ""]
-    return {o for o in map(normalize_origin, [*config.allowed_origins, *own]) if o}
+    return {o for o in map(normalize_origin, [*config.allowed_origins, config.public_url or ""]) if o}
 
 
 def _granted_origin() -> str | None:

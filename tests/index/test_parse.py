@@ -492,3 +492,67 @@ def test_pdf_two_columns_are_read_one_after_the_other():
         left, "Second paragraph of the column starting at 15 mm.",
         right, "Second paragraph of the column starting at 110 mm.",
     ]
+
+
+# --- limits and the type decision (issue 13) --------------------------------------------------------------------
+
+def test_a_page_tree_naming_one_page_again_and_again_is_refused_before_it_is_read():
+    from tests.conftest import page_tree_bomb
+    from index.parse import LimitExceeded, Limits
+
+    with pytest.raises(LimitExceeded) as caught:
+        parse(page_tree_bomb((30, 30, 10, 10)), "bomb.pdf")  # 1.4 KB, 90,000 pages
+    assert caught.value.what == "pages" and caught.value.maximum == Limits().pages
+    small = parse(page_tree_bomb((3, 3)), "nine.pdf", limits=Limits(pages=9))
+    assert sum(len(s.paragraphs) for s in small.sections) == 9
+    with pytest.raises(LimitExceeded, match="pages"):
+        parse(page_tree_bomb((3, 3)), "nine.pdf", limits=Limits(pages=8))
+
+
+@pytest.mark.parametrize("limits, what", [({"paragraphs": 2}, "paragraphs"), ({"chars": 100}, "chars")])
+def test_text_past_the_paragraph_or_character_limit_is_refused(limits, what):
+    from index.parse import LimitExceeded, Limits
+
+    text = "# April 2021\n\n" + "\n\n".join(f"Paragraph {i} says something about lighthouses." for i in range(3))
+    with pytest.raises(LimitExceeded) as caught:
+        parse(text.encode(), "april.md", limits=Limits(**limits))
+    assert caught.value.what == what
+    assert parse(text.encode(), "april.md", limits=Limits(paragraphs=3, chars=len(text)))
+
+
+def test_limits_must_be_positive_whole_numbers():
+    from index.parse import Limits
+
+    for bad in ({"pages": 0}, {"paragraphs": -1}, {"chars": 1.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Limits(**bad)
+
+
+@pytest.mark.parametrize("name, data, suffix", [
+    ("april.md", b"# April\n\n<div>raw html</div>\n\nText.", ".md"),  # the name decides, as `bqa index` reads it
+    ("april.txt", b"<html><body><p>Text.</p></body></html>", ".txt"),
+    ("april.bin", b"<html><body><p>Text.</p></body></html>", ".html"),  # no supported suffix: sniffed
+    ("april", b"%PDF-1.7\n", ".pdf"),
+    (None, b"# April\n\nText.", ".md"),
+    ("april.docx", b"Plain words.", ".txt"),
+])
+def test_the_file_type_is_the_name_suffix_and_sniffed_only_without_one(name, data, suffix):
+    from index.parse import file_suffix
+
+    assert file_suffix(name, data) == suffix
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe\x00 not utf-8", b"text with a \x00 NUL"])
+def test_content_that_is_no_text_is_an_unsupported_type(data):
+    from index.parse import UnsupportedType, file_suffix
+
+    with pytest.raises(UnsupportedType):
+        file_suffix("upload.bin", data)
+
+
+def test_bulletin_ids_are_bounded_so_their_files_can_be_named():
+    from index.parse import MAX_ID_CHARS, bulletin_id
+
+    assert bulletin_id("a" * MAX_ID_CHARS + ".md") == "a" * MAX_ID_CHARS
+    with pytest.raises(ParseError, match="too long"):
+        bulletin_id("a" * (MAX_ID_CHARS + 1) + ".md")

@@ -18,7 +18,7 @@ from index.embed import MODEL_ID
 from index.parse import ParseError, load, parse
 from index.retrieve import Corpus, Filters, Searcher
 from index.sentences import split
-from index.store import KEEP, MODEL_KEY, Store, open_client, sentence_collection
+from index.store import KEEP, MODEL_KEY, InsufficientStorage, Store, discover, open_client, sentence_collection
 from service.config import PROJECT_ROOT
 
 SEED_ID = "unoct-highlights-2021-03"
@@ -133,7 +133,8 @@ def test_an_index_built_by_another_embedding_model_is_embedded_again_with_progre
     report = reopened.sync([corpus], progress=lambda total: lambda n: ticks.append((total, n)))
     assert sorted(report.updated) == sorted([SEED_ID, EXTRA_ID]) and report.unchanged == []
     assert report.embedded == report.chunks == built.chunks > seed_chunks
-    assert ticks and {total for total, _ in ticks} == {report.chunks} and sum(n for _, n in ticks) == report.chunks
+    # the bar counts every text embedded: the chunks and, since sentence vectors (issue 12), their sentences
+    assert ticks and len({total for total, _ in ticks}) == 1 and sum(n for _, n in ticks) == ticks[0][0] > report.chunks
     assert reopened.active().metadata[MODEL_KEY] == MODEL_ID
     assert_consistent(reopened)
     assert reopened.sync([corpus]).embedded == 0
@@ -238,19 +239,51 @@ def test_a_file_that_fails_to_parse_changes_nothing(store, corpus):
     assert store.sync([corpus]).updated == [SEED_ID]
 
 
-def test_sync_refuses_two_files_with_one_bulletin_id_and_ignores_other_files(store, corpus):
+def test_sync_serves_one_of_two_files_with_one_bulletin_id_and_ignores_other_files(store, corpus):
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04 not a bulletin")
     (corpus / ".hidden").mkdir()
     (corpus / ".hidden" / "draft-2021-05.md").write_text("# Draft\n\nNot ready.\n", encoding="utf-8")
     report = store.sync([corpus])
     assert report.added == [SEED_ID] and set(store.indexed()) == {SEED_ID}
 
+    # A second file with the served bulletin's id: reported, and the served one stays (a start must not fail).
     (corpus / "unoct-highlights-2021-03.txt").write_text("Another copy.\n", encoding="utf-8")
-    with pytest.raises(ParseError, match="two files give the bulletin id 'unoct-highlights-2021-03'"):
-        store.sync([corpus])
+    again = store.sync([corpus])
+    assert again.conflicts and "unoct-highlights-2021-03.txt" in again.conflicts[0]
+    assert "conflict" in again.summary() and again.unchanged == [SEED_ID]
     assert store.active_name() == report.generation
     with pytest.raises(FileNotFoundError):
         store.sync([corpus / "missing-folder"])
+
+
+def test_dot_folders_above_the_folder_synced_do_not_hide_it(tmp_path, corpus):
+    hidden = tmp_path / ".srv" / "corpus"
+    shutil.copytree(corpus, hidden)
+    (hidden / ".drafts").mkdir()
+    (hidden / ".drafts" / "draft-2021-05.md").write_text("# Draft\n\nNot ready.\n", encoding="utf-8")
+    assert [p.name for p in discover([hidden])] == [SEED_NAME]
+
+
+def test_a_write_that_would_eat_into_the_disk_reserve_is_refused_before_it_starts(tmp_path, corpus):
+    import shutil as disk
+
+    free = disk.disk_usage(tmp_path).free
+    store = Store.open(tmp_path / "data", reserve_bytes=free)  # nothing may be written
+    with pytest.raises(InsufficientStorage) as caught:
+        store.sync([corpus])
+    assert caught.value.reserve == free and store.active_name() is None
+    assert Store.open(tmp_path / "data").client.list_collections() == []
+
+
+def test_unfinished_generations_are_dropped_and_the_served_ones_kept(store, corpus):
+    first = store.sync([corpus])
+    (corpus / "weekly-brief-2021-04.md").write_text(EXTRA, encoding="utf-8")
+    second = store.sync([corpus])
+    orphan = store.client.create_collection("bqa-gen-0-abandoned", embedding_function=None)
+    orphan.add(ids=["x"], embeddings=[[0.0] * 384], documents=["half"], metadatas=[{"bulletin_id": "x"}])
+    assert store.drop_unused() == ["bqa-gen-0-abandoned"]
+    names = {getattr(c, "name", c) for c in store.client.list_collections()}
+    assert {first.generation, second.generation} <= names and "bqa-gen-0-abandoned" not in names
 
 
 def test_queries_during_syncs_always_see_one_whole_generation(store, corpus):

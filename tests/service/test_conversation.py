@@ -4,6 +4,7 @@ and the streamed answer read by a real HTTP client from a real port."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -116,6 +117,24 @@ def test_conversations_expire(config, qa):
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "conversation_not_found"
     assert client.get(f"/api/v1/conversations/{conversation_id}").status_code == 404
+
+
+def test_expired_conversations_are_purged_unless_rated(config, qa):
+    history = History(config.data_dir / "purge.sqlite3", ttl_seconds=3600)
+    client = create_app(config, qa=BulletinQA(config, qa.store, history)).test_client()
+    forgotten = ask(client, "Who funded CT Travel?")["conversation_id"]
+    rated = ask(client, "When was UNOCT established?")["conversation_id"]
+    assert client.post("/api/v1/feedback", json={"conversation_id": rated, "turn": 1, "rating": "down"}).status_code == 201
+    live = ask(client, "Who funded CT Travel?")["conversation_id"]
+    with sqlite3.connect(history.path) as db:  # two of them were last used two hours ago
+        db.execute("UPDATE conversations SET updated = updated - 7200 WHERE id IN (?, ?)", (forgotten, rated))
+    assert history.purge_expired() == 1
+    assert client.get(f"/api/v1/conversations/{live}").status_code == 200
+    with sqlite3.connect(history.path) as db:
+        kept = {row[0] for row in db.execute("SELECT id FROM conversations")}
+        assert db.execute("SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (forgotten,)).fetchone()[0] == 0
+    assert kept == {rated, live}
+    assert history.feedback()[0]["question"] == "When was UNOCT established?"
 
 
 def test_concurrent_conversations_never_see_each_others_turns(client):
