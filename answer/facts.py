@@ -155,7 +155,6 @@ ANSWER_FACTS = {
     "who": ("name", "country"), "where": ("name", "country"), "which": ("name", "country"),
     "when": ("date", "year"), "how_many": ("number",), "how_much": ("amount", "number"), "why": ("reason",),
 }
-_COUNTED = re.compile(rf"\b(?:\d[\d,.]*|{_NUMBER_WORD})\s+(?:[a-z-]+\s+)?([A-Za-z-]+)", re.I)
 
 
 _PLURAL_ASK = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(\w+)", re.I)
@@ -165,12 +164,6 @@ def asks_plural(question: str) -> bool:
     """Whether the question asks for several things ("which countries", "what UN bodies"): a plural head noun."""
     m = _PLURAL_ASK.search(question)
     return bool(m) and m.group(1).lower().endswith("s") and not m.group(1).lower().endswith("ss")
-
-
-def counted(text: str) -> frozenset[str]:
-    """Stems of the words a figure counts ("45 participants", "three virtual workshops": participants,
-    workshops), so "how many participants" can be told from a figure that counts something else."""
-    return frozenset(stem(w) for m in _COUNTED.finditer(DURATION.sub(" ", text)) for w in [m.group(1)] if w)
 
 
 def ordinals(text: str) -> frozenset[int]:

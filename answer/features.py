@@ -35,7 +35,7 @@ FEATURES: tuple[str, ...] = (
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
     "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
-    "names_missing_clause", "ordinal_missing", "ordinal_conflict", "count_noun",
+    "ordinal_conflict",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
     *(f"holds_{h}" for h in HOLDS),
@@ -122,7 +122,6 @@ def candidates(
     q_negated = facts.negated(question.asked)
     q_relations = facts.relations(question.asked)
     q_ordinals = facts.ordinals(question.asked)
-    wanted = facts.ANSWER_FACTS.get(kind, ())
     carried = set(question.carried)
 
     def share(present: frozenset[str]) -> float:
@@ -165,11 +164,6 @@ def candidates(
         missing = [w for t, w in weights.items() if t not in paragraph]
         missing_here = [w for t, w in weights.items() if t not in context]
         held = facts.holds(f"{unit.text} {unit.trailing}", text)
-        clause_missing = [
-            _missing_share(names, expanded_terms(corpus, part.text) | expanded_terms(corpus, unit.context), weights)
-            for part in clauses(node.text, unit.span)
-            if any(facts.holds(part.text, text)[w] for w in wanted)
-        ]
         unit_words = terms(unit.text)
         f = {
             "cos": float(cos[i]),
@@ -201,10 +195,8 @@ def candidates(
             "names_missing_paragraph": _missing_share(names, paragraph | context, weights),
             "names_missing_unit": _missing_share(names, context, weights),
             "numbers_missing": float(bool(asked_numbers - around.numbers)),
-            "names_missing_clause": min(clause_missing) if clause_missing else _missing_share(names, context, weights),
-            "ordinal_missing": float(bool(q_ordinals - around.ordinals)),
+            # a rank the question asks for ("the second workshop") and a different one the sentence states
             "ordinal_conflict": float(bool(q_ordinals) and bool(own.ordinals) and not q_ordinals & own.ordinals),
-            "count_noun": float(bool(facts.counted(unit.text) & weights.keys())),
             "negation_mismatch": float(q_negated != own.negated),
             "relation_only_question": float(bool(q_relations - around.relations)),
             "relation_only_unit": float(bool(own.relations - q_relations)),
