@@ -168,7 +168,9 @@ def asks_plural(question: str) -> bool:
 
 def ordinals(text: str) -> frozenset[int]:
     """The ranks `text` states: "2nd" and "second" are both 2."""
-    return frozenset(int(m.group(1)) if m.group(1) else _ORDINAL_WORDS[m.group(2).lower()] for m in ORDINAL.finditer(text))
+    return frozenset(
+        int(m.group(1)) if m.group(1) else _ORDINAL_WORDS[m.group(2).lower()] for m in ORDINAL.finditer(text)
+    )
 
 
 def negated(text: str) -> bool:
