@@ -141,8 +141,6 @@ def test_a_list_left_incomplete_by_the_check_gives_the_extractive_answer(qa, vcr
     assert "Building forward better" not in response["answer"]
 
 
-@pytest.mark.xfail(strict=True, reason="the learned extractive answer abstains on this question (confidence 0.2), "
-                   "so the false refusal is not undone: re-record with a question it answers")
 @pytest.mark.vcr
 def test_a_false_refusal_gives_the_extractive_answer(qa, vcr):
     response = ask(with_llm(qa, *QWEN), "Who funded CT Travel?")
