@@ -317,8 +317,8 @@ def build_at_scale(qa: BulletinQA, corpus_dir: Path) -> tuple[int, float, str | 
     latency can still be measured; the note says what failed and the seconds are those of the steps."""
     started = time.perf_counter()
     try:
-        report, build = timed(qa.index)
-        return report.chunks, build, None
+        change, build = timed(qa.index)
+        return change.index.chunks, build, None
     except Exception as exc:  # noqa: BLE001 — reported in the table, then worked around
         failure = f"{type(exc).__name__}: {exc}"
         failed_after = time.perf_counter() - started
@@ -328,10 +328,10 @@ def build_at_scale(qa: BulletinQA, corpus_dir: Path) -> tuple[int, float, str | 
     log(f"scale: one-shot build failed ({failure}); indexing in {steps} steps")
     started = time.perf_counter()
     for step in range(1, steps + 1):
-        report = qa.index(files[: len(files) * step // steps])
+        change = qa.index(files[: len(files) * step // steps])
     note = (f"{len(files)} bulletins, {chunks:,} chunks: the one-shot build failed after {failed_after:.0f} s "
             f"({failure}); built instead in {steps} incremental syncs, whose total time is shown.")
-    return report.chunks, time.perf_counter() - started, note
+    return change.index.chunks, time.perf_counter() - started, note
 
 
 def query_latency_at_scale(scratch: Path, sizes=SCALE_SIZES, seed=7) -> list[ScalePoint]:

@@ -32,6 +32,11 @@ def month_number(period: str | None) -> int:
     return int(period.replace("-", "")) if period else 0
 
 
+def month_string(number: int) -> str:
+    """202103 -> "2021-03", the inverse of `month_number`."""
+    return f"{number // 100:04d}-{number % 100:02d}"
+
+
 def _fit(sentence: str, budget: int) -> list[str]:
     """A sentence as runs of whole words of at most `budget` tokens each (one run unless it is a run-on).
 

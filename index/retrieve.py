@@ -1,7 +1,9 @@
 """Hybrid retrieval of paragraphs: dense (Chroma) and keyword (BM25) rankings fused by reciprocal rank.
 
 The question is first expanded with the other name of every acronym it uses, so "CT Travel" also searches for
-"Countering Terrorist Travel Programme" and the reverse. Results are paragraphs (the unit answers cite), as
+"Countering Terrorist Travel Programme" and the reverse. A paragraph repeated word for word in several bulletins
+(the boilerplate every monthly issue carries) is one result, the newest copy the filters admit, so an answer cites
+it once rather than once per month. Results are paragraphs (the unit answers cite), as
 llama-index `NodeWithScore`s whose metadata also carries each side's own score for the answerer to weigh.
 """
 
@@ -20,7 +22,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from chromadb.api.models.Collection import Collection
 
 from index.aliases import Aliases, mine
-from index.chunk import month_number
+from index.chunk import month_number, month_string
 from index.embed import embed_query
 from index.keyword import KeywordIndex
 from index.sentences import Span
@@ -101,6 +103,7 @@ class Corpus:
     sentences: dict[str, list[tuple[Span, int]]] = field(default_factory=dict)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     proper: frozenset[str] = frozenset()  # lower-cased words the bulletins write as names (see proper_words)
+    copies: dict[str, str] = field(default_factory=dict)  # paragraph id -> its text, for paragraphs repeated verbatim
     epoch: int = 0  # the store's epoch when loaded: its collection belongs to a client reopened since if lower
     _results: OrderedDict = field(default_factory=OrderedDict, repr=False)  # recent retrievals, newest last
     _results_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -121,6 +124,16 @@ class Corpus:
             while len(self._results) > RECENT_RESULTS:
                 self._results.popitem(last=False)
         return list(found)
+
+    def periods(self) -> list[tuple[str, str]]:
+        """The distinct (start, end) "YYYY-MM" periods of the bulletins, oldest first; undated ones left out."""
+        spans = {(b["period_start"], b["period_end"]) for b in self.bulletins.values() if b["period_start"]}
+        return [(month_string(start), month_string(end)) for start, end in sorted(spans)]
+
+    def recency(self, paragraph_id: str) -> tuple:
+        """Sorts the copies of a repeated paragraph: the newest bulletin's last."""
+        metadata = self.paragraphs[paragraph_id].metadata
+        return metadata["period_end"], metadata["bulletin_id"]
 
     def forget(self) -> None:
         """Drop the remembered retrievals (benchmarks time questions as if nobody had asked them before)."""
@@ -167,6 +180,8 @@ class Corpus:
             frequency.update(set(terms(text)))
         titles = [title for b in bulletins.values() for title, _ in b["sections"]]
         sentences, vectors = _sentences(store, generation, paragraphs)
+        texts = Counter(" ".join(node.text.split()) for node in paragraphs.values())
+        copies = {pid: key for pid, node in paragraphs.items() if texts[key := " ".join(node.text.split())] > 1}
         return cls(
             generation=generation,
             collection=store.client.get_collection(generation, embedding_function=None),
@@ -181,8 +196,23 @@ class Corpus:
             sentences=sentences,
             sentence_vectors=vectors,
             proper=proper_words(paragraphs[p].text for p in order),
+            copies=copies,
             epoch=epoch,
         )
+
+
+def newest_copies(corpus: Corpus, fused: Counter) -> list[tuple[str, float]]:
+    """(paragraph id, score), best first, with the copies of a repeated paragraph merged into its newest copy,
+    which takes the best score any copy had."""
+    best: dict[str, tuple[str, float]] = {}
+    for pid, score in fused.most_common():
+        key = corpus.copies.get(pid, pid)
+        held = best.get(key)
+        if held is None:
+            best[key] = (pid, score)
+        else:
+            best[key] = (max(held[0], pid, key=corpus.recency), max(held[1], score))
+    return sorted(best.values(), key=lambda item: -item[1])
 
 
 def _sentences(store: Store, generation: str, paragraphs: dict[str, TextNode]):
@@ -254,7 +284,7 @@ class HybridRetriever(BaseRetriever):
                 fused[pid] += 1.0 / (RRF_K + rank + 1)
         keyword_by_id = dict(zip(corpus.order, keyword.tolist()))
         results = []
-        for pid, score in fused.most_common(self.top_k):
+        for pid, score in newest_copies(corpus, fused)[: self.top_k]:
             node = corpus.paragraphs[pid]
             metadata = {**node.metadata, "dense_score": dense.get(pid, 0.0), "keyword_score": keyword_by_id[pid]}
             results.append(NodeWithScore(node=node.model_copy(update={"metadata": metadata}), score=score * RRF_K / 2))

@@ -14,6 +14,11 @@ Each generation records the embedding model that built it. Vectors of two models
 collection (a question embedded by one would miss paragraphs embedded by the other), so a generation built by
 another model counts as wholly changed: the next run embeds every bulletin again, with its progress bar.
 
+The store indexes what it is handed (a plan: bulletin id -> file, parsed bulletin or KEEP); which bulletins belong
+in the index is decided by its caller (bqa's registry). A file of the plan that cannot be read is reported and left
+out (an older version stays served, when its vectors are of this model), so one broken file never keeps the others
+from being indexed. Processes sharing a store hand in the lock that keeps their writers apart.
+
 A write that fails half-way (a full disk, a Chroma error) deletes what it built and reopens the client before
 anything else calls into the store: the embedded Chroma that failed mid-write hung, holding the GIL, on the next
 write it was asked for, and took every request of the process with it. Writes are also refused before they start
@@ -22,7 +27,6 @@ when they would leave less than the configured reserve free on the data folder's
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import secrets
@@ -33,7 +37,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, ContextManager, Iterable
 
 import chromadb
 from chromadb.api.client import SharedSystemClient
@@ -96,25 +100,34 @@ def open_client(data_dir: str | Path, chroma_url: str | None = None):
     return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
-def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Bulletin files named by `paths` (files, or folders searched recursively), in a stable order.
+@dataclass(frozen=True)
+class Survey:
+    files: list[Path]  # bulletin files, in a stable order
+    skipped: list[Path]  # files of a type bqa does not read (.docx, images …), to be reported, not indexed
 
-    Names starting with a dot below a folder (drafts, editors' and uploads' temporary files) are skipped; the
-    folders above it are the operator's choice (`/srv/.bqa/data`), and skipping them lost every bulletin there."""
+
+def survey(paths: Iterable[str | Path]) -> Survey:
+    """The files named by `paths` (files, or folders searched recursively), split into bulletins and the rest.
+    Names starting with a dot below a folder (drafts, editors' temporary files) are neither; the folders above it
+    are the operator's choice (`/srv/.bqa/data`), and skipping them lost every bulletin there."""
     found: list[Path] = []
+    skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            found.append(path)
+            (found if path.suffix.lower() in FORMATS else skipped).append(path)
         elif path.is_dir():
-            found.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in FORMATS
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts):
+                    (found if p.suffix.lower() in FORMATS else skipped).append(p)
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
-    return found
+    return Survey(found, skipped)
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Bulletin files named by `paths` (files, or folders searched recursively), in a stable order."""
+    return survey(paths).files
 
 
 @dataclass
@@ -123,6 +136,7 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "file: why", each left out of this run
     chunks: int = 0
     embedded: int = 0
     generation: str | None = None
@@ -134,20 +148,22 @@ class SyncReport:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
+        failed = f", {len(self.failed)} failed" if self.failed else ""
         conflicts = "".join(f"; conflict: {conflict}" for conflict in self.conflicts)
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged; {self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f}s"
-            f"{conflicts}"
+            f"{len(self.unchanged)} unchanged{failed}; {self.chunks} chunks ({self.embedded} embedded) "
+            f"in {self.seconds:.1f}s{conflicts}"
         )
 
 
 class Store:
-    def __init__(self, client, lock_path: Path | None = None, embedding_model: str = MODEL_ID, *,
+    def __init__(self, client, lock: Callable[[], ContextManager] | None = None, embedding_model: str = MODEL_ID, *,
                  data_dir: str | Path | None = None, chroma_url: str | None = None, limits: Limits = Limits(),
                  reserve_bytes: int = 0):
-        """`data_dir` and `chroma_url` say how to reopen `client` after a failed write, and `data_dir` whose disk
-        keeps `reserve_bytes` free; `limits` bound each bulletin the store loads."""
+        """`lock()` is held around every write, for the processes sharing this store (this process's own threads
+        are kept apart by the store itself). `data_dir` and `chroma_url` say how to reopen `client` after a failed
+        write, and `data_dir` whose disk keeps `reserve_bytes` free; `limits` bound each bulletin the store loads."""
         if reserve_bytes < 0:
             raise ValueError(f"reserve_bytes must be 0 or more, not {reserve_bytes!r}")
         self._client = client
@@ -158,17 +174,17 @@ class Store:
         self.epoch = 0  # times the client was reopened; a generation loaded from an earlier client is stale
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._chroma_url = chroma_url
-        self._lock_path = lock_path
+        self._lock = lock
         self._active: tuple[str | None, float] = (None, float("-inf"))
         self._thread_lock = threading.RLock()
         self._depth = 0
 
     @classmethod
-    def open(cls, data_dir: str | Path, chroma_url: str | None = None, limits: Limits = Limits(),
+    def open(cls, data_dir: str | Path, chroma_url: str | None = None, *,
+             lock: Callable[[], ContextManager] | None = None, limits: Limits = Limits(),
              reserve_bytes: int = 0) -> "Store":
-        # With a Chroma server too: the workers sharing this data folder must not build generations at once.
-        return cls(open_client(data_dir, chroma_url), Path(data_dir) / "index.lock", data_dir=data_dir,
-                   chroma_url=chroma_url, limits=limits, reserve_bytes=reserve_bytes)
+        return cls(open_client(data_dir, chroma_url), lock, data_dir=data_dir, chroma_url=chroma_url, limits=limits,
+                   reserve_bytes=reserve_bytes)
 
     @property
     def client(self):
@@ -305,27 +321,23 @@ class Store:
 
     @contextmanager
     def writer(self):
-        """One writer at a time: threads of this process, and processes sharing the data folder. Re-entrant, so
-        a caller can hold it across its own file writes and the `apply` that indexes them."""
+        """One writer at a time: threads of this process, and (with the lock handed in) processes sharing the
+        store. Re-entrant, so a caller can hold it across its own writes and the `apply` that indexes them."""
         with self._thread_lock:
             self._depth += 1
             try:
-                if self._depth > 1 or self._lock_path is None:
+                if self._depth > 1 or self._lock is None:
                     yield
                     return
-                self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self._lock_path, "w") as handle:
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                    try:
-                        yield
-                    finally:
-                        fcntl.flock(handle, fcntl.LOCK_UN)
+                with self._lock():
+                    yield
             finally:
                 self._depth -= 1
 
     def sync(self, paths: Iterable[str | Path], progress: Callable[[int], Callable[[int], None]] | None = None):
         """Make the index hold exactly the bulletins under `paths`: new and changed files are (re)indexed,
-        unchanged ones skipped, bulletins whose file is gone removed."""
+        unchanged ones skipped, bulletins whose file is gone removed. (bqa itself plans from its registry and calls
+        `apply`; this is the store's own front door, for tools and tests.)"""
         files: dict[str, list[Path]] = {}
         for path in discover(paths):
             files.setdefault(bulletin_id(path.name), []).append(path)
@@ -354,14 +366,16 @@ class Store:
         progress: Callable[[int], Callable[[int], None]] | None = None,
     ) -> SyncReport:
         """Build and switch to the generation that holds `plan(indexed)`: bulletin id -> file, parsed bulletin,
-        or KEEP for an indexed bulletin left as it is. Ids missing from the plan are removed."""
+        or KEEP for an indexed bulletin left as it is. Ids missing from the plan are removed. A file that cannot be
+        read is reported in `failed` and its bulletin kept as indexed (or left out, when it is new or its vectors
+        are of another model)."""
         started = time.perf_counter()
         with self.writer():
             indexed = self.indexed()
             wanted = plan(indexed)
             report = SyncReport()
             fresh: list[Bulletin] = []
-            errors = []
+            dropped: set[str] = set()  # could not be read, and its stored vectors cannot be kept
             for bid, item in wanted.items():
                 if item is KEEP and bid in indexed:
                     if indexed[bid]["sha256"] is not None:
@@ -380,13 +394,15 @@ class Store:
                         report.unchanged.append(bid)
                         continue
                 except (ParseError, OSError) as exc:
-                    errors.append(f"{item}: {exc}")
+                    report.failed.append(f"{item}: {exc}")
+                    if indexed.get(bid, {}).get("sha256") is not None:  # vectors of this model: keep serving them
+                        report.unchanged.append(bid)
+                    else:
+                        dropped.add(bid)
                     continue
                 (report.updated if bid in indexed else report.added).append(bid)
                 fresh.append(bulletin)
-            if errors:
-                raise ParseError("nothing was indexed, because: " + "; ".join(errors))
-            report.removed = sorted(set(indexed) - set(wanted))
+            report.removed = sorted(set(indexed) - (set(wanted) - dropped))
             if report.changed or self.active_name() is None:
                 report.generation, report.chunks, report.embedded = self._build(fresh, report.unchanged, progress)
             else:

@@ -7,23 +7,21 @@ otherwise surface as a confusing answer or a 500 instead of a 400 the client can
 
 from __future__ import annotations
 
-import json
 import re
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from index.retrieve import FilterError, Filters
+from service.db.base import SQL_MAX_INT, ConversationNotFound, TurnNotFound
+from service.openapi import document
 from service.web import context, sse
 from service.web.errors import APIError, error_response
 from service.web.requests import json_object
-from service.history import ConversationNotFound, TurnNotFound
-from service.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ASK_FIELDS = frozenset({"question", "conversation_id", "top_k", "filters"})
 TOP_K_RANGE = (1, 20)
-SQL_MAX_INT = 2**63 - 1  # the largest integer SQLite (and PostgreSQL's bigint) stores; past it a query raises
 
 
 @bp.errorhandler(ConversationNotFound)
@@ -96,7 +94,7 @@ def ask_stream():
     arguments = _ask_arguments(json_object())
     qa = context.qa()
     if arguments["conversation_id"] is not None:
-        qa.history.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
+        qa.db.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
 
     def events():
         try:
@@ -135,16 +133,22 @@ def _summary(bulletin: dict) -> dict:
 
 @bp.get("/bulletins")
 def bulletins():
-    corpus = context.qa().searcher.corpus()
+    corpus = context.qa().corpus()
     if corpus is None:
         return jsonify({"bulletins": []})
     return jsonify({"bulletins": [_summary(b) for b in corpus.bulletins.values()]})
 
 
+@bp.get("/periods")
+def periods():
+    """The periods the indexed bulletins cover, newest first: what the widget's period filter offers."""
+    return jsonify({"periods": context.qa().periods()})
+
+
 @bp.get("/bulletins/<bulletin_id>")
 def bulletin(bulletin_id: str):
     """One bulletin, a page (`?page=`, 500 paragraphs) at a time."""
-    corpus = context.qa().searcher.corpus()
+    corpus = context.qa().corpus()
     found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
     if found is None:
         raise APIError(404, "bulletin_not_found", "No bulletin with that id is indexed.")
@@ -176,7 +180,7 @@ def bulletin(bulletin_id: str):
 @bp.get("/conversations/<conversation_id>")
 def conversation(conversation_id: str):
     """Every turn of a live conversation, oldest first; ConversationNotFound becomes a 404 above."""
-    turns = context.qa().history.turns(conversation_id)
+    turns = context.qa().db.turns(conversation_id)
     for turn in turns:
         turn["citations"] = context.with_quote_urls(turn["citations"])
     return jsonify({"conversation_id": conversation_id, "turns": turns})
@@ -208,23 +212,12 @@ def feedback():
     if source not in FEEDBACK_SOURCES:
         raise APIError(400, "invalid_source", f"\"source\" must be one of {', '.join(FEEDBACK_SOURCES)}.")
     try:
-        feedback_id = context.qa().history.add_feedback(
+        feedback_id = context.qa().db.add_feedback(
             conversation_id, turn, rating, (comment or "").strip() or None, source=source
         )
     except TurnNotFound:
         raise APIError(404, "turn_not_found", "That conversation has no such turn.") from None
     return jsonify({"id": feedback_id}), 201
-
-
-@bp.get("/feedback")
-def feedback_list():
-    """Every rating, newest first (admin only: it shows what users asked)."""
-    context.require_admin()
-    limit = request.args.get("limit", 100, type=int)
-    offset = request.args.get("offset", 0, type=int)
-    if not 1 <= limit <= 1000 or not 0 <= offset <= SQL_MAX_INT:
-        raise APIError(400, "invalid_page", "\"limit\" must be 1..1000 and \"offset\" 0 or more.")
-    return jsonify({"feedback": context.qa().history.feedback(limit, offset)})
 
 
 @bp.get("/openapi.json")

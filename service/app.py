@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import admin, api, slack, views, widget
+from service import api, slack, views, widget
+from service.admin import api as admin_api, pages as admin_pages
 from service.config import Config
 from service.pipeline import BulletinQA
 from service.web import context, errors, observability, security
@@ -43,7 +44,8 @@ def create_app(config: Config | None = None, qa: BulletinQA | None = None) -> Fl
     app.json.ensure_ascii = False
 
     app.register_blueprint(api.bp)
-    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_api.bp)  # /api/v1: publishing, feedback, content gaps (Bearer token)
+    app.register_blueprint(admin_pages.bp)  # /admin: the same, as pages (signed-in session, CSRF tokens)
     app.register_blueprint(views.bp)
     app.register_blueprint(widget.bp)  # /widget.js, /widget.css, /api/v1/suggestions
     security.register(app)  # CORS for /api/ (BQA_ALLOWED_ORIGINS) and the ask rate limit (BQA_RATE_LIMIT)

@@ -27,20 +27,31 @@ def _progress(total: int):
     return tick
 
 
-def _service(config: Config, paths=None):
-    """The service with its index brought up to date (unchanged bulletins cost nothing), after removing what
-    interrupted runs left behind (an unfinished generation would otherwise sit beside the index for good)."""
-    from service.cleanup import clean
+def _service(config: Config):
+    """The service with its index brought up to date: new and changed files of its sources indexed (unchanged
+    bulletins cost nothing), nothing removed, so it never undoes what the last `bqa index` did."""
     from service.pipeline import BulletinQA
 
     qa = BulletinQA.from_config(config)
-    cleaned = clean(qa)
-    if cleaned.files or cleaned.generations or cleaned.conversations:
-        print(f"Cleanup: {cleaned.summary()}", file=sys.stderr)
-    report = qa.index(paths, progress=_progress)
-    print(f"Index: {report.summary()}", file=sys.stderr)
+    _clean_up(qa)
+    _report(qa.index(progress=_progress))
     qa.warm_up()
     return qa
+
+
+def _clean_up(qa) -> None:
+    """Remove what interrupted runs left behind before indexing (an unfinished generation would otherwise sit
+    beside the index for good)."""
+    from service.cleanup import clean
+
+    cleaned = clean(qa)
+    if cleaned:
+        print(f"Cleanup: {cleaned.summary()}", file=sys.stderr)
+
+
+def _report(change) -> None:
+    for line in change.lines():
+        print(line, file=sys.stderr)
 
 
 LOCAL_URL = "http://127.0.0.1:8000"  # where `bqa serve` listens by default: links when BQA_PUBLIC_URL is unset
@@ -70,16 +81,81 @@ def _url_for(config: Config):
 
 
 def cmd_index(args, config: Config) -> int:
-    _service(config, args.paths or None)
+    """Index, add, remove or prune (see the `index` parser's help); exit status 1 when a file failed to index."""
+    from service.pipeline import BulletinQA
+
+    qa = BulletinQA.from_config(config)
+    if args.list:
+        return _list(qa)
+    if args.remove or args.prune:
+        if args.paths or args.add:
+            print("bqa index: --remove and --prune take no paths to index; run them separately", file=sys.stderr)
+            return 2
+        return _remove(qa, args)
+    if args.add and not args.paths:
+        print("bqa index --add: name the folders to add", file=sys.stderr)
+        return 2
+    _clean_up(qa)
+    change = qa.index(tuple(args.paths), add=args.add, progress=_progress)
+    _report(change)
+    return 1 if change.failed else 0
+
+
+def _list(qa) -> int:
+    corpus = qa.corpus()
+    indexed = corpus.bulletins if corpus is not None else {}
+    for entry in qa.db.registered():
+        state = "removed" if entry.removed else ("indexed" if entry.id in indexed else "not indexed")
+        period = (indexed.get(entry.id) or {}).get("period") or ""
+        print(f"{entry.id}\t{entry.origin}\t{state}\t{period}\t{entry.path or entry.name}")
+    for folder in qa.db.added_folders():
+        print(f"(folder)\tadded\t\t\t{folder}")
     return 0
 
 
-def cmd_ask(args, config: Config) -> int:
+def _remove(qa, args) -> int:
+    """Print what will be removed, ask on a terminal (or take --yes), then remove it."""
+    if args.prune:
+        ids, folders = set(qa.registry.prunable()), set()
+    else:
+        ids, folders = qa.registry.removal(args.remove)
+    if not ids and not folders:
+        print("Nothing to remove.", file=sys.stderr)
+        return 0
+    corpus = qa.corpus()
+    titles = corpus.bulletins if corpus is not None else {}
+    print(f"This removes {len(ids)} bulletin(s) from the index:", file=sys.stderr)
+    for bid in sorted(ids):
+        about = titles.get(bid)
+        print(f"  {bid}" + (f" — {about['title']}, {about['period'] or 'no period'}" if about else ""), file=sys.stderr)
+    for folder in sorted(folders):
+        print(f"and forgets the added folder {folder}", file=sys.stderr)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("bqa index: not removing anything without confirmation: add --yes", file=sys.stderr)
+            return 2
+        if input("Remove? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing removed.", file=sys.stderr)
+            return 1
+    change = qa.registry.prune(_progress) if args.prune else qa.registry.remove(args.remove, _progress)
+    _report(change)
+    return 0
+
+
+def _filters(args):
+    """The retrieval filters of `bqa ask --bulletin ID --period YYYY-MM[..YYYY-MM]`."""
     from index.retrieve import Filters
+
+    start, _, end = (args.period or "").partition("..")
+    return Filters.parse({"bulletin_ids": list(args.bulletin or ()), "period_from": start or None,
+                          "period_to": end or start or None})
+
+
+def cmd_ask(args, config: Config) -> int:
     from service.web.context import with_quote_urls
 
+    filters = _filters(args)  # a malformed --period is refused before anything is loaded
     qa = _service(config)
-    filters = Filters(bulletin_ids=tuple(args.bulletin or ()))
     response = qa.ask(args.question, _url_for(config), top_k=args.top_k, filters=filters)
     response["citations"] = with_quote_urls(response["citations"])
     if args.json:
@@ -143,7 +219,9 @@ def cmd_serve(args, config: Config) -> int:
         import subprocess
 
         indexed = subprocess.run([sys.executable, "-m", "service.cli", "index"], check=False)
-        return indexed.returncode or _gunicorn(args, config)
+        if indexed.returncode not in (0, 1):  # 1: a file failed and was reported; the rest is indexed, so serve
+            return indexed.returncode
+        return _gunicorn(args, config)
     from service.app import create_app
     from service.cleanup import Cleaner
 
@@ -255,8 +333,20 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="bqa", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
 
-    index = commands.add_parser("index", help="index bulletin files or folders (incremental)")
-    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BQA_CORPUS or corpus/)")
+    index = commands.add_parser(
+        "index", help="index bulletins: new and changed files of every source (never removes without --remove/--prune)",
+        description="Without arguments: index what is new or changed in the corpus folders (BQA_CORPUS), the folders "
+                    "added with --add, and the bulletins published over the admin API. PATHs are indexed too, file by "
+                    "file. Nothing is removed except by --remove or --prune, which list what they remove and ask first.",
+    )
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders to index besides the sources")
+    index.add_argument("--add", action="store_true", help="remember the PATH folders: every refresh indexes them")
+    index.add_argument("--remove", nargs="+", metavar="ID|FOLDER",
+                       help="remove these bulletins (or an added folder and its bulletins)")
+    index.add_argument("--prune", action="store_true",
+                       help="remove bulletins whose file is gone or whose folder is no longer a source")
+    index.add_argument("--yes", "-y", action="store_true", help="remove without asking (for scripts)")
+    index.add_argument("--list", action="store_true", help="list the registered bulletins and added folders")
     index.set_defaults(run=cmd_index)
 
     ask = commands.add_parser("ask", help="answer one question with citations")
@@ -264,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the same JSON the API returns")
     ask.add_argument("--top-k", type=int, choices=range(1, 21), metavar="1..20", default=None)
     ask.add_argument("--bulletin", action="append", help="only this bulletin id (repeatable)")
+    ask.add_argument("--period", metavar="YYYY-MM[..YYYY-MM]", help="only bulletins of this month (or range)")
     ask.set_defaults(run=cmd_ask)
 
     chat = commands.add_parser("chat", help="an interactive conversation in the terminal")
@@ -291,12 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     from index.embed import ModelFileError
     from index.parse import ParseError
     from index.store import StorageError
+    from service.db.base import SchemaTooNew
 
     args = parser().parse_args(argv)
     config = Config.from_env()
     try:
         return args.run(args, config)
-    except (ParseError, ModelFileError, FileNotFoundError, ValueError) as exc:
+    except (ParseError, ModelFileError, FileNotFoundError, ValueError, SchemaTooNew) as exc:
         print(f"bqa: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:  # a full disk: say so, and which setting keeps room, instead of a traceback

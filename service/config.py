@@ -83,12 +83,9 @@ class Config:
 
     @property
     def uploads_dir(self) -> Path:
-        """Where bulletins published over the admin API are kept; indexed together with the corpus folders."""
+        """Where bqa kept published bulletins before the registry held them: read once, when a data folder made
+        then is first opened (`service.registry`), never written."""
         return self.data_dir / "bulletins"
-
-    @property
-    def bulletin_dirs(self) -> tuple[Path, ...]:
-        return (*self.corpus_dirs, self.uploads_dir)
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":

@@ -147,6 +147,13 @@ SCHEMAS = {
                 "type": "integer", "minimum": 0,
                 "description": "Sentences of the model's answer the citation check removed (0 without an LLM).",
             },
+            "period": {
+                "type": ["object", "null"],
+                "properties": {"from": _STRING_OR_NULL, "to": _STRING_OR_NULL},
+                "description": "The months (YYYY-MM) the search was narrowed to: the filters' period, or the one "
+                "the question names (\"in March 2021\", \"last month\", \"in the latest bulletin\"); null when "
+                "every period was searched.",
+            },
             "citations": {
                 "type": "array",
                 "items": _ref("Citation"),
@@ -177,7 +184,7 @@ SCHEMAS = {
                 "items": {
                     "type": "object",
                     "required": ["id", "conversation_id", "turn", "rating", "comment", "source", "created",
-                                 "question", "answer"],
+                                 "question", "answer", "citations"],
                     "properties": {
                         "id": {"type": "integer"},
                         "conversation_id": {"type": "string"},
@@ -188,9 +195,55 @@ SCHEMAS = {
                         "created": {"type": "number", "description": "Unix time."},
                         "question": {"type": "string"},
                         "answer": {"type": "string"},
+                        "citations": {"type": "array", "items": {"type": "object"},
+                                      "description": "The citations of the answer rated."},
                     },
                 },
             }
+        },
+    },
+    "Periods": {
+        "type": "object",
+        "required": ["periods"],
+        "properties": {
+            "periods": {
+                "type": "array",
+                "description": "Newest first.",
+                "items": {
+                    "type": "object",
+                    "required": ["period", "from", "to", "bulletins"],
+                    "properties": {
+                        "period": {"type": "string", "description": "As the bulletins write it: \"March 2021\"."},
+                        "from": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                        "to": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                        "bulletins": {"type": "integer", "minimum": 1},
+                    },
+                },
+            }
+        },
+    },
+    "GapReport": {
+        "type": "object",
+        "required": ["since", "questions", "groups"],
+        "properties": {
+            "since": {"type": "string", "description": "UTC, ISO 8601: the start of the window."},
+            "questions": {"type": "integer", "minimum": 0, "description": "Questions considered."},
+            "groups": {
+                "type": "array",
+                "description": "Questions grouped by meaning, the most asked first.",
+                "items": {
+                    "type": "object",
+                    "required": ["asked", "unanswered", "disliked", "last_asked", "examples"],
+                    "properties": {
+                        "asked": {"type": "integer", "minimum": 1},
+                        "unanswered": {"type": "integer", "minimum": 0},
+                        "disliked": {"type": "integer", "minimum": 0, "description": "Rated 👎."},
+                        "last_asked": {"type": "string"},
+                        "examples": {"type": "array", "items": {"type": "string"},
+                                     "description": "Distinct questions of the group, most recent first."},
+                    },
+                },
+            },
         },
     },
     "Published": {
@@ -323,7 +376,8 @@ _WIDGET_VERSION = {
 _PUBLISH = (
     "Authorization: Bearer BQA_ADMIN_TOKEN. The type is the file name's suffix (.pdf, .html, .htm, .md, .markdown, "
     ".txt), sniffed from the content only when the name has none of these; the file is parsed and indexed before "
-    "the call returns, and a failed call changes nothing."
+    "the call returns, and a failed call changes nothing. The original file is kept in the registry of bulletins "
+    "(the database), not in a folder."
 )
 _UPLOAD = {
     "required": True,
@@ -355,6 +409,13 @@ _ADMIN_ERRORS = {
 }
 _PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1},
          "description": "Which 500 paragraphs of the bulletin; citation URLs name the page of their paragraph."}
+
+_GAP_WINDOW = [
+    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 90},
+     "description": "How far back to look."},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2000, "default": 2000},
+     "description": "At most this many questions, the newest."},
+]
 
 SPEC = {
     "openapi": "3.1.0",
@@ -435,12 +496,16 @@ SPEC = {
                 "operationId": "listFeedback",
                 "summary": "Every rating, newest first (admin: Authorization: Bearer BQA_ADMIN_TOKEN)",
                 "parameters": [
+                    {"name": "rating", "in": "query", "schema": {"type": "string", "enum": ["up", "down"]}},
+                    {"name": "source", "in": "query", "schema": {"type": "string", "enum": ["widget", "slack", "api"]}},
+                    {"name": "q", "in": "query", "schema": {"type": "string"},
+                     "description": "Words found in the question, the answer or the comment."},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
                 ],
                 "responses": {
                     "200": _json(_ref("FeedbackList"), "The ratings."),
-                    "400": _error("invalid_page: limit or offset out of range."),
+                    "400": _error("invalid_rating, invalid_source or invalid_page (limit or offset out of range)."),
                     "401": _error("unauthorized: missing or wrong admin token."),
                     "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
                 },
@@ -460,7 +525,8 @@ SPEC = {
                 "responses": {
                     "201": _json(_ref("Published"), "Indexed and served."),
                     **_ADMIN_ERRORS,
-                    "409": _error("bulletin_exists: use PUT to replace it."),
+                    "409": _error("bulletin_exists: the id is indexed already (use PUT to replace it), or a file in a corpus "
+                                  "or added folder gives it."),
                 },
             },
         },
@@ -485,7 +551,8 @@ SPEC = {
             },
             "delete": {
                 "operationId": "deleteBulletin",
-                "summary": "Remove a bulletin from the index and the corpus (admin)",
+                "summary": "Remove a bulletin from the index and the registry (admin); one from a folder is not "
+                "indexed again until its file is named (`bqa index FILE`)",
                 "parameters": [{"name": "bulletin_id", **_ID}],
                 "responses": {
                     "200": _json({"type": "object"}, "Removed."),
@@ -493,6 +560,49 @@ SPEC = {
                     "404": _error("bulletin_not_found."),
                 },
             },
+        },
+        "/api/v1/bulletins/{bulletin_id}/original": {
+            "get": {
+                "operationId": "getOriginal",
+                "summary": "A bulletin's original file, as published or found in its folder (admin)",
+                "parameters": [{"name": "bulletin_id", **_ID}],
+                "responses": {
+                    "200": {"description": "The file.", "content": {"application/octet-stream": {}}},
+                    "401": _error("unauthorized."),
+                    "404": _error("bulletin_not_found."),
+                },
+            }
+        },
+        "/api/v1/periods": {
+            "get": {
+                "operationId": "listPeriods",
+                "summary": "The periods the indexed bulletins cover (the widget's period filter)",
+                "responses": {"200": _json(_ref("Periods"), "Newest first.")},
+            }
+        },
+        "/api/v1/gaps": {
+            "get": {
+                "operationId": "getGaps",
+                "summary": "The content-gap report: questions not answered or rated 👎, grouped by meaning (admin)",
+                "parameters": _GAP_WINDOW,
+                "responses": {
+                    "200": _json(_ref("GapReport"), "The groups, the most asked first."),
+                    "400": _error("invalid_days or invalid_limit."),
+                    "401": _error("unauthorized."),
+                    "503": _error("admin_disabled: BQA_ADMIN_TOKEN is not set."),
+                },
+            }
+        },
+        "/api/v1/gaps.csv": {
+            "get": {
+                "operationId": "getGapsCsv",
+                "summary": "The content-gap report as CSV: rank, asked, unanswered, disliked, last_asked_utc, examples",
+                "parameters": _GAP_WINDOW,
+                "responses": {
+                    "200": {"description": "CSV.", "content": {"text/csv": {}}},
+                    "401": _error("unauthorized."),
+                },
+            }
         },
         "/api/v1/conversations/{conversation_id}": {
             "get": {

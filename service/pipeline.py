@@ -1,8 +1,10 @@
-"""The composition of bqa: index store, retrieval, answerer and conversation history behind one `ask`.
+"""The composition of bqa: index store, retrieval, answerer, the database and the registry of bulletins behind one
+`ask`.
 
 The Flask app and the CLI both build exactly one of these (see `BulletinQA.from_config`), so a question asked over
 HTTP, in Slack or on the command line goes through the same steps and returns the same JSON. This module is the
-only builder of that JSON (described in `service.openapi`).
+only builder of that JSON (described in `service.openapi`). A question that names a period ("in March 2021", "last
+month") is searched in the bulletins of that period (`index.periods`), unless the caller's filters name one.
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ from typing import Callable
 from llama_index.core.schema import NodeWithScore
 
 from index import embed
+from index.chunk import month_string
 from index.parse import Limits
+from index.periods import find_period
 from index.retrieve import Corpus, Filters, Searcher
 from index.store import Store
 from answer import Answer, Answerer, Citation, Question
 from service.config import Config
-from service.history import History
+from service.db import open_db
+from service.db.base import Database
+from service.registry import Change, Registry
 
 UrlBuilder = Callable[[str, str], str]  # (bulletin id, paragraph id) -> URL of the source view
 
 
 class BulletinQA:
-    def __init__(self, config: Config, store: Store, history: History):
+    def __init__(self, config: Config, store: Store, db: Database):
         self.config = config
         self.store = store
         self.searcher = Searcher(store)
@@ -34,13 +40,16 @@ class BulletinQA:
             config.answer_threshold, llm_base_url=config.llm_base_url, llm_model=config.llm_model,
             llm_api_key=config.llm_api_key, llm_timeout_s=config.llm_timeout,
         )
-        self.history = history
+        self.db = db
+        self.registry = Registry(db, store, config.corpus_dirs, config.uploads_dir)
 
     @classmethod
     def from_config(cls, config: Config) -> "BulletinQA":
+        db = open_db(config)
         limits = Limits(config.max_bulletin_pages, config.max_bulletin_paragraphs, config.max_bulletin_chars)
-        store = Store.open(config.data_dir, config.chroma_url, limits, config.disk_reserve_bytes)
-        return cls(config, store, History(config.data_dir / "bqa.sqlite3", config.conversation_ttl))
+        store = Store.open(config.data_dir, config.chroma_url, lock=db.writer_lock, limits=limits,
+                           reserve_bytes=config.disk_reserve_bytes)
+        return cls(config, store, db)
 
     @property
     def active_answerer(self) -> str:
@@ -48,16 +57,43 @@ class BulletinQA:
         return self.answerer.name
 
     def without_llm(self) -> "BulletinQA":
-        """The same service (index, history, weights) answering extractively only: `bqa eval` compares the two."""
+        """The same service (index, database, weights) answering extractively only: `bqa eval` compares the two."""
         twin = copy.copy(self)
         twin.config, twin.answerer = replace(self.config, llm_base_url=None), self.answerer.without_llm()
         return twin
 
-    def index(self, paths=None, progress=None):
-        """Bring the index in line with the corpus folders and published bulletins (or `paths`)."""
-        if not paths:
-            self.config.uploads_dir.mkdir(parents=True, exist_ok=True)
-        return self.store.sync(paths or self.config.bulletin_dirs, progress=progress)
+    def index(self, paths=(), add: bool = False, progress=None) -> Change:
+        """Register what the corpus folders, the added folders and `paths` hold now, and index it; removes nothing
+        (see `service.registry`)."""
+        return self.registry.refresh(tuple(paths or ()), add=add, progress=progress)
+
+    def corpus(self) -> Corpus | None:
+        """The served index generation, loaded for querying (None before anything is indexed)."""
+        return self.searcher.corpus()
+
+    def periods(self) -> list[dict]:
+        """The API JSON of the periods the bulletins cover, newest first: {"period", "from", "to", "bulletins"}."""
+        corpus = self.searcher.corpus()
+        found: dict[tuple, dict] = {}
+        for bulletin in (corpus.bulletins.values() if corpus is not None else ()):
+            if not bulletin["period_start"]:
+                continue
+            span = (bulletin["period_start"], bulletin["period_end"])
+            entry = found.setdefault(span, {"period": bulletin["period"], "from": None, "to": None, "bulletins": 0})
+            entry["bulletins"] += 1
+        for (start, end), entry in found.items():
+            entry["from"], entry["to"] = month_string(start), month_string(end)
+        return [found[span] for span in sorted(found, reverse=True)]
+
+    def narrowed(self, question: str, filters: Filters | None, corpus: Corpus | None) -> tuple[Filters, bool]:
+        """(filters, whether they now hold the period `question` names): the caller's own period wins."""
+        filters = filters or Filters()
+        if filters.period_from or filters.period_to or corpus is None:
+            return filters, False
+        period = find_period(question, corpus.periods())
+        if period is None:
+            return filters, False
+        return replace(filters, period_from=period.start, period_to=period.end), True
 
     def warm_up(self) -> None:
         """Load the embedding model, the served generation and the scorer's weights now, so the first question
@@ -85,14 +121,17 @@ class BulletinQA:
     ) -> dict:
         started = time.perf_counter()
         if conversation_id is None:
-            conversation_id, turns = self.history.start(), []
+            conversation_id, turns = self.db.start_conversation(), []
         else:
-            turns = self.history.turns(conversation_id)  # raises ConversationNotFound before any work is done
+            turns = self.db.turns(conversation_id)  # raises ConversationNotFound before any work is done
         corpus = self.searcher.corpus()
         resolved = self.answerer.resolve(question, [_stored(turn) for turn in turns], corpus)
-        hits = self.retrieve(resolved, corpus, top_k, filters)
+        filters, by_period = self.narrowed(resolved.standalone, filters, corpus)
+        # once the period is a filter, its words ("January") would only favour the sentences that name the month
+        searched = without_period(resolved, corpus) if by_period else resolved
+        hits = self.retrieve(searched, corpus, top_k, filters)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(resolved, hits, corpus)
+        answer = self.answerer.answer(searched, hits, corpus)
         answered = time.perf_counter()
         response = {
             "conversation_id": conversation_id,
@@ -103,6 +142,8 @@ class BulletinQA:
             "resolved_question": resolved.standalone,
             "answerer": answer.answerer,  # "llm" only for an answer the model wrote and the check passed
             "removed_sentences": answer.removed_sentences,
+            "period": ({"from": filters.period_from, "to": filters.period_to}
+                       if filters.period_from or filters.period_to else None),  # what the search was narrowed to
             "citations": [_citation_json(c, url_for(c.bulletin_id, c.paragraph_id)) for c in answer.citations],
             "timing_ms": {
                 "retrieve": round((retrieved - started) * 1000, 2),
@@ -110,7 +151,7 @@ class BulletinQA:
                 "total": round((answered - started) * 1000, 2),
             },
         }
-        response["turn"] = self.history.add_turn(conversation_id, {"question": question, **response})
+        response["turn"] = self.db.add_turn(conversation_id, {"question": question, **response})
         return response
 
 
@@ -140,3 +181,13 @@ def _carried(corpus: Corpus, question: Question, hits: list[NodeWithScore], filt
         if node is not None and pid not in present and filters.admits(node.metadata):
             carried.append(NodeWithScore(node=node, score=floor))
     return carried
+
+
+def without_period(question: Question, corpus: Corpus) -> Question:
+    """`question` without the words that name a period (`index.periods.Period.strip`), in what it asks and in the
+    earlier question it leans on."""
+    def strip(text: str) -> str:
+        period = find_period(text, corpus.periods())
+        return period.strip(text) if period is not None else text
+
+    return replace(question, asked=strip(question.asked), topic=strip(question.topic) if question.topic else None)

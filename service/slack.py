@@ -28,7 +28,7 @@ Being a good Slack citizen, step by step:
 * Slack redelivers an event it thinks was lost (`X-Slack-Retry-Num`, or a new envelope), and one message can
   arrive as two events (a mention in a DM, or in a channel whose messages the bot also reads). A delivery is
   answered only if its `event_id` is new, and a message only if its (team, channel, ts) is: both are claimed with
-  one atomic insert in the SQLite file of the conversation history (`History.first_delivery`), so this holds
+  one atomic insert in the database (`Database.first_delivery`), so this holds
   across threads, worker processes and both modes. Claims are forgotten after `DEDUP_TTL` seconds. A claim is
   taken before answering: a worker that dies mid-answer leaves that one question unanswered rather than risk
   answering twice.
@@ -36,14 +36,14 @@ Being a good Slack citizen, step by step:
   `auth.test` call at the first request: the app is built with `token_verification_enabled=False`, so creating it
   never calls Slack); other bots' messages (`bot_id`, subtype `bot_message`) and edits are ignored here.
 * A thread is a conversation: `thread_ts = event.thread_ts or event.ts`, and (team, channel, thread_ts) maps to a
-  bqa conversation id (`History.slack_conversation`), so "how much did they give?" in the thread is read with the
+  bqa conversation id (`Database.slack_conversation`), so "how much did they give?" in the thread is read with the
   question before it. Whoever asked the bot in a thread may go on there without mentioning it again: the bot reads
   the channel messages it is subscribed to (`message.channels`, `message.groups`) and answers a thread reply only
-  from someone it has answered in that thread (`History.is_slack_asker`); other people's chatter is left alone
+  from someone it has answered in that thread (`Database.is_slack_asker`); other people's chatter is left alone
   unless it mentions the bot. An expired conversation starts afresh in the same thread.
 
 Answers are Block Kit messages with a plain-text fallback: the answer (plain text, so a quote is never read as
-Slack markup), the citations as links `<url|Bulletin title · Section ¶n>` in a context block, each link naming the
+Slack markup), the citations as links `<url|Bulletin title, Period · Section ¶n>` in a context block, each link naming the
 quoted span so the source view highlights it, and 👍 / 👎 buttons whose clicks are stored as feedback with source
 "slack". Links are absolute: `BQA_PUBLIC_URL`, or when it is unset the address Slack's request came in on (the host
 of the request URLs in the manifest).
@@ -67,7 +67,7 @@ from slack_sdk.signature import SignatureVerifier
 from werkzeug.routing import Map
 
 from service.config import Config
-from service.history import ConversationNotFound, TurnNotFound
+from service.db.base import ConversationNotFound, TurnNotFound
 from service.pipeline import BulletinQA
 from service.suggestions import StarterQuestions
 from service.web import context
@@ -268,7 +268,7 @@ class SlackBot:
     def once_per_event(self, body, next):
         """Global middleware: acknowledge a redelivered event (same `event_id`) without handling it again."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not self.qa.history.first_delivery(f"event:{event_id}", DEDUP_TTL):
+        if event_id and not self.qa.db.first_delivery(f"event:{event_id}", DEDUP_TTL):
             log.info("Slack event %s delivered again; already handled", event_id)
             return BoltResponse(status=200, body="")
         return next()
@@ -287,7 +287,7 @@ class SlackBot:
                 return  # a mention: app_mention answers it
             thread_ts = event.get("thread_ts")
             team = context.team_id or event.get("team") or ""
-            if not thread_ts or not self.qa.history.is_slack_asker(team, event.get("channel", ""), thread_ts, user):
+            if not thread_ts or not self.qa.db.is_slack_asker(team, event.get("channel", ""), thread_ts, user):
                 return  # chatter, or someone else's thread
         self.answer_in_thread(event, context, client)
 
@@ -295,7 +295,7 @@ class SlackBot:
         """The App Home tab: how to ask, and starter questions that answer in the Messages tab when clicked."""
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        questions, _ = self.starters.get(self.qa.searcher.corpus())
+        questions, _ = self.starters.get(self.qa.corpus())
         client.views_publish(user_id=event["user"], view=home_view(questions))
 
     def on_starter(self, ack, action, body, context, client):
@@ -310,7 +310,7 @@ class SlackBot:
 
         def answer(channel: str, ts: str) -> dict:
             result = self.ask(question, self.base_url(context))
-            self.qa.history.link_slack_thread(team, channel, ts, result["conversation_id"], asker=user)
+            self.qa.db.link_slack_thread(team, channel, ts, result["conversation_id"], asker=user)
             preface = f"You asked: {_escape(question)}"
             return self.message(result, result["conversation_id"], result["turn"], preface=preface)
 
@@ -342,7 +342,7 @@ class SlackBot:
         reply = "This answer is too old to rate."
         if parsed is not None:
             try:
-                self.qa.history.add_feedback(*parsed, rating, None, source="slack")
+                self.qa.db.add_feedback(*parsed, rating, None, source="slack")
                 reply = "Thanks for the feedback!" if rating == "up" else "Thanks, noted: we'll look into this answer."
             except (ConversationNotFound, TurnNotFound):
                 pass
@@ -357,7 +357,7 @@ class SlackBot:
         if parsed is not None:
             conversation_id, n = parsed
             try:
-                stored = next((t for t in self.qa.history.turns(conversation_id) if t["n"] == n), None)
+                stored = next((t for t in self.qa.db.turns(conversation_id) if t["n"] == n), None)
             except ConversationNotFound:
                 pass
         if stored is None:
@@ -371,7 +371,7 @@ class SlackBot:
         try:
             posted = client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **message)
             # Replies in the shared answer's thread carry on its conversation.
-            self.qa.history.link_slack_thread(context.team_id or "", channel, posted["ts"], conversation_id, user)
+            self.qa.db.link_slack_thread(context.team_id or "", channel, posted["ts"], conversation_id, user)
         except SlackApiError as e:
             # Not a member of the channel (or a DM between people): the response URL may post where the bot can't.
             log.info("Slack: chat.postMessage failed (%s); sharing via the response URL", e.response.get("error"))
@@ -385,7 +385,7 @@ class SlackBot:
         channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
         if not channel or not ts:
             return
-        if not self.qa.history.first_delivery(f"message:{team}:{channel}:{ts}", DEDUP_TTL):
+        if not self.qa.db.first_delivery(f"message:{team}:{channel}:{ts}", DEDUP_TTL):
             return  # the same message, as another event
         thread_ts = event.get("thread_ts") or ts
         question = question_text(event.get("text", ""), context.bot_user_id)
@@ -395,9 +395,9 @@ class SlackBot:
             return
 
         def answer(_channel: str, _ts: str) -> dict:
-            earlier = self.qa.history.slack_conversation(team, channel, thread_ts)
+            earlier = self.qa.db.slack_conversation(team, channel, thread_ts)
             result = self.ask(question, self.base_url(context), earlier)
-            self.qa.history.link_slack_thread(team, channel, thread_ts, result["conversation_id"], asker=user)
+            self.qa.db.link_slack_thread(team, channel, thread_ts, result["conversation_id"], asker=user)
             return self.message(result, result["conversation_id"], result["turn"])
 
         self.reply(client, channel, thread_ts, answer)
@@ -481,12 +481,14 @@ class SlackBot:
         return {"text": _cut(fallback, FALLBACK_CHARS), "blocks": blocks}
 
     def label(self, citation: dict) -> str:
-        """"Bulletin title · Section ¶n", n being the paragraph's place in its bulletin (as the source view shows)."""
-        parts = [citation.get("bulletin_title") or citation.get("bulletin_id") or "Bulletin"]
+        """"Bulletin title, Period · Section ¶n", n being the paragraph's place in its bulletin (as the source view
+        shows); the period always, since the same paragraph may stand in several months' bulletins."""
+        title = citation.get("bulletin_title") or citation.get("bulletin_id") or "Bulletin"
+        parts = [f"{title}, {citation['period']}" if citation.get("period") else title]
         if citation.get("section"):
             parts.append(citation["section"])
         label = " · ".join(parts)
-        corpus = self.qa.searcher.corpus()
+        corpus = self.qa.corpus()
         node = corpus.paragraphs.get(citation.get("paragraph_id")) if corpus is not None else None
         ordinal = node.metadata.get("ordinal") if node is not None else None
         return f"{label} ¶{ordinal}" if ordinal is not None else label

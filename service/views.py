@@ -32,7 +32,7 @@ def healthz():
     qa = context.qa()
     index = {"generation": None, "bulletins": 0, "paragraphs": 0}
     try:
-        corpus = qa.searcher.corpus()
+        corpus = qa.corpus()
     except Exception:  # the store is unreachable: report it, the monitor decides what to do
         log.exception("health check could not read the index")
         return jsonify({"status": "unavailable", "index": index, "answerer": qa.active_answerer}), 503
@@ -51,7 +51,7 @@ def index():
     The tag uses absolute URLs, as on a third-party site, so what the page shows under "Embed it" is exactly what
     it runs; here the widget is same-origin, which also proves it works under this app's strict CSP.
     """
-    corpus = context.qa().searcher.corpus()
+    corpus = context.qa().corpus()
     bulletins = list(corpus.bulletins.values()) if corpus is not None else []
     return render_template(
         "index.html",
@@ -63,7 +63,7 @@ def index():
 
 @bp.get("/bulletins/<bulletin_id>")
 def bulletin(bulletin_id: str):
-    corpus = context.qa().searcher.corpus()
+    corpus = context.qa().corpus()
     found = corpus.bulletins.get(bulletin_id) if corpus is not None else None
     if found is None:
         return render_template("not_found.html", message=f"No bulletin “{bulletin_id}” is indexed."), 404

@@ -79,7 +79,7 @@ def _setup(state) -> None:
 @bp.get("/api/v1/suggestions")
 def suggestions():
     """Starter questions: BQA_SUGGESTIONS when set, else a few derived from the indexed bulletins."""
-    questions, source = current_app.extensions[SUGGESTIONS_KEY].get(context.qa().searcher.corpus())
+    questions, source = current_app.extensions[SUGGESTIONS_KEY].get(context.qa().corpus())
     return jsonify({"suggestions": questions, "source": source})
 
 

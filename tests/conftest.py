@@ -57,6 +57,19 @@ def qa(config) -> BulletinQA:
     return service
 
 
+def private_app(config: Config, root: Path, **settings):
+    """An app over its own copy of the bundled corpus and its own data folder under `root`, indexed: for tests
+    that change the index or the registry."""
+    from service.app import create_app
+
+    corpus = root / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+    private = replace(config, data_dir=root / "data", corpus_dirs=(corpus,), **settings)
+    service = BulletinQA.from_config(private)
+    service.index()
+    return create_app(private, qa=service)
+
+
 @pytest.fixture(scope="module")
 def app(config, qa):
     """The Flask app over `qa` (a module may override `qa`, e.g. to run on both stores)."""
@@ -155,6 +168,78 @@ def server_qa(config, chroma_server, tmp_path_factory) -> BulletinQA:
     )
     service.index()
     return service
+
+
+# A corpus of several months, made from the seed: each copy under another month has that month's name in its
+# dates and another donor for CT Travel; the paragraphs that name no month (the introduction, the mandate) are
+# the boilerplate every issue repeats word for word. The newest month is a copy, so "newest" is not the seed.
+MONTHLY = {  # period -> (month name, CT Travel's donor as the bulletin writes it)
+    "2020-12": ("December", r"Japan (\$350,000)"),
+    "2021-01": ("January", r"Germany (\$420,000)"),
+    "2021-02": ("February", r"Norway (\$610,000)"),
+    "2021-03": ("March", r"India (\$500,000)"),
+    "2021-04": ("April", r"Qatar (\$275,000)"),
+}
+BOILERPLATE = "The Office provides most of its capacity-building support to Member States through the UN Counter"
+
+
+def write_monthly_corpus(folder: Path) -> Path:
+    """The seed bulletin and its copies under the other months of MONTHLY, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    seed = SEED.read_text(encoding="utf-8")
+    for period, (month, donor) in MONTHLY.items():
+        text = seed.replace(MONTHLY["2021-03"][1], donor).replace("March", month)
+        (folder / f"unoct-highlights-{period}.md").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def monthly_qa(config, tmp_path_factory) -> BulletinQA:
+    """The service over five monthly bulletins (MONTHLY), indexed in its own data folder."""
+    root = tmp_path_factory.mktemp("monthly")
+    service = BulletinQA.from_config(
+        replace(config, data_dir=root / "data", corpus_dirs=(write_monthly_corpus(root / "corpus"),))
+    )
+    service.index()
+    return service
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium driven by Playwright, for the widget's and the admin page's tests."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (see .ci/run)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        yield browser
+        browser.close()
+
+
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def assert_accessible(page, within: str | None = "bqa-widget") -> None:
+    """axe-core (shipped in the PyPI package axe-playwright-python) finds no WCAG 2.1 A/AA violation, contrast
+    included, in `within`, or in the whole page."""
+    import axe_playwright_python
+
+    page.evaluate(Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text())
+    violations = page.evaluate(
+        """async ([within, tags]) => {
+             const found = await axe.run(within ? {include: [[within]]} : document,
+                                         {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+             return found.violations.map(v => `${v.id}: ` + v.nodes.map(n => n.target.join(" > ")).join(", "));
+           }""",
+        [within, WCAG],
+    )
+    assert violations == []
 
 
 STORES = ["embedded", "chroma-server"]

@@ -11,7 +11,8 @@ One test (or a few) per fault, by the issue's numbers; each failed before its fi
 8. slow clients trickling requests into `bqa serve --workers 2`: every thread held, /healthz timed out;
 9. invented HTTP methods: a new metrics series each;
 10. Host and X-Forwarded-Host: granted CORS to any origin that named itself there;
-11. leftovers of a kill -9 mid-upload: `.uploading` files, a half-built generation, expired conversations;
+11. leftovers of a kill -9 mid-upload: a half-built generation, expired conversations (and the `.uploading` files
+    a bqa from before the registry of bulletins left);
 12. a 413 naming the wrong limit, a chunked JSON upload over the limit as 400, periods with a newline or
     full-width digits.
 
@@ -45,9 +46,10 @@ from flask import Request
 from flask.testing import EnvironBuilder
 
 from index.parse import parse
+from index.store import sentence_collection
 from service.app import create_app
 from service.config import PROJECT_ROOT
-from service.history import History
+from service.db.sqlite import SQLiteDatabase
 from service.pipeline import BulletinQA
 from tests.conftest import free_port, page_tree_bomb
 
@@ -60,6 +62,7 @@ APRIL = """# UNOCT Highlights April 2021
 
 In April, UNOCT received a contribution from Japan (US$250,000) in support of the Cybersecurity Programme.
 """
+SERVED_COLLECTIONS = 3  # of an index served and not being rebuilt: bqa-state, a generation's chunks and sentences
 PATIENCE = 60  # seconds an HTTP call may take before it counts as hung; generous for a loaded 2-core machine
 START_PATIENCE = 240  # seconds `bqa serve` may take to index and load the model
 
@@ -98,6 +101,12 @@ def check_error(response, status: int, code: str | None = None) -> dict:
 
 def files_under(*folders: Path) -> list[str]:
     return sorted(str(p) for folder in folders if folder.exists() for p in folder.rglob("*") if p.is_file())
+
+
+def registered(data_dir: Path) -> dict[str, str]:
+    """Bulletin id -> original file name in the registry (read from SQLite: safe beside a live server)."""
+    with sqlite3.connect(f"file:{data_dir / 'bqa.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
+        return dict(db.execute("SELECT id, name FROM bulletins WHERE NOT removed"))
 
 
 # --- a real server in a subprocess ------------------------------------------------------------------------------
@@ -253,7 +262,6 @@ def fill(disk: Path, leave_bytes: int) -> Path:
 
 def test_a_full_disk_gives_507_changes_nothing_and_never_wedges_the_service(small_disk, serve):
     data_dir = small_disk / "data"
-    uploads = data_dir / "bulletins"
     reserve = 4 << 20
     server = serve({"BQA_DATA_DIR": data_dir, "BQA_CORPUS": PROJECT_ROOT / "corpus",
                     "BQA_DISK_RESERVE_BYTES": reserve, "BQA_MAX_UPLOAD_BYTES": 10 << 20})
@@ -264,12 +272,12 @@ def test_a_full_disk_gives_507_changes_nothing_and_never_wedges_the_service(smal
     refused = requests.post(server.url + "/api/v1/bulletins", json={"name": "big-2021-04.md", "text": lighthouse(600)},
                             headers=AUTH, timeout=PATIENCE)
     assert refused.status_code == 507 and refused.json()["error"]["code"] == "insufficient_storage", refused.text
-    assert files_under(uploads) == []
+    assert registered(data_dir) == {SEED: f"{SEED}.md"}
     filler.unlink()
 
     # The disk fills while a publish is being embedded: Chroma fails mid-write.
     publishing = publish_in_background(server.url, "big-2021-04.md", lighthouse(1200))
-    wait_for(lambda: len(chroma_collections(data_dir)) > 2 or not publishing["thread"].is_alive(),
+    wait_for(lambda: len(chroma_collections(data_dir)) > SERVED_COLLECTIONS or not publishing["thread"].is_alive(),
              "the publish to create its generation")
     filler = fill(small_disk, 64 << 10)
     publishing["thread"].join(PATIENCE * 5)
@@ -289,7 +297,7 @@ def test_a_full_disk_gives_507_changes_nothing_and_never_wedges_the_service(smal
     again = requests.post(server.url + "/api/v1/bulletins", json={"name": "april-2021.md", "text": APRIL},
                           headers=AUTH, timeout=PATIENCE)
     assert again.status_code == 507 and again.json()["error"]["code"] in ("insufficient_storage", "storage_error")
-    assert files_under(uploads) == []
+    assert registered(data_dir) == {SEED: f"{SEED}.md"}
     asked = requests.post(server.url + "/api/v1/ask", json={"question": "Who funded CT Travel?"}, timeout=PATIENCE)
     assert asked.status_code in (200, 507) and asked.headers["Content-Type"].startswith("application/json"), asked.text
     still_answering()
@@ -307,8 +315,8 @@ def test_a_full_disk_gives_507_changes_nothing_and_never_wedges_the_service(smal
 
 
 def test_a_conversation_that_cannot_be_stored_on_a_full_disk_is_a_507(small_disk, config, qa):
-    history = History(small_disk / "bqa.sqlite3", config.conversation_ttl)
-    client = create_app(config, qa=BulletinQA(config, qa.store, history)).test_client()
+    db = SQLiteDatabase(small_disk / "bqa.sqlite3", config.conversation_ttl)
+    client = create_app(config, qa=BulletinQA(config, qa.store, db)).test_client()
     assert client.post("/api/v1/ask", json={"question": "Who funded CT Travel?"}).status_code == 200
     fill(small_disk, 0)
     for question in ("Who funded CT Travel?", "When was UNOCT established?"):  # the first may still fit a page
@@ -328,7 +336,7 @@ def test_publishing_an_id_a_corpus_file_already_has_is_a_conflict(config, tmp_pa
     (corpus / "april-2021.md").write_text(APRIL, encoding="utf-8")  # added to the folder, not indexed yet
     response = app.test_client().post("/api/v1/bulletins", json={"name": "april-2021.txt", "text": APRIL}, headers=AUTH)
     assert "april-2021.md" in check_error(response, 409, "bulletin_exists")["message"]
-    assert files_under(app.extensions["bqa"].config.uploads_dir) == []
+    assert "april-2021" not in registered(app.extensions["bqa"].config.data_dir)
 
 
 def test_a_start_with_two_files_of_one_id_reports_the_conflict_and_serves_the_rest(config, tmp_path):
@@ -339,8 +347,9 @@ def test_a_start_with_two_files_of_one_id_reports_the_conflict_and_serves_the_re
     (qa.config.corpus_dirs[0] / "april-2021.md").write_text(APRIL.replace("Japan", "Norway"), encoding="utf-8")
 
     restarted = BulletinQA.from_config(qa.config)
-    report = restarted.index()
-    assert report.conflicts and "april-2021" in report.conflicts[0] and "april-2021" in report.summary()
+    change = restarted.index()
+    assert change.conflicts and "april-2021" in change.conflicts[0]
+    assert any(line.startswith("Conflict") and "april-2021" in line for line in change.lines())
     assert set(restarted.store.indexed()) == {SEED, "april-2021"}
     answer = create_app(restarted.config, qa=restarted).test_client().post(
         "/api/v1/ask", json={"question": "Who contributed to the Cybersecurity Programme?"}).get_json()
@@ -416,8 +425,7 @@ def test_markdown_with_a_raw_html_block_is_published_as_markdown_like_bqa_index_
     created = client.post("/api/v1/bulletins", json={"name": "lighthouses-2021-04.md", "text": MARKDOWN_WITH_HTML},
                           headers=AUTH)
     assert created.status_code == 201, created.get_json()
-    uploads = app.extensions["bqa"].config.uploads_dir
-    assert [p.name for p in uploads.iterdir()] == ["lighthouses-2021-04.md"]
+    assert registered(app.extensions["bqa"].config.data_dir)["lighthouses-2021-04"] == "lighthouses-2021-04.md"
     expected = parse(MARKDOWN_WITH_HTML.encode(), "lighthouses-2021-04.md")
     shown = client.get("/api/v1/bulletins/lighthouses-2021-04").get_json()
     assert [s["title"] for s in shown["sections"]] == [s.title for s in expected.sections] == ["Inspections", "Funding"]
@@ -429,7 +437,7 @@ def test_an_upload_without_a_known_suffix_is_still_sniffed(config, tmp_path):
         "/api/v1/bulletins", data={"file": (io.BytesIO(b"<html><body><h1>April 2021</h1><p>Keepers met.</p></body></html>"),
                                             "april-2021.bin")}, headers=AUTH)
     assert created.status_code == 201, created.get_json()
-    assert [p.name for p in app.extensions["bqa"].config.uploads_dir.iterdir()] == ["april-2021.html"]
+    assert registered(app.extensions["bqa"].config.data_dir)["april-2021"] == "april-2021.html"
 
 
 # --- 7. bad input that gave a 500 --------------------------------------------------------------------------------
@@ -453,7 +461,7 @@ def test_an_upload_name_too_long_for_the_filesystem_is_refused(config, tmp_path)
         check_error(response, 400, "invalid_name")
         response = client.post("/api/v1/bulletins", json={"name": name, "text": APRIL}, headers=AUTH)
         check_error(response, 400, "invalid_name")
-    assert files_under(app.extensions["bqa"].config.uploads_dir) == []
+    assert list(registered(app.extensions["bqa"].config.data_dir)) == [SEED]
 
 
 # --- 8. slow clients under gunicorn --------------------------------------------------------------------------------
@@ -565,20 +573,25 @@ def test_leftovers_of_a_kill_9_mid_upload_are_cleaned_at_the_next_start_and_peri
     rated = requests.post(server.url + "/api/v1/ask", json={"question": "When was UNOCT established?"}, timeout=PATIENCE)
     requests.post(server.url + "/api/v1/feedback", timeout=PATIENCE,
                   json={"conversation_id": rated.json()["conversation_id"], "turn": 1, "rating": "up"})
-    uploads = data_dir / "bulletins"
 
     publish_in_background(server.url, "lighthouses-2021-04.md", lighthouse(1500))
-    wait_for(lambda: len(chroma_collections(data_dir)) > 2, "the upload's generation to be created", PATIENCE * 2)
+    wait_for(lambda: len(chroma_collections(data_dir)) > SERVED_COLLECTIONS, "the upload's generation to be created",
+             PATIENCE * 2)
     server.kill()
 
-    temporary = [p.name for p in uploads.iterdir()]
-    assert temporary and all(name.endswith(".uploading") for name in temporary), temporary
-    half_built = set(chroma_collections(data_dir)) - {served, "bqa-state"}
+    half_built = set(chroma_collections(data_dir)) - {served, sentence_collection(served), "bqa-state"}
     assert half_built, chroma_collections(data_dir)
+    assert registered(data_dir) == {SEED: f"{SEED}.md"}  # the killed publish left no half of itself in the registry
+    # as a bqa from before the registry left its upload (it wrote files there first) and a replaced corpus file
+    uploads = data_dir / "bulletins"
+    uploads.mkdir()
+    leftovers = [uploads / ".lighthouses-2021-04.md.uploading", corpus / f".{SEED}.md.uploading"]
+    for leftover in leftovers:
+        leftover.write_text("half a bulletin", encoding="utf-8")
     time.sleep(2.5)  # both conversations expire
 
     server = serve({**env, "BQA_CLEANUP_INTERVAL_S": 1})
-    assert list(uploads.iterdir()) == []
+    assert not any(leftover.exists() for leftover in leftovers)
     assert not half_built & set(chroma_collections(data_dir))
     with sqlite3.connect(data_dir / "bqa.sqlite3") as db:
         kept = {row[0] for row in db.execute("SELECT id FROM conversations")}
@@ -616,7 +629,7 @@ def test_a_chunked_json_upload_over_the_limit_is_413(config, tmp_path):
     del environ["CONTENT_LENGTH"]  # chunked: the limit can only be enforced while reading
     response = app.test_client().open(Request(environ))
     assert "100000 bytes" in check_error(response, 413, "payload_too_large")["message"]
-    assert files_under(app.extensions["bqa"].config.uploads_dir) == []
+    assert list(registered(app.extensions["bqa"].config.data_dir)) == [SEED]
 
 
 @pytest.mark.parametrize("period", ["2021-03\n", "２０２１-03", "2021-０3", " 2021-03", "2021-3"])

@@ -512,8 +512,8 @@ def snapshot(app) -> dict:
     """What a refused upload must leave exactly as it was."""
     qa = app.extensions["bqa"]
     config = app.config["BQA_CONFIG"]
-    corpus = qa.searcher.corpus()
-    files = sorted(str(p.relative_to(folder)) for folder in config.bulletin_dirs if folder.exists()
+    corpus = qa.corpus()
+    files = sorted(str(p.relative_to(folder)) for folder in config.corpus_dirs if folder.exists()
                    for p in folder.rglob("*"))
     return {
         "generation": qa.store.active_name(),
@@ -521,6 +521,7 @@ def snapshot(app) -> dict:
         "bulletins": sorted(b["id"] for b in app.test_client().get("/api/v1/bulletins").get_json()["bulletins"]),
         "paragraphs": sorted(corpus.paragraphs),
         "files": files,
+        "registry": {entry.id: (entry.sha256, entry.removed) for entry in qa.db.registered()},
     }
 
 

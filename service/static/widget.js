@@ -229,6 +229,10 @@
   async function streamAnswer(question, onText, signal) {
     var body = { question: question };
     if (state.conversationId) body.conversation_id = state.conversationId;
+    if (state.period) {
+      var span = state.period.split("..");
+      body.filters = { period_from: span[0], period_to: span[1] || span[0] };
+    }
     var response;
     try {
       response = await post("/api/v1/ask/stream", body, signal);
@@ -335,9 +339,17 @@
   var stopButton = iconButton("stop", "Stop", "stop");
   stopButton.hidden = true;
   form.append(label, input, sendButton, stopButton);
+  // Shown only when the bulletins cover more than one period: answers from those of the period chosen.
+  var periodRow = el("div", "periods");
+  periodRow.hidden = true;
+  var periodLabel = el("label", null, "Bulletins of");
+  periodLabel.htmlFor = "bqa-period";
+  var periodSelect = el("select");
+  periodSelect.id = "bqa-period";
+  periodRow.append(periodLabel, periodSelect);
   var fineprint = el("p", "fineprint", "Answers are quoted from the bulletins; check the sources.");
 
-  panel.append(head, scroller, announcer, form, fineprint);
+  panel.append(head, scroller, announcer, periodRow, form, fineprint);
 
   var launcher = el("button", "launcher");
   launcher.type = "button";
@@ -624,6 +636,40 @@
     suggestionList.hidden = questions.length === 0;
   }
 
+  // --- periods -------------------------------------------------------------------------------------------------
+
+  var periodsLoaded = false;
+
+  async function loadPeriods() {
+    if (periodsLoaded) return;
+    periodsLoaded = true;
+    var periods = [];
+    try {
+      var response = await fetch(API + "/api/v1/periods", { mode: "cors", credentials: "omit" });
+      if (response.ok) periods = (await response.json()).periods || [];
+    } catch (e) { /* no filter: every period is searched, as without one */ }
+    if (periods.length < 2) {
+      state.period = null;
+      return;
+    }
+    var options = [el("option", null, "All periods")];
+    options[0].value = "";
+    periods.forEach(function (period) {
+      var option = el("option", null, period.period + (period.bulletins > 1 ? " (" + period.bulletins + ")" : ""));
+      option.value = period.from === period.to ? period.from : period.from + ".." + period.to;
+      options.push(option);
+    });
+    periodSelect.replaceChildren.apply(periodSelect, options);
+    periodSelect.value = state.period || "";
+    if (periodSelect.value !== (state.period || "")) state.period = null; // that period is gone from the index
+    periodRow.hidden = false;
+  }
+
+  periodSelect.addEventListener("change", function () {
+    state.period = periodSelect.value || null;
+    save();
+  });
+
   // --- asking --------------------------------------------------------------------------------------------------
 
   var busy = false;
@@ -709,6 +755,7 @@
     state.open = open;
     save();
     if (open) {
+      loadPeriods();
       if (!state.messages.length) loadSuggestions();
       scrollToEnd();
       if (moveFocus) input.focus();
@@ -723,7 +770,9 @@
   restartButton.addEventListener("click", function () {
     if (busy) return;
     closePopover();
+    var period = state.period; // a new conversation keeps the period chosen
     state = emptyState(true);
+    state.period = period;
     save();
     renderAll();
     loadSuggestions();

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import errno
 import logging
-import sqlite3
 import sys
 
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, InternalServerError, RequestTimeout
 
 from index.store import InsufficientStorage, StorageError
+from service.db import WRITE_FAILURES, disk_full
 
 log = logging.getLogger("bqa.storage")
 FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -104,9 +104,7 @@ def handle_storage_error(e: Exception):
             507, "insufficient_storage",
             f"Not enough disk space: {e}. Nothing was changed; free some space (or lower BQA_DISK_RESERVE_BYTES).",
         )
-    full = (isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS) or (
-        isinstance(e, sqlite3.OperationalError) and getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-    )
+    full = (isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS) or disk_full(e)
     if not (full or isinstance(e, StorageError)):
         current_app.log_exception(sys.exc_info())
         return handle_internal_error(InternalServerError(original_exception=e))
@@ -117,7 +115,7 @@ def handle_storage_error(e: Exception):
 
 
 def register(app: Flask) -> None:
-    for storage_failure in (StorageError, OSError, sqlite3.OperationalError):
+    for storage_failure in (StorageError, OSError, *WRITE_FAILURES):
         app.register_error_handler(storage_failure, handle_storage_error)
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_error)

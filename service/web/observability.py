@@ -73,7 +73,7 @@ class _IndexCollector:
         self.app = app
 
     def collect(self):
-        corpus = self.app.extensions[context.EXTENSION].searcher.corpus()
+        corpus = self.app.extensions[context.EXTENSION].corpus()
         bulletins = GaugeMetricFamily("bqa_index_bulletins", "Bulletins in the served index")
         paragraphs = GaugeMetricFamily("bqa_index_paragraphs", "Paragraphs in the served index")
         bulletins.add_metric([], len(corpus.bulletins) if corpus else 0)

@@ -136,6 +136,13 @@ class RateLimiter:
             hits.append(now)
             return 0.0
 
+    def waiting(self, key: str) -> float:
+        """The seconds until `key` may hit again (0 when it may now), recording nothing."""
+        now = self.clock()
+        with self._lock:
+            hits = [t for t in self._hits.get(key, ()) if t > now - self.window]
+            return max(hits[0] + self.window - now, 0.001) if len(hits) >= self.limit else 0.0
+
     def _sweep(self, now: float) -> None:
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - self.window]:
             del self._hits[key]

@@ -17,12 +17,12 @@ UNDER_THRESHOLD = pytest.mark.xfail(strict=True, reason="right sentence, confide
 
 @pytest.fixture(scope="module")
 def qa(qa):
-    """The session's service (same index and history) with the shipped threshold, as users get it."""
+    """The session's service (same index and database) with the shipped threshold, as users get it."""
     from dataclasses import replace
 
     from service.pipeline import BulletinQA
 
-    shipped = BulletinQA(replace(qa.config, answer_threshold=None), qa.store, qa.history)
+    shipped = BulletinQA(replace(qa.config, answer_threshold=None), qa.store, qa.db)
     shipped.searcher = qa.searcher
     return shipped
 
@@ -110,7 +110,7 @@ def test_the_threshold_is_configurable(qa):
 
     from service.pipeline import BulletinQA
 
-    strict = BulletinQA(replace(qa.config, answer_threshold=1.0), qa.store, qa.history)
+    strict = BulletinQA(replace(qa.config, answer_threshold=1.0), qa.store, qa.db)
     strict.searcher = qa.searcher
     response = strict.ask("Who funded CT Travel?", url_for)
     assert response["answerable"] is False and response["answer"].startswith("The bulletins don't say")

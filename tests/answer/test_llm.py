@@ -47,9 +47,9 @@ def vcr_config(request):
 
 
 def with_llm(qa: BulletinQA, base_url: str, model: str, timeout: float = RECORDING_TIMEOUT) -> BulletinQA:
-    """The session's service (same index, same history) with an LLM configured."""
+    """The session's service (same index, same database) with an LLM configured."""
     config = replace(qa.config, llm_base_url=base_url, llm_model=model, llm_timeout=timeout)
-    service = BulletinQA(config, qa.store, qa.history)
+    service = BulletinQA(config, qa.store, qa.db)
     service.searcher = qa.searcher
     return service
 

@@ -84,7 +84,7 @@ def test_found_in_names_each_entity_once(aliases):
 
 
 def test_the_served_corpus_knows_the_seed_aliases(qa):
-    corpus = qa.searcher.corpus()
+    corpus = qa.corpus()
     known = {a.short: a.long for a in corpus.aliases.entries}
     for short, long in EXPECTED.items():
         assert known.get(short) == long

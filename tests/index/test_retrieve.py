@@ -58,7 +58,7 @@ def test_results_are_distinct_paragraphs_best_first_with_their_place(qa):
     assert len(set(ids)) == len(ids)
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
-    corpus = qa.searcher.corpus()
+    corpus = qa.corpus()
     for hit in hits:
         meta = hit.node.metadata
         assert hit.node.text == corpus.paragraphs[hit.node.node_id].text

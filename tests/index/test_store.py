@@ -124,7 +124,7 @@ def test_a_restarted_process_serves_the_same_index(store, corpus, tmp_path):
 
 def test_an_index_built_by_another_embedding_model_is_embedded_again_with_progress(corpus, tmp_path, seed_chunks):
     (corpus / "weekly-brief-2021-04.md").write_text(EXTRA, encoding="utf-8")
-    old = Store(open_client(tmp_path / "data"), tmp_path / "data" / "index.lock", embedding_model="float-minilm")
+    old = Store(open_client(tmp_path / "data"), embedding_model="float-minilm")
     built = old.sync([corpus])
     assert old.sync([corpus]).embedded == 0  # the same model sees nothing to do
 
@@ -141,7 +141,7 @@ def test_an_index_built_by_another_embedding_model_is_embedded_again_with_progre
 
 
 def test_a_publish_into_an_index_of_another_model_embeds_the_kept_bulletins_again(corpus, tmp_path):
-    old = Store(open_client(tmp_path / "data"), tmp_path / "data" / "index.lock", embedding_model="float-minilm")
+    old = Store(open_client(tmp_path / "data"), embedding_model="float-minilm")
     old.sync([corpus])
     store = Store.open(tmp_path / "data")
     extra = parse(EXTRA.encode(), f"{EXTRA_ID}.md")
@@ -220,23 +220,32 @@ def test_adding_a_bulletin_embeds_only_it_and_removing_it_drops_it(store, corpus
     assert not any("harbour pilots" in text for text in texts(store))
 
 
-def test_a_file_that_fails_to_parse_changes_nothing(store, corpus):
-    first = store.sync([corpus])
-    count = store.active().count()
+def test_a_file_that_fails_to_parse_is_reported_and_the_others_are_indexed(store, corpus):
+    store.sync([corpus])
     (corpus / "broken.md").write_bytes(b"Caf\xe9 au lait was served to the delegates.\n")
-    path = corpus / SEED_NAME  # an edit in the same run is not applied either: the run is all or nothing
+    path = corpus / SEED_NAME  # an edit in the same run is applied all the same
     path.write_text(path.read_text(encoding="utf-8").replace("India (\\$500,000)", "Japan (\\$750,000)"),
                     encoding="utf-8")
+    (corpus / f"{EXTRA_ID}.md").write_text(EXTRA, encoding="utf-8")
 
-    with pytest.raises(ParseError) as caught:
-        store.sync([corpus])
-    assert "broken.md" in str(caught.value) and "not UTF-8" in str(caught.value)
-    assert store.active_name() == first.generation
-    assert store.active().count() == count
-    assert "India ($500,000)" in "\n".join(texts(store))
+    report = store.sync([corpus])
+    assert len(report.failed) == 1 and "broken.md" in report.failed[0] and "not UTF-8" in report.failed[0]
+    assert report.updated == [SEED_ID] and report.added == [EXTRA_ID] and "1 failed" in report.summary()
+    assert set(store.indexed()) == {SEED_ID, EXTRA_ID}
+    assert "Japan ($750,000)" in "\n".join(texts(store))
+    assert_consistent(store)
 
-    (corpus / "broken.md").unlink()
-    assert store.sync([corpus]).updated == [SEED_ID]
+    (corpus / "broken.md").write_text("# Mended, April 2021\n\nCafé au lait was served.\n", encoding="utf-8")
+    assert store.sync([corpus]).added == ["broken"]
+
+
+def test_a_changed_file_that_no_longer_parses_keeps_its_indexed_version(store, corpus):
+    (corpus / f"{EXTRA_ID}.md").write_text(EXTRA, encoding="utf-8")
+    store.sync([corpus])
+    (corpus / f"{EXTRA_ID}.md").write_bytes(b"\xff\xfe not text any more")
+    report = store.sync([corpus])
+    assert report.failed and EXTRA_ID in report.unchanged and report.removed == []
+    assert "harbour pilots" in "\n".join(texts(store))
 
 
 def test_sync_serves_one_of_two_files_with_one_bulletin_id_and_ignores_other_files(store, corpus):

@@ -20,6 +20,7 @@ from markupsafe import escape
 
 from tests.conftest import STORES, on_both_stores
 from service.app import create_app
+from service.db.sqlite import SQLiteDatabase
 from service.web.errors import APIError
 from service.pipeline import BulletinQA
 
@@ -157,9 +158,9 @@ def test_unknown_conversation_is_404(client):
 
 def test_expired_conversation_is_404(config, qa, tmp_path):
     """A conversation idle for longer than the TTL is gone, for asking and for reading back."""
-    expiring = BulletinQA(config, qa.store, type(qa.history)(tmp_path / "history.sqlite3", ttl_seconds=-1))
+    expiring = BulletinQA(config, qa.store, SQLiteDatabase(tmp_path / "history.sqlite3", ttl_seconds=-1))
     client = create_app(config, qa=expiring).test_client()
-    conversation_id = expiring.history.start()
+    conversation_id = expiring.db.start_conversation()
     assert_error(ask(client, question=CT_TRAVEL, conversation_id=conversation_id), 404, "conversation_not_found")
     assert_error(client.get(f"/api/v1/conversations/{conversation_id}"), 404, "conversation_not_found")
 
@@ -360,7 +361,7 @@ def test_bulletin_list(client, spec, qa):
     assert response.status_code == 200
     data = response.get_json()
     conforms(spec, "BulletinList", data)
-    corpus = qa.searcher.corpus()
+    corpus = qa.corpus()
     assert [b["id"] for b in data["bulletins"]] == list(corpus.bulletins)
     entry = data["bulletins"][0]
     assert entry["id"] == BULLETIN
@@ -376,7 +377,7 @@ def test_bulletin_detail(client, spec, qa):
     assert response.status_code == 200
     data = response.get_json()
     conforms(spec, "Bulletin", data)
-    corpus = qa.searcher.corpus()
+    corpus = qa.corpus()
     assert (data["id"], data["period"]) == (BULLETIN, "March 2021")
     assert data["url"] == f"http://localhost/bulletins/{BULLETIN}"
     assert [s["title"] for s in data["sections"]] == [title for title, _ in corpus.bulletins[BULLETIN]["sections"]]

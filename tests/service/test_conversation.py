@@ -14,7 +14,7 @@ import requests
 from werkzeug.serving import make_server
 
 from service.app import create_app
-from service.history import History
+from service.db.sqlite import SQLiteDatabase
 from service.pipeline import BulletinQA
 
 
@@ -110,7 +110,7 @@ def test_history_is_stored_and_survives_a_restart(config, client):
 
 def test_conversations_expire(config, qa):
     short = replace(config, conversation_ttl=1)
-    expiring = BulletinQA(short, qa.store, History(short.data_dir / "expiry.sqlite3", short.conversation_ttl))
+    expiring = BulletinQA(short, qa.store, SQLiteDatabase(short.data_dir / "expiry.sqlite3", short.conversation_ttl))
     client = create_app(short, qa=expiring).test_client()
     conversation_id = ask(client, "Who supported CT Travel in March?")["conversation_id"]
     time.sleep(1.2)
@@ -120,22 +120,28 @@ def test_conversations_expire(config, qa):
     assert client.get(f"/api/v1/conversations/{conversation_id}").status_code == 404
 
 
-def test_expired_conversations_are_purged_unless_rated(config, qa):
-    history = History(config.data_dir / "purge.sqlite3", ttl_seconds=3600)
-    client = create_app(config, qa=BulletinQA(config, qa.store, history)).test_client()
+def test_expired_conversations_are_purged_unless_rated_and_their_gap_questions_kept(config, qa):
+    db = SQLiteDatabase(config.data_dir / "purge.sqlite3", ttl_seconds=3600)
+    client = create_app(config, qa=BulletinQA(config, qa.store, db)).test_client()
     forgotten = ask(client, "Who funded CT Travel?")["conversation_id"]
+    unanswered = ask(client, "What is the boiling point of mercury?")
+    assert not unanswered["answerable"]
     rated = ask(client, "When was UNOCT established?")["conversation_id"]
     assert client.post("/api/v1/feedback", json={"conversation_id": rated, "turn": 1, "rating": "down"}).status_code == 201
     live = ask(client, "Who funded CT Travel?")["conversation_id"]
-    with sqlite3.connect(history.path) as db:  # two of them were last used two hours ago
-        db.execute("UPDATE conversations SET updated = updated - 7200 WHERE id IN (?, ?)", (forgotten, rated))
-    assert history.purge_expired() == 1
+    expired = (forgotten, unanswered["conversation_id"], rated)
+    gaps = db.gap_questions(0, 100)
+    assert {"What is the boiling point of mercury?", "When was UNOCT established?"} <= {g.question for g in gaps}
+    with sqlite3.connect(db.path) as raw:  # three of them were last used two hours ago
+        raw.execute("UPDATE conversations SET updated = updated - 7200 WHERE id IN (?, ?, ?)", expired)
+    assert db.purge_expired() == 2
     assert client.get(f"/api/v1/conversations/{live}").status_code == 200
-    with sqlite3.connect(history.path) as db:
-        kept = {row[0] for row in db.execute("SELECT id FROM conversations")}
-        assert db.execute("SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (forgotten,)).fetchone()[0] == 0
+    with sqlite3.connect(db.path) as raw:
+        kept = {row[0] for row in raw.execute("SELECT id FROM conversations")}
+        assert raw.execute("SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (forgotten,)).fetchone()[0] == 0
     assert kept == {rated, live}
-    assert history.feedback()[0]["question"] == "When was UNOCT established?"
+    assert db.feedback()[0].question == "When was UNOCT established?"
+    assert db.gap_questions(0, 100) == gaps  # the content-gap report outlives the conversations
 
 
 def test_concurrent_conversations_never_see_each_others_turns(client):
@@ -226,8 +232,8 @@ def test_stream_refuses_bad_requests_before_streaming(live_server):
 
 
 def test_a_failure_after_the_stream_started_is_an_error_event(config, qa):
-    broken = History(config.data_dir / "broken.sqlite3", config.conversation_ttl)
-    with broken._connect() as db:  # the history store loses its table: writing the turn fails mid-answer
+    broken = SQLiteDatabase(config.data_dir / "broken.sqlite3", config.conversation_ttl)
+    with broken._connect() as db:  # the database loses its table: writing the turn fails mid-answer
         db.execute("DROP TABLE turns")
     app = create_app(config, qa=BulletinQA(config, qa.store, broken))
     response = app.test_client().post("/api/v1/ask/stream", json={"question": "Who supported CT Travel in March?"})

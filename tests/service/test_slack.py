@@ -31,6 +31,7 @@ from websockets.sync.server import serve as serve_websocket
 
 from service import cli, slack
 from service.app import create_app
+from service.db.base import FeedbackQuery
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PUBLIC = "https://bqa.example.org"
@@ -284,7 +285,7 @@ def button(body: dict, action_id: str) -> dict:
 
 
 def paragraph_id(qa, needle: str) -> str:
-    corpus = qa.searcher.corpus()
+    corpus = qa.corpus()
     return next(pid for pid, node in corpus.paragraphs.items() if needle in node.text)
 
 
@@ -326,14 +327,14 @@ def test_a_mention_gets_a_placeholder_at_once_then_the_answer_in_its_place(app, 
     check_limits(reply)
 
     pid = paragraph_id(qa, "India ($500,000)")
-    ordinal = qa.searcher.corpus().paragraphs[pid].metadata["ordinal"]
+    ordinal = qa.corpus().paragraphs[pid].metadata["ordinal"]
     cited = links(reply)
     assert cited[0].startswith("[1] <") and " · " in cited[0] and f"¶{ordinal}>" in cited[0]
     url = urlsplit(cited[0][len("[1] <"):].split("|")[0].replace("&amp;", "&"))
     assert f"{url.scheme}://{url.netloc}{url.path}" == f"{PUBLIC}/bulletins/unoct-highlights-2021-03"
     assert url.fragment == pid
     start, end = map(int, parse_qs(url.query)["hl"][0].removeprefix(f"{pid}:").split("-"))
-    assert qa.searcher.corpus().paragraphs[pid].text[start:end].startswith("from India ($500,000)")  # the span
+    assert qa.corpus().paragraphs[pid].text[start:end].startswith("from India ($500,000)")  # the span
     assert button(reply, "bqa_feedback_up")["value"] == button(reply, "bqa_feedback_down")["value"]
 
 
@@ -358,7 +359,7 @@ def test_follow_up_mention_in_the_thread_continues_the_conversation(client, fake
 
     conversation_id, _, turn = button(reply, "bqa_feedback_up")["value"].rpartition(":")
     assert button(opening, "bqa_feedback_up")["value"] == f"{conversation_id}:1" and turn == "2"
-    turns = qa.history.turns(conversation_id)
+    turns = qa.db.turns(conversation_id)
     assert [t["question"] for t in turns] == ["who supported CT Travel in March?", "how much did they give?"]  # mention stripped
     assert "India" in turns[1]["resolved_question"]
 
@@ -395,7 +396,7 @@ def test_the_asker_continues_a_thread_without_mentioning_the_bot(app, client, fa
     reply = fake_slack.answers(2)[1]
     assert reply["thread_ts"] == first["ts"] and "$500,000" in answer_text(reply)
     conversation_id = button(reply, "bqa_feedback_up")["value"].rpartition(":")[0]
-    assert [t["question"] for t in qa.history.turns(conversation_id)][-1] == "how much did they give?"
+    assert [t["question"] for t in qa.db.turns(conversation_id)][-1] == "how much did they give?"
 
 
 def test_other_peoples_chatter_in_the_thread_is_left_alone_unless_they_mention_the_bot(app, client, fake_slack):
@@ -592,22 +593,22 @@ def test_feedback_button_is_stored(client, fake_slack, qa):
     clicked = post_form(client, "/slack/interactions",
                         {"payload": json.dumps(block_actions("bqa_feedback_down", value, response_url))})
     assert clicked.status_code == 200
-    newest = qa.history.feedback(limit=1)[0]  # stored before the click is acknowledged
-    assert f"{newest['conversation_id']}:{newest['turn']}" == value
-    assert (newest["rating"], newest["source"]) == ("down", "slack")
-    assert newest["question"] == "who supported CT Travel in March?"
+    newest = qa.db.feedback(FeedbackQuery(limit=1))[0]  # stored before the click is acknowledged
+    assert f"{newest.conversation_id}:{newest.turn}" == value
+    assert (newest.rating, newest.source) == ("down", "slack")
+    assert newest.question == "who supported CT Travel in March?"
     thanks = fake_slack.wait_for("/actions/feedback-1")[0]
     assert thanks["response_type"] == "ephemeral" and thanks["replace_original"] is False
 
 
 def test_feedback_on_an_unknown_answer_stores_nothing(client, fake_slack, qa):
-    before = qa.history.feedback(limit=1)
+    before = qa.db.feedback(FeedbackQuery(limit=1))
     response_url = f"{fake_slack.url}/actions/feedback-2"
     clicked = post_form(client, "/slack/interactions",
                         {"payload": json.dumps(block_actions("bqa_feedback_up", "nope:1", response_url))})
     assert clicked.status_code == 200
     assert "too old" in fake_slack.wait_for("/actions/feedback-2")[0]["text"]
-    assert qa.history.feedback(limit=1) == before
+    assert qa.db.feedback(FeedbackQuery(limit=1)) == before
 
 
 def test_slash_command_answers_privately_and_shares_on_request(app, client, fake_slack, qa):

@@ -23,7 +23,7 @@ BULLETIN = "unoct-highlights-2021-03"
 def test_healthz_reports_the_served_index(client, qa):
     response = client.get("/healthz")
     assert response.status_code == 200
-    corpus = qa.searcher.corpus()
+    corpus = qa.corpus()
     assert response.get_json() == {
         "status": "ok",
         "index": {"generation": qa.store.active_name(), "bulletins": 1, "paragraphs": len(corpus.paragraphs)},
@@ -54,7 +54,7 @@ def test_source_view_shows_every_section_and_paragraph(client, qa):
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
-    corpus = qa.searcher.corpus()
+    corpus = qa.corpus()
     bulletin = corpus.bulletins[BULLETIN]
     assert f"<h1>{escape(bulletin['title'])}</h1>" in html
     assert "March 2021" in html
@@ -121,7 +121,7 @@ def test_home_lists_bulletins_and_embeds_the_widget_as_a_site_would(client, qa):
     response = client.get("/")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    title = qa.searcher.corpus().bulletins[BULLETIN]["title"]
+    title = qa.corpus().bulletins[BULLETIN]["title"]
     assert f'<a href="/bulletins/{BULLETIN}">{escape(title)}</a>' in html
     tag = '<script src="http://localhost/widget.js" data-bqa-api="http://localhost" data-title="Ask the bulletins" defer></script>'
     assert tag in html  # run, with the absolute URLs another site uses

@@ -21,20 +21,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import axe_playwright_python
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from service.app import create_app
+from service.db.base import FeedbackQuery
 from service.widget import bundle
+from tests.conftest import assert_accessible
 
-CHROMIUM = Path("/usr/bin/chromium")
 
 ANSWER_TIMEOUT = 90_000  # ms: the first question of a session also warms the embedding model up
 HIGHLIGHT = {"light": "rgb(255, 244, 194)", "dark": "rgb(90, 71, 0)"}  # --highlight in style.css: the quote
-AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text()
-WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 LOOKS = [pytest.param(size, theme, id=f"{size}-{theme}") for size in VIEWPORTS for theme in ("light", "dark")]
 
@@ -107,18 +105,6 @@ def site_and_app(config, qa, **settings):
 def servers(config, qa):
     with site_and_app(config, qa) as urls:
         yield urls
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (see .ci/run)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()
@@ -250,20 +236,6 @@ def looking(browser, site: str, size: str, theme: str):
         yield page
     finally:
         context.close()
-
-
-def assert_accessible(page, within: str | None = "bqa-widget") -> None:
-    """axe-core finds no WCAG 2.1 A/AA violation (contrast included) in `within`, or in the whole page."""
-    page.evaluate(AXE)
-    violations = page.evaluate(
-        """async ([within, tags]) => {
-             const found = await axe.run(within ? {include: [[within]]} : document,
-                                         {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
-             return found.violations.map(v => `${v.id}: ` + v.nodes.map(n => n.target.join(" > ")).join(", "));
-           }""",
-        [within, WCAG],
-    )
-    assert violations == []
 
 
 def box_inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:
@@ -517,8 +489,8 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
     conversation_id = page.evaluate(
         "() => JSON.parse(Object.values(sessionStorage).find(v => v.includes('conversationId'))).conversationId"
     )
-    newest = qa.history.feedback(1)[0]
-    assert (newest["conversation_id"], newest["turn"], newest["rating"], newest["source"]) == (conversation_id, 1, "up", "widget")
+    newest = qa.db.feedback(FeedbackQuery(limit=1))[0]
+    assert (newest.conversation_id, newest.turn, newest.rating, newest.source) == (conversation_id, 1, "up", "widget")
 
     follow_up = widget.ask("How much did they give?")
     expect(follow_up.locator(".bubble")).to_contain_text("$500,000")
@@ -533,7 +505,7 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
     )
     third = widget.ask("Who funded the Gender and Identities Platform?")  # the same conversation continues
     expect(third.locator(".bubble")).to_contain_text("Canada")
-    assert [t["question"] for t in qa.history.turns(conversation_id)][-1].startswith("Who funded the Gender")
+    assert [t["question"] for t in qa.db.turns(conversation_id)][-1].startswith("Who funded the Gender")
 
     widget.root.get_by_role("button", name="New conversation").click()
     expect(widget.messages).to_have_count(0)
@@ -643,3 +615,35 @@ def test_the_rate_limit_is_explained(config, qa, page):
         widget.input.press("Enter")
         refused = widget.root.locator(".msg.bot.error")
         expect(refused).to_have_text(re.compile(r"Too many questions at once\. Try again in \d+ s\."))
+
+
+def test_one_period_indexed_offers_no_period_filter(servers, page):
+    widget = open_site(page, servers[1])
+    widget.open()
+    expect(widget.root.locator(".suggestions button").first).to_be_visible()  # the intro has loaded
+    expect(widget.root.get_by_label("Bulletins of")).to_be_hidden()
+
+
+def test_several_periods_offer_a_period_filter_that_narrows_the_answers(config, monthly_qa, browser, tmp_path):
+    with site_and_app(config, monthly_qa) as (_, site, _other), looking(browser, site, "phone", "light") as page:
+        widget = open_site(page, site)
+        widget.open()
+        periods = widget.root.get_by_label("Bulletins of")
+        expect(periods).to_be_visible()
+        expect(periods.locator("option")).to_have_text(
+            ["All periods", "April 2021", "March 2021", "February 2021", "January 2021", "December 2020"])
+        periods.select_option(label="January 2021")
+        answer = widget.ask("Who funded CT Travel?")
+        expect(answer.locator(".bubble")).to_contain_text("Germany")
+        expect(answer.locator(".chip").first).to_contain_text("January 2021")  # citations show their period
+        assert_accessible(page)
+        page.screenshot(path=tmp_path / "widget-period-filter.png")
+
+        page.reload()  # the choice is kept with the conversation
+        widget = Widget(page)
+        expect(widget.panel).to_be_visible()
+        expect(widget.root.get_by_label("Bulletins of")).to_have_value("2021-01")
+        periods = widget.root.get_by_label("Bulletins of")
+        periods.select_option(label="All periods")
+        answer = widget.ask("Who funded CT Travel in the latest bulletin?")
+        expect(answer.locator(".bubble")).to_contain_text("Qatar")

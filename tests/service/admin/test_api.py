@@ -4,15 +4,11 @@ nothing. Each test gets its own data folder and corpus copy, because these tests
 from __future__ import annotations
 
 import io
-import shutil
-from dataclasses import replace
 
 import pytest
 from fpdf import FPDF
 
-from service.app import create_app
-from service.config import PROJECT_ROOT
-from service.pipeline import BulletinQA
+from tests.conftest import private_app
 
 TOKEN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,13 +23,7 @@ APRIL_REVISED = APRIL.replace("Japan (US$250,000)", "Norway (US$310,000)")
 
 @pytest.fixture()
 def app(config, qa, tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    private = replace(config, data_dir=tmp_path / "data", corpus_dirs=(corpus,), admin_token=TOKEN,
-                      max_upload_bytes=200_000)
-    service = BulletinQA.from_config(private)
-    service.index()
-    return create_app(private, qa=service)
+    return private_app(config, tmp_path, admin_token=TOKEN, max_upload_bytes=200_000)
 
 
 def ask(client, question):
@@ -85,8 +75,8 @@ def test_published_bulletins_survive_a_restart_sync(app):
     client = app.test_client()
     client.post("/api/v1/bulletins", json={"name": "april-2021.md", "text": APRIL}, headers=AUTH)
     qa = app.extensions["bqa"]
-    report = qa.index()  # what `bqa serve` does on start: corpus folders and published bulletins
-    assert report.removed == [] and "april-2021" in report.unchanged
+    change = qa.index()  # what `bqa serve` does on start: corpus folders and published bulletins
+    assert change.index.removed == [] and "april-2021" in change.index.unchanged
 
 
 def test_a_pdf_upload_is_sniffed_and_indexed(app):
@@ -114,14 +104,14 @@ def test_a_pdf_upload_is_sniffed_and_indexed(app):
 )
 def test_a_failed_upload_changes_nothing(app, kwargs, status, code):
     client = app.test_client()
-    store = app.extensions["bqa"].store
-    generation, files = store.active_name(), sorted(p.name for p in app.config["BQA_CONFIG"].uploads_dir.glob("*"))
+    qa = app.extensions["bqa"]
+    generation, registry = qa.store.active_name(), qa.db.registered()
     kwargs.setdefault("headers", AUTH)
     response = client.post("/api/v1/bulletins", **kwargs)
     assert response.status_code == status
     assert response.get_json()["error"]["code"] == code
-    assert store.active_name() == generation
-    assert sorted(p.name for p in app.config["BQA_CONFIG"].uploads_dir.glob("*")) == files
+    assert qa.store.active_name() == generation
+    assert qa.db.registered() == registry
 
 
 def test_a_pdf_without_text_is_refused_with_the_reason(app):
@@ -138,3 +128,28 @@ def test_replace_and_delete_unknown_bulletins_are_404(app):
     client = app.test_client()
     assert client.put("/api/v1/bulletins/nope", json={"text": APRIL}, headers=AUTH).status_code == 404
     assert client.delete("/api/v1/bulletins/nope", headers=AUTH).status_code == 404
+
+
+def test_publishing_an_id_a_corpus_file_waits_with_is_a_conflict(app):
+    corpus = app.config["BQA_CONFIG"].corpus_dirs[0]
+    (corpus / "unoct-highlights-2021-04.md").write_text(APRIL, encoding="utf-8")  # not indexed yet
+    response = app.test_client().post(
+        "/api/v1/bulletins", json={"name": "unoct-highlights-2021-04.md", "text": APRIL}, headers=AUTH
+    )
+    assert response.status_code == 409 and "unoct-highlights-2021-04.md" in response.get_json()["error"]["message"]
+
+
+def test_a_corpus_bulletin_replaced_or_deleted_over_the_api_stays_so_after_a_refresh(app):
+    client = app.test_client()
+    qa = app.extensions["bqa"]
+    seed = "unoct-highlights-2021-03"
+    replaced = client.put(f"/api/v1/bulletins/{seed}", json={"text": APRIL}, headers=AUTH)
+    assert replaced.status_code == 200
+    change = qa.index()  # the corpus file is still there: reported, not served again
+    assert any(seed in conflict for conflict in change.conflicts)
+    assert "Japan (US$250,000)" in str(client.get(f"/api/v1/bulletins/{seed}").get_json()["sections"])
+    assert client.get(f"/api/v1/bulletins/{seed}/original", headers=AUTH).data == APRIL.encode()
+
+    assert client.delete(f"/api/v1/bulletins/{seed}", headers=AUTH).status_code == 200
+    assert qa.index().index.added == []  # deleted on purpose: its file does not bring it back
+    assert client.get("/api/v1/bulletins").get_json()["bulletins"] == []

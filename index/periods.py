@@ -1,0 +1,219 @@
+"""The period a question names ("in March 2021", "last month", "in the latest bulletin") as a range of months.
+
+Bulletins are monthly, so "what happened in March 2021?" is a question about the bulletins of March 2021, and the
+answer should come from them rather than from whichever month's paragraph happens to rank first. This is a small
+general reader of dates and relative periods, not a list of phrasings: month names (full or abbreviated) with or
+without a year, numeric months (2021-03, 03/2021), years, quarters, ranges (January to March 2021, Jan-Mar 2021),
+"N months ago", "the last N months", this/last month and year, and the latest or previous bulletin.
+
+Relative periods are read against the newest period indexed, never the clock: an archive of 2021 bulletins read in
+2025 still answers "last month" from its newest bulletin. A monthly bulletin is read in the month after the one it
+covers, so "now" is the month after the newest period: "last month" is the newest period, "two months ago" the one
+before it, "this month" (which no bulletin covers yet) the newest. A month without a year is the latest such month
+not after the newest period. A month name alone narrows only after a preposition ("in may", "during March"), since
+"may" and "march" are also common words.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTHS["sept"] = 9
+_MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_YEAR = r"((?:19|20)\d{2})"
+_NUMBERS = {word: n for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_COUNT = r"(\d{1,2}|" + "|".join(_NUMBERS) + r")"
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": 4}
+_PREPOSITION = r"(?:in|during|for|of|from|since|throughout|over|about|on|by)"
+_BULLETIN = r"(?:bulletins?|issues?|editions?|newsletters?|reports?|updates?|highlights|numbers?|months?|ones?)"
+_LEAD_IN = re.compile(rf"[,;]?\s*\b{_PREPOSITION}?(?:\s+the)?\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: str  # "YYYY-MM", inclusive
+    end: str
+    phrase: str  # the words of the question that name it
+    span: tuple[int, int]  # where they stand in the question, in characters
+
+    def strip(self, question: str) -> str:
+        """The question without the words that name the period (and the "in the" before them): once the period
+        is a filter, "January" would only favour the sentences that happen to say the month. A question that
+        is nothing but its period stays as it is."""
+        start, end = self.span
+        before = _LEAD_IN.search(question[:start])
+        if before:
+            start = before.start()
+        rest = re.sub(r"\s+([?.!,;:])", r"\1", f"{question[:start]} {question[end:]}")
+        rest = re.sub(r"([,;:])[,;:]+", r"\1", re.sub(r"\s{2,}", " ", rest)).strip(" ,;:")
+        return rest if _find(r"\w{3}", rest) else question
+
+
+def month_index(text: str) -> int:
+    """ "2021-03" -> 24255 (months since year 0), so months can be counted and compared."""
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def month_text(index: int) -> str:
+    year, month = divmod(index, 12)
+    return f"{year:04d}-{month + 1:02d}"
+
+
+def _find(pattern: str, text: str) -> re.Match | None:
+    return re.search(pattern, text, re.I)
+
+
+def _month_of(token: str) -> int:
+    return _MONTHS[token.lower().rstrip(".")]
+
+
+def find_period(question: str, indexed: Iterable[tuple[str, str]]) -> Period | None:
+    """The period `question` names, resolved against the (start, end) "YYYY-MM" periods of the indexed bulletins,
+    or None when it names none, when none of the bulletins falls in it (the words may then be about events a
+    bulletin of another month reports) or when all of them do: nothing would be narrowed."""
+    spans = sorted({(month_index(s), month_index(e)) for s, e in indexed if s and e})
+    if not spans:
+        return None
+    newest = max(end for _, end in spans)
+    found = _read(question, newest, spans)
+    if found is None:
+        return None
+    start, end, match = found
+    end = min(end, newest)  # "this year", "since 2020": up to the newest bulletin
+    if start > end or not any(s <= end and e >= start for s, e in spans):
+        return None
+    if all(start <= s and e <= end for s, e in spans):  # every bulletin is of that period: nothing to narrow
+        return None
+    return Period(month_text(start), month_text(end), match.group(0).strip(), match.span())
+
+
+def _read(question: str, newest: int, spans: list[tuple[int, int]]) -> tuple[int, int, str] | None:
+    text = question
+    now = newest + 1  # the month the newest bulletin is read in
+    for reader in (_ranges, _quarter, _month_year, _numeric, _relative, _bulletin, _year, _month_alone):
+        found = reader(text, now, newest, spans)
+        if found is not None:
+            return found
+    return None
+
+
+def _latest(month: int, newest: int) -> int:
+    """The latest `month` (1-12) not after `newest`."""
+    year, current = divmod(newest, 12)
+    return (year if month - 1 <= current else year - 1) * 12 + month - 1
+
+
+def _ranges(text, now, newest, spans):
+    """ "from January to March 2021", "between jan and mar 2021", "Jan-Mar 2021", "since January", "since 2020"."""
+    m = _find(rf"\b(?:from|between)?\s*{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|and|until|through|till)\s*{_MONTH}\s*{_YEAR}\b",
+                  text)
+    if m:
+        end = int(m.group(4)) * 12 + _month_of(m.group(3)) - 1
+        start_year = int(m.group(2)) if m.group(2) else (end // 12 if _month_of(m.group(1)) <= _month_of(m.group(3))
+                                                          else end // 12 - 1)
+        start = start_year * 12 + _month_of(m.group(1)) - 1
+        if start <= end:
+            return start, end, m
+    if m := _find(rf"\bsince\s+{_YEAR}\b", text):
+        return int(m.group(1)) * 12, newest, m
+    m = _find(rf"\bsince\s+{_MONTH}\s*{_YEAR}?\b", text)
+    if m:
+        month = _month_of(m.group(1))
+        start = int(m.group(2)) * 12 + month - 1 if m.group(2) else _latest(month, newest)
+        return start, newest, m
+    return None
+
+
+def _quarter(text, now, newest, spans):
+    """ "Q1 2021", "the first quarter of 2021"."""
+    m = _find(rf"\bq([1-4])\s*{_YEAR}\b", text) or _find(
+        rf"\b({'|'.join(_ORDINALS)})\s+quarter\s+(?:of\s+)?{_YEAR}\b", text)
+    if m is None:
+        return None
+    quarter = int(m.group(1)) if m.group(1).isdigit() else _ORDINALS[m.group(1)]
+    start = int(m.group(2)) * 12 + 3 * (quarter - 1)
+    return start, start + 2, m
+
+
+def _month_year(text, now, newest, spans):
+    """ "March 2021", "mar. 2021", "March of 2021"."""
+    m = _find(rf"\b{_MONTH}\s*(?:of\s+|,\s*)?{_YEAR}\b", text)
+    if m is None:
+        return None
+    month = int(m.group(2)) * 12 + _month_of(m.group(1)) - 1
+    return month, month, m
+
+
+def _numeric(text, now, newest, spans):
+    """ "2021-03", "2021/03", "03/2021"."""
+    m = _find(rf"(?<![\d/.-]){_YEAR}[-/](0?[1-9]|1[0-2])(?![\d/.-])", text)
+    if m:
+        month = int(m.group(1)) * 12 + int(m.group(2)) - 1
+        return month, month, m
+    m = _find(rf"(?<![\d/.-])(0?[1-9]|1[0-2])/{_YEAR}(?![\d/.-])", text)
+    if m:
+        month = int(m.group(2)) * 12 + int(m.group(1)) - 1
+        return month, month, m
+    return None
+
+
+def _count(token: str) -> int:
+    return int(token) if token.isdigit() else _NUMBERS[token]
+
+
+def _relative(text, now, newest, spans):
+    """this/last/previous month, N months ago, the last/past N months, this/last year."""
+    if m := _find(rf"\b{_COUNT}\s+months?\s+ago\b", text):
+        month = now - _count(m.group(1))
+        return month, month, m
+    if m := _find(rf"\b(?:last|past|previous)\s+{_COUNT}\s+months\b", text):
+        return now - _count(m.group(1)), newest, m
+    if m := _find(r"\b(?:this|current)\s+month\b", text):  # no bulletin covers it yet: the newest
+        return newest, newest, m
+    if m := _find(r"\b(?:last|past|previous)\s+month\b|\ba\s+month\s+ago\b", text):
+        return now - 1, now - 1, m
+    if m := _find(r"\b(?:this|current)\s+year\b", text):
+        return now // 12 * 12, newest, m
+    if m := _find(r"\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b", text):
+        start = (now // 12 - 1) * 12
+        return start, start + 11, m
+    return None
+
+
+def _bulletin(text, now, newest, spans):
+    """The latest bulletin ("the latest issue", "most recent", "recently"), or the one before it ("the previous
+    bulletin"): the periods of the newest and second-newest indexed bulletins."""
+    if m := _find(rf"\b(?:previous|prior|preceding|last\s+but\s+one)\s+{_BULLETIN}", text):
+        earlier = sorted({end for _, end in spans if end < newest})
+        if not earlier:
+            return None
+        start = min(s for s, e in spans if e == earlier[-1])
+        return start, earlier[-1], m
+    if m := _find(rf"\b(?:latest|newest|most\s+recent|current|last|this)\s+{_BULLETIN}|\b(?:latest|newest|"
+                      rf"most\s+recent(?:ly)?|recently|lately)\b", text):
+        start = min(s for s, e in spans if e == newest)
+        return start, newest, m
+    return None
+
+
+def _year(text, now, newest, spans):
+    """ "in 2021", "during 2020" (a bare number may be anything: a resolution, an agenda)."""
+    if m := _find(rf"\b{_PREPOSITION}\s+(?:the\s+year\s+)?{_YEAR}\b(?![-/]\d)", text):
+        start = int(m.group(1)) * 12
+        return start, start + 11, m
+    return None
+
+
+def _month_alone(text, now, newest, spans):
+    """ "in March", "during may", "for jan": the latest such month not after the newest period."""
+    if m := _find(rf"\b{_PREPOSITION}\s+(?:the\s+month\s+of\s+)?{_MONTH}(?![\w-])", text):
+        month = _latest(_month_of(m.group(1)), newest)
+        return month, month, m
+    return None

@@ -1,0 +1,77 @@
+"""Periods named in questions, read against the periods of the indexed bulletins (no index needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.periods import find_period
+
+MONTHS = [("2020-11", "2020-11"), ("2020-12", "2020-12"), ("2021-01", "2021-01"), ("2021-02", "2021-02"),
+          ("2021-03", "2021-03")]
+
+
+@pytest.mark.parametrize("question, start, end", [
+    ("What happened in March 2021?", "2021-03", "2021-03"),
+    ("what did unoct do in mar. 2021", "2021-03", "2021-03"),
+    ("highlights of january of 2021", "2021-01", "2021-01"),
+    ("anything from 2021-02?", "2021-02", "2021-02"),
+    ("what was reported for 12/2020", "2020-12", "2020-12"),
+    ("what happened in december?", "2020-12", "2020-12"),  # the latest December not after the newest period
+    ("During February, who gave money?", "2021-02", "2021-02"),
+    ("from January to March 2021, which workshops?", "2021-01", "2021-03"),
+    ("Jan-Feb 2021 events", "2021-01", "2021-02"),
+    ("between november and january 2021", "2020-11", "2021-01"),
+    ("since January", "2021-01", "2021-03"),
+    ("since 2021", "2021-01", "2021-03"),
+    ("what happened in Q1 2021", "2021-01", "2021-03"),
+    ("the first quarter of 2021", "2021-01", "2021-03"),
+    ("what happened in 2021", "2021-01", "2021-03"),
+    ("what happened last month?", "2021-03", "2021-03"),  # the newest bulletin is read the month after
+    ("and this month?", "2021-03", "2021-03"),
+    ("two months ago", "2021-02", "2021-02"),
+    ("3 months ago", "2021-01", "2021-01"),
+    ("over the past 2 months", "2021-02", "2021-03"),
+    ("who funded CT Travel in the latest bulletin?", "2021-03", "2021-03"),
+    ("what's the latest on CT Travel", "2021-03", "2021-03"),
+    ("in the most recent issue", "2021-03", "2021-03"),
+    ("and in the previous bulletin?", "2021-02", "2021-02"),
+    ("what happened last year", "2020-01", "2020-12"),
+])
+def test_a_period_the_question_names_is_found(question, start, end):
+    period = find_period(question, MONTHS)
+    assert period is not None and (period.start, period.end) == (start, end), period
+
+
+@pytest.mark.parametrize("question", [
+    "Who funded CT Travel?",
+    "Who may apply for the programme?",  # "may" the verb
+    "Which march did the delegates join?",  # "march" the noun, no preposition
+    "What is resolution 2178 about?",
+    "How many of the 2,000 participants were women?",
+    "What happened in May 2021?",  # a month no bulletin covers
+    "What happened in 2019?",
+    "What happened in june?",  # the latest June is June 2020: not covered
+])
+def test_no_period_or_one_no_bulletin_covers_narrows_nothing(question):
+    assert find_period(question, MONTHS) is None
+
+
+def test_nothing_is_narrowed_without_dated_bulletins():
+    assert find_period("What happened in March 2021?", []) is None
+    assert find_period("last month", [("", "")]) is None
+
+
+def test_a_range_covers_bulletins_of_several_months():
+    quarterly = [("2021-01", "2021-03"), ("2021-04", "2021-06")]
+    assert find_period("in the latest bulletin", quarterly) is not None
+    latest = find_period("in the latest bulletin", quarterly)
+    assert (latest.start, latest.end) == ("2021-04", "2021-06")
+    february = find_period("what happened in February 2021?", quarterly)
+    assert (february.start, february.end) == ("2021-02", "2021-02")  # the quarter's bulletin covers it
+    previous = find_period("in the previous issue", quarterly)
+    assert (previous.start, previous.end) == ("2021-01", "2021-03")
+
+
+def test_a_period_every_bulletin_is_of_narrows_nothing():
+    assert find_period("Who funded CT Travel in March?", [("2021-03", "2021-03")]) is None
+    assert find_period("what happened in 2021", [("2021-01", "2021-01"), ("2021-03", "2021-03")]) is None
