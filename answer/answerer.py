@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from llama_index.core.schema import NodeWithScore
@@ -89,13 +90,21 @@ class Answerer:
 
     def answer(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None) -> Answer:
         """Score, decide, and (when configured) let the LLM rephrase; "the bulletins don't say" is an Answer."""
+        *_, answer = self.stream(question, hits, corpus)
+        return answer
+
+    def stream(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None) -> Iterator[Answer | str]:
+        """The answer as it is written: first the extractive Answer (its confidence is the answer's, whoever writes
+        it); with an LLM, then each sentence of the model's as soon as it may be shown (answer.llm), and last the
+        Answer given, the model's or the extractive one again. Without an LLM the first Answer is also the last."""
         if corpus is None or not hits:
-            return Answer(NOTHING_INDEXED, False, 0.0)
+            yield Answer(NOTHING_INDEXED, False, 0.0)
+            return
         found = self.candidates(question, hits, corpus)
         extractive = decide(question, found, self.scorer, self.threshold, corpus)
-        if self.llm is None:
-            return extractive
-        return self.llm.answer(question, hits, corpus, extractive, self.on_topic(found))
+        yield extractive
+        if self.llm is not None:
+            yield from self.llm.stream(question, hits, corpus, extractive, self.on_topic(found))
 
     def candidates(self, question: Question, hits: list[NodeWithScore], corpus: Corpus) -> list[Candidate]:
         """The candidate sentences with their features; the question's vector is the one retrieval computed."""

@@ -8,9 +8,19 @@ every sentence it wrote; or what is left says less than the extractive answer (`
 four pillars, an amount without what it paid for). The model can therefore only make an answer better, never
 less trustworthy or less complete.
 
+The model's reply is read as it is written (llama-index's `stream_chat`), and each sentence is checked as soon as
+it is finished, so a client can show it while the model writes the next one (`LLMAnswerer.stream`). Nothing
+shown is ever taken back: checked sentences wait until those kept so far cite a passage that answers the question
+and say all that the extractive answer says. Both only grow as sentences are added, so from then on the final
+answer is exactly the sentences shown, and every later one is shown as soon as it passes. A sentence that fails is
+never shown. Usually the first sentence already qualifies, and reaches the user in about the time the model takes
+to write it.
+
 The model is reached through llama-index's OpenAI-compatible integration (`llama-index-llms-openai-like`), so a
-hosted API, vLLM, Ollama or a llama.cpp server all work. After a failed call the model is left alone for
-`COOLDOWN` seconds: a server that is down would otherwise cost every user the whole timeout before the fallback.
+hosted API, vLLM, Ollama or a llama.cpp server all work. `BQA_LLM_TIMEOUT` bounds both the wait for each piece of
+the reply and the whole reply. After a failed call the model is left alone for `COOLDOWN` seconds: a server that
+is down would otherwise cost every user the whole timeout before the fallback. A reply that breaks off keeps its
+finished sentences (their fate is decided as for a whole reply) and loses the unfinished one.
 """
 
 from __future__ import annotations
@@ -18,7 +28,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from contextlib import closing
 from dataclasses import replace
+from typing import Generator, Iterator
 
 from llama_index.core.llms import ChatMessage
 from llama_index.core.schema import NodeWithScore
@@ -29,7 +41,7 @@ from answer.completeness import omissions
 from answer.decide import citation_for
 from answer.prompts import count_message_tokens, count_tokens, render, truncate
 from answer.types import Answer, Question
-from answer.verify import MARKER, Checker, Passage, Verdict, names, numbers, refs
+from answer.verify import MARKER, Checked, Checker, Passage, Sentence, Verdict, names, numbers, refs, split
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +65,11 @@ _REFUSAL = re.compile(
     r"|\b(?:cannot|can['’]t|unable to) (?:answer|find|determine|tell)\b",
     re.I,
 )
+DECLINES = "declines to answer"
+
+
+class ModelUnavailable(Exception):
+    """The model gave no (further) reply: a timeout, a refused connection, an error status, an unreadable body."""
 
 
 class LLMAnswerer:
@@ -62,6 +79,7 @@ class LLMAnswerer:
         from llama_index.llms.openai_like import OpenAILike
 
         self.model = model
+        self.timeout_s = timeout_s
         self.llm = OpenAILike(
             model=model,
             api_base=base_url,
@@ -77,20 +95,49 @@ class LLMAnswerer:
 
     # -- the model ------------------------------------------------------------------------------------------------
 
-    def _complete(self, messages: list[ChatMessage], **kwargs) -> str | None:
-        """The model's reply, or None when it failed (logged; the caller falls back)."""
+    def _reply(self, messages: list[ChatMessage], **kwargs) -> Iterator[str]:
+        """The model's reply, piece by piece as it arrives; ModelUnavailable (logged) when it fails or takes
+        longer than the timeout, at once while the model is resting after a failure."""
         if time.monotonic() < self._resting_until:
-            return None
+            raise ModelUnavailable("resting after a failed call")
+        deadline = time.monotonic() + self.timeout_s
         try:
-            text = self.llm.chat(messages, stop=STOP, **kwargs).message.content
+            with closing(self.llm.stream_chat(messages, stop=STOP, **kwargs)) as chunks:  # closing: stop the model
+                for chunk in chunks:
+                    if chunk.delta:
+                        yield chunk.delta
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the reply took longer than {self.timeout_s} s")
         except Exception as exc:  # timeout, refused connection, 5xx, unreadable body: all mean "no answer"
             log.warning("LLM call failed, answering without it: %s: %s", type(exc).__name__, exc)
             self._resting_until = time.monotonic() + COOLDOWN
+            raise ModelUnavailable(str(exc)) from exc
+
+    def _complete(self, messages: list[ChatMessage], **kwargs) -> str | None:
+        """The model's whole reply, or None when it failed or was empty (the caller falls back)."""
+        try:
+            text = "".join(self._reply(messages, **kwargs))
+        except ModelUnavailable:
             return None
-        if not isinstance(text, str) or not text.strip():
+        if not text.strip():
             log.warning("LLM returned no text")
             return None
         return text.strip()
+
+    def _drafted(self, messages: list[ChatMessage], passages: list[Passage]) -> Iterator[Sentence]:
+        """The sentences of the model's reply as it writes them. A sentence is finished once the next one has begun
+        ("$1." may yet go on "5 million"), the last one when the reply ends; a reply that breaks off loses its
+        unfinished last sentence."""
+        text, done = "", 0
+        try:
+            for piece in self._reply(messages):
+                text += piece
+                sentences = split(text, passages)
+                yield from sentences[done:-1]
+                done = max(done, len(sentences) - 1)
+        except ModelUnavailable:
+            return
+        yield from split(text, passages)[done:]
 
     # -- follow-ups -----------------------------------------------------------------------------------------------
 
@@ -121,47 +168,47 @@ class LLMAnswerer:
 
     # -- answers --------------------------------------------------------------------------------------------------
 
-    def answer(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None, fallback: Answer,
-               on_topic: set[str]) -> Answer:
-        """The model's checked answer, or `fallback` (the extractive answer) with the number of the model's
-        sentences the check removed. `on_topic`: the paragraphs in which the scorer finds a sentence that answers
-        the question with the answerer's confidence threshold; an answer must cite one of them."""
-        answer, why = self._answer(question, hits, corpus, fallback, on_topic)
+    def stream(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None, fallback: Answer,
+               on_topic: set[str]) -> Iterator[str | Answer]:
+        """The model's checked answer as it is written: each sentence that may be shown, as soon as it may (module
+        docstring), then the Answer. That is the model's, whose text is the sentences yielded joined by spaces, or
+        else `fallback` (the extractive answer, no sentence yielded) with the number of the model's sentences the
+        checks removed. `on_topic`: the paragraphs in which the scorer finds a sentence that answers the question
+        with the answerer's confidence threshold; an answer must cite one of them."""
+        answer, why = yield from self._written(question, hits, corpus, fallback, on_topic)
         if answer.answerer != self.name:
             log.info("extractive answer given: %s", why)
-        return answer
+        yield answer
 
-    def _answer(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None, fallback: Answer,
-                on_topic: set[str]) -> tuple[Answer, str]:
+    def _written(self, question: Question, hits: list[NodeWithScore], corpus: Corpus | None, fallback: Answer,
+                 on_topic: set[str]) -> Generator[str, None, tuple[Answer, str]]:
         if corpus is None or not hits:
             return fallback, "nothing retrieved"
         asked = (f"{question.asked} (This follows the earlier question: {question.topic})" if question.topic
                  else question.asked)
         passages, messages = self._prompt(truncate(asked, QUESTION_TOKENS), hits)
-        draft = self._complete(messages)
-        if draft is None:
-            return fallback, "the model did not answer"
         topical = {p.n for p in passages if p.paragraph_id in on_topic}
-        checked = Checker(passages, corpus.aliases, asked, topical).check(draft)
-        for verdict in checked.verdicts:
-            if _REFUSAL.search(verdict.sentence.text):  # "the passages do not say" is no answer, cited or not
-                verdict.support, verdict.why = (), "declines to answer"
-            if verdict.why:
-                log.info("citation check: %r: %s", verdict.sentence.text, verdict.why)
-        kept = checked.kept
-        if not kept:
-            declined = bool(checked.verdicts) and all(v.why == "declines to answer" for v in checked.verdicts)
+        checker = Checker(passages, corpus.aliases, asked, topical)
+        by_id = {p.paragraph_id: p.n for p in passages}
+        verdicts: list[Verdict] = []
+        shown = 0  # kept sentences yielded so far
+        for sentence in self._drafted(messages, passages):
+            verdicts.append(_judged(checker, sentence))
+            kept = Checked(verdicts).kept
+            if verdicts[-1].kept and (shown or not _shortfall(question, fallback, kept, topical, corpus, by_id)):
+                yield from (_written_as(verdict, by_id) for verdict in kept[shown:])
+                shown = len(kept)
+        if not verdicts:
+            return fallback, "the model did not answer"
+        checked = Checked(verdicts)
+        if not checked.kept:
+            declined = all(v.why == DECLINES for v in checked.verdicts)
             why = "the model declined" if declined else "no sentence is backed by its passage"
             return replace(fallback, removed_sentences=checked.removed), why
-        if not _cited(kept) & topical:
-            return (replace(fallback, removed_sentences=len(checked.verdicts)),
-                    "what the passages back does not answer the question")
-        composed = self._compose(kept, {p.n: p for p in passages}, checked.removed, fallback.confidence)
-        left_out = omissions(question, fallback, composed.text, corpus)
-        if left_out:
-            return (replace(fallback, removed_sentences=len(checked.verdicts)),
-                    f"the model's answer leaves out what the extractive one says: {' | '.join(left_out)}")
-        return composed, ""
+        why = _shortfall(question, fallback, checked.kept, topical, corpus, by_id)
+        if why:
+            return replace(fallback, removed_sentences=len(checked.verdicts)), why
+        return self._compose(checked.kept, passages, by_id, checked.removed, fallback.confidence), ""
 
     def _prompt(self, question: str, hits: list[NodeWithScore]) -> tuple[list[Passage], list[ChatMessage]]:
         """The numbered passages that fit the budget (best first), and the chat that shows them."""
@@ -179,29 +226,53 @@ class LLMAnswerer:
             budget -= cost
         return passages, render("answer", passages="\n".join(blocks), question=question)
 
-    def _compose(self, kept: list[Verdict], passages: dict[int, Passage], removed: int, confidence: float) -> Answer:
-        """The kept sentences, citing the passages by the numbers the model saw, in order of first mention.
-
-        A sentence whose citations were right keeps the model's own wording and markers (a paragraph id written
-        as a marker becomes its number); one that was re-cited, or cited a passage that contributes nothing, gets
-        its markers rewritten before its final stop. The numbers are the prompt's, not renumbered from 1, so a
-        correct answer reaches the user exactly as the model wrote it."""
+    def _compose(self, kept: list[Verdict], passages: list[Passage], by_id: dict[str, int], removed: int,
+                 confidence: float) -> Answer:
+        """The kept sentences (as `_written_as` writes them), citing the passages by the numbers the model saw, in
+        order of first mention. The numbers are the prompt's, not renumbered from 1, so a correct answer reaches
+        the user exactly as the model wrote it."""
+        numbered = {p.n: p for p in passages}
         citations = {}
         for verdict in kept:
             for n in verdict.support:
-                citations.setdefault(n, citation_for(n, passages[n].hit, verdict.quotes[n]))
-        by_id = {p.paragraph_id: n for n, p in passages.items()}
-        sentences = []
-        for verdict in kept:
-            if verdict.support == verdict.sentence.cited:
-                sentences.append(MARKER.sub(lambda m: _as_numbers(m, by_id), verdict.sentence.raw))
-            else:
-                body = verdict.sentence.text
-                stop = body[-1] if body[-1] in ".!?" else ""
-                markers = "".join(f"[{n}]" for n in verdict.support)
-                sentences.append(f"{body.rstrip('.!?').rstrip()} {markers}{stop}")
-        return Answer(" ".join(sentences), True, confidence, tuple(citations.values()), answerer=self.name,
+                citations.setdefault(n, citation_for(n, numbered[n].hit, verdict.quotes[n]))
+        text = " ".join(_written_as(verdict, by_id) for verdict in kept)
+        return Answer(text, True, confidence, tuple(citations.values()), answerer=self.name,
                       removed_sentences=removed)
+
+
+def _judged(checker: Checker, sentence: Sentence) -> Verdict:
+    """The citation check's verdict, a refusal counting as no answer ("the passages do not say", cited or not)."""
+    verdict = checker.verdict(sentence)
+    if _REFUSAL.search(sentence.text):
+        verdict.support, verdict.why = (), DECLINES
+    if verdict.why:
+        log.info("citation check: %r: %s", sentence.text, verdict.why)
+    return verdict
+
+
+def _shortfall(question: Question, fallback: Answer, kept: list[Verdict], topical: set[int], corpus: Corpus,
+               by_id: dict[str, int]) -> str:
+    """Why the kept sentences may not (yet) stand for the answer, or "" when they may: they must cite a passage on
+    topic and say all that the extractive answer (`fallback`) says. Neither can be undone by adding sentences."""
+    if not _cited(kept) & topical:
+        return "what the passages back does not answer the question"
+    left_out = omissions(question, fallback, " ".join(_written_as(v, by_id) for v in kept), corpus)
+    if left_out:
+        return f"the model's answer leaves out what the extractive one says: {' | '.join(left_out)}"
+    return ""
+
+
+def _written_as(verdict: Verdict, by_id: dict[str, int]) -> str:
+    """A kept sentence as users see it. Right citations keep the model's own wording and markers (a paragraph id
+    written as a marker becomes its number); a sentence that was re-cited, or cited a passage that contributes
+    nothing, gets its markers rewritten before its final stop."""
+    if verdict.support == verdict.sentence.cited:
+        return MARKER.sub(lambda m: _as_numbers(m, by_id), verdict.sentence.raw)
+    body = verdict.sentence.text
+    stop = body[-1] if body[-1] in ".!?" else ""
+    markers = "".join(f"[{n}]" for n in verdict.support)
+    return f"{body.rstrip('.!?').rstrip()} {markers}{stop}"
 
 
 def _cited(kept: list[Verdict]) -> set[int]:

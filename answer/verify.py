@@ -38,7 +38,7 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from index.aliases import Aliases
-from index.embed import embed_texts
+from index.embed import embed_for_question
 from index.text import MONTH_NAMES, STOPWORDS, stem, terms, words
 from answer.sentences import clauses, split as sentences
 
@@ -212,11 +212,13 @@ class Checker:
     def check(self, draft: str) -> Checked:
         sentences = split(draft, list(self.passages.values()))
         self._embed([s.text for s in sentences])
-        return Checked([self._verdict(s) for s in sentences])
+        return Checked([self.verdict(s) for s in sentences])
 
     # -- the check of one sentence -------------------------------------------------------------------------------
 
-    def _verdict(self, sentence: Sentence) -> Verdict:
+    def verdict(self, sentence: Sentence) -> Verdict:
+        """One sentence judged on its own: a streamed answer is checked a sentence at a time, as it is written."""
+        self._embed([sentence.text])
         if sentence.text.rstrip().endswith(("?", ":")):
             return Verdict(sentence, why="asks or announces instead of stating")
         cited = tuple(n for n in sentence.cited if n in self.passages)
@@ -282,7 +284,7 @@ class Checker:
         mine = [s for p in self.passages.values() for s in p.spans]
         todo = list(dict.fromkeys(t for t in texts + mine if t not in self._vectors))
         if todo:
-            self._vectors.update(zip(todo, np.asarray(embed_texts(todo), dtype=np.float32)))
+            self._vectors.update(zip(todo, embed_for_question(todo)))
 
     def similarity(self, text: str, cited: tuple[int, ...]) -> tuple[float, str]:
         """The cosine of `text` with the closest span of the cited passages, and the sentence or clause of those

@@ -11,12 +11,16 @@ measures both in one run, side by side. For each, in a temporary folder:
   `bqa index` of it from nothing;
 - `bqa serve` (one process, then `--workers 2`): seconds from launch to `/healthz` answering 200, then the RSS of
   each serving process after 100 different questions over HTTP;
-- index build throughput on the six SQuAD articles of ../shared/eval/squad2 (the model already loaded), and
-  retrieval recall@1/@5 there: is the paragraph a question was written on among the top 1/5 retrieved;
+- the model's own speed on the six SQuAD articles of ../shared/eval/squad2 (their paragraphs embedded alone),
+  the index build throughput there (the model already loaded; since issue 12 a build embeds every sentence too),
+  and retrieval recall@1/@5: is the paragraph a question was written on among the top 1/5 retrieved;
 - `bqa eval` on ../shared/eval/dev.jsonl.
 
 In-process figures come from this script run by ROOT's own venv (`--worker`), so each checkout is measured with
 its own code. Traffic stays on 127.0.0.1. Progress goes to stderr, the Markdown report to stdout (and --out).
+
+Every time is given as wall time and CPU time (user + sys of the processes measured), with the 1-minute load
+average when it was taken: on a shared machine the wall time grows with everyone else's work, the CPU time much less.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import re
 import shutil
 import socket
@@ -52,12 +57,22 @@ def log(message: str) -> None:
     print(f"[runtime {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run(command: list[str], **kwargs) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.perf_counter()
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def run(command: list[str], **kwargs) -> tuple[subprocess.CompletedProcess, dict]:
+    """The finished command, and its {"wall_s", "cpu_s", "load"} (its children's CPU included)."""
+    started, cpu = time.perf_counter(), children_cpu_s()
     done = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return done, time.perf_counter() - started
+    return done, {"wall_s": time.perf_counter() - started, "cpu_s": children_cpu_s() - cpu, "load": load()}
 
 
 def folder_mb(path: Path) -> float:
@@ -81,17 +96,22 @@ def plain(text: str) -> str:
 
 
 def worker(scratch: Path) -> dict:
-    """Build the SQuAD index from nothing (model loaded first), then measure recall@1/@5 on its questions."""
-    from index.embed import embedding_model
+    """Embed the SQuAD paragraphs alone (the model's own speed), build the SQuAD index from nothing (model loaded
+    first; what it embeds besides the chunks differs between versions), then measure recall@1/@5 on its questions."""
+    from index.embed import embed_texts, embedding_model
     from service.config import Config
     from service.pipeline import BulletinQA
 
     embedding_model()
+    contexts = [context for context, _ in squad_paragraphs()]
+    started, cpu = time.perf_counter(), time.process_time()
+    embed_texts(contexts)
+    bare = {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu, "load": load()}
     config = Config.from_env(data_dir=scratch / "squad-data", corpus_dirs=(SQUAD / "corpus",))
     qa = BulletinQA.from_config(config)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = qa.index()
-    build_s = time.perf_counter() - started
+    build_s, build_cpu_s, build_load = time.perf_counter() - started, time.process_time() - cpu, load()
     corpus = qa.searcher.corpus()
     owner = {plain(node.text): pid for pid, node in corpus.paragraphs.items()}
     retriever = qa.searcher.retriever(TOP_K)
@@ -108,6 +128,7 @@ def worker(scratch: Path) -> dict:
             at5 += pid in ids[:TOP_K]
     return {
         "paragraphs": len(corpus.paragraphs), "chunks": report.chunks, "build_s": build_s,
+        "build_cpu_s": build_cpu_s, "build_load": build_load, "bare_embed": bare, "bare_texts": len(contexts),
         "questions": asked, "recall_at_1": at1 / asked, "recall_at_5": at5 / asked, "unmatched_contexts": unmatched,
     }
 
@@ -118,11 +139,12 @@ def worker(scratch: Path) -> dict:
 def install(root: Path, scratch: Path) -> tuple[Path, dict]:
     venv = scratch / "venv"
     log(f"{root}: installing into a fresh venv")
-    _, venv_s = run([sys.executable, "-m", "venv", str(venv)])
-    _, pip_s = run([str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-e", str(root)])
+    _, made = run([sys.executable, "-m", "venv", str(venv)])
+    _, pip = run([str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-e", str(root)])
     names = {line.split("==")[0].lower() for line in run([str(venv / "bin" / "pip"), "freeze"])[0].stdout.split()}
     heavy = sorted(n for n in names if n in HEAVY or n.startswith("nvidia"))
-    return venv, {"install_s": venv_s + pip_s, "venv_mb": folder_mb(venv), "heavy": heavy}
+    return venv, {"install_s": made["wall_s"] + pip["wall_s"], "install_cpu_s": made["cpu_s"] + pip["cpu_s"],
+                  "install_load": pip["load"], "venv_mb": folder_mb(venv), "heavy": heavy}
 
 
 def free_port() -> int:
@@ -156,6 +178,13 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + sys) of a process, its waited-for children and its live ones."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_s(child) for child in children(pid))
+
+
 def serve(bqa: Path, env: dict, workers: int, questions: list[str], scratch: Path) -> dict:
     """Seconds from launch to a healthy `/healthz`, then the RSS of each serving process after the questions;
     or the end of the server's log when it never became healthy."""
@@ -171,12 +200,13 @@ def serve(bqa: Path, env: dict, workers: int, questions: list[str], scratch: Pat
             if server.poll() is not None or time.perf_counter() - started > HEALTHY_TIMEOUT_S:
                 return {"failed": log_path.read_text()[-1500:]}
             time.sleep(0.05)
-        healthy_s = time.perf_counter() - started
+        healthy_s, healthy_cpu_s, healthy_load = time.perf_counter() - started, cpu_s(server.pid), load()
         for question in questions:
             if post(port, "/api/v1/ask", {"question": question}) != 200:
                 raise RuntimeError(f"/api/v1/ask failed for {question!r}")
         serving = [server.pid] if workers == 1 else children(server.pid)  # gunicorn's workers, not its arbiter
-        return {"healthy_s": healthy_s, "rss_mb": [rss_mb(pid) for pid in serving]}
+        return {"healthy_s": healthy_s, "healthy_cpu_s": healthy_cpu_s, "healthy_load": healthy_load,
+                "rss_mb": [rss_mb(pid) for pid in serving]}
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -195,9 +225,9 @@ def measure(root: Path, scratch: Path, reuse_venv: bool) -> dict:
            "BQA_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
 
     log(f"{root}: cold bqa index, cold bqa ask")
-    figures["cold_index_s"] = run([str(bqa), "index"], env=env, cwd=scratch)[1]
+    figures["cold_index"] = run([str(bqa), "index"], env=env, cwd=scratch)[1]
     asks = [run([str(bqa), "ask", QUESTION], env=env, cwd=scratch) for _ in range(COLD_ASKS)]
-    figures["cold_ask_s"] = [seconds for _, seconds in asks]
+    figures["cold_asks"] = [timing for _, timing in asks]
     figures["ask_embedded_nothing"] = all("(0 embedded)" in done.stderr for done, _ in asks)
 
     questions = [q for _, qs in squad_paragraphs() for q in qs[:1]][:SERVED_QUESTIONS]
@@ -206,7 +236,8 @@ def measure(root: Path, scratch: Path, reuse_venv: bool) -> dict:
         figures[f"serve_{workers}"] = serve(bqa, env, workers, questions, scratch)
 
     log(f"{root}: bqa eval on the dev set")
-    figures["eval"] = run([str(bqa), "eval", "--json", str(DEV_SET)], env=env, cwd=scratch)[0].stdout
+    evaluated, figures["eval_run"] = run([str(bqa), "eval", "--json", str(DEV_SET)], env=env, cwd=scratch)
+    figures["eval"] = evaluated.stdout
 
     log(f"{root}: SQuAD index build and retrieval recall")
     out = run([str(python), str(HERE), "--worker", str(scratch)], env=env, cwd=scratch)[0].stdout
@@ -217,12 +248,33 @@ def measure(root: Path, scratch: Path, reuse_venv: bool) -> dict:
 # --- report ---------------------------------------------------------------------------------------------------
 
 
+def timed(wall_s: float, cpu_s: float, load: float) -> str:
+    return f"{wall_s:.1f} s (CPU {cpu_s:.1f} s; load {load:.1f})"
+
+
 def render(labels: list[str], results: list[dict]) -> str:
     def row(name: str, cell) -> str:
         return f"| {name} | " + " | ".join(cell(r) for r in results) + " |"
 
     def served(figures: dict, show) -> str:
         return show(figures) if "failed" not in figures else f"not healthy within {HEALTHY_TIMEOUT_S} s"
+
+    def healthy(s: dict) -> str:
+        return timed(s["healthy_s"], s["healthy_cpu_s"], s["healthy_load"])
+
+    def asks(r: dict) -> str:
+        runs = sorted(r["cold_asks"], key=lambda t: t["wall_s"])
+        middle = runs[len(runs) // 2]
+        spread = f"{runs[0]['wall_s']:.1f}–{runs[-1]['wall_s']:.1f} s, CPU {min(t['cpu_s'] for t in runs):.1f}–" \
+                 f"{max(t['cpu_s'] for t in runs):.1f} s"
+        return timed(middle["wall_s"], middle["cpu_s"], middle["load"]) + f"; all {spread}" + (
+            "" if r["ask_embedded_nothing"] else ", **re-embedded**")
+
+    def build(r: dict) -> str:
+        squad = r["squad"]
+        return (f"{timed(squad['build_s'], squad['build_cpu_s'], squad['build_load'])}: "
+                f"{squad['paragraphs'] / squad['build_s']:.1f} paragraphs/s wall, "
+                f"{squad['paragraphs'] / squad['build_cpu_s']:.1f} per CPU-second ({squad['chunks']} chunks)")
 
     def evaluated(r: dict, key: str) -> str:
         value = json.loads(r["eval"])[key]
@@ -237,24 +289,24 @@ def render(labels: list[str], results: list[dict]) -> str:
     if all("install" in r for r in results):
         lines += [
             row("venv after `pip install -e .` (runtime dependencies)", lambda r: f"{r['install']['venv_mb']:,.0f} MB"),
-            row("install time, warm pip cache", lambda r: f"{r['install']['install_s']:.0f} s"),
+            row("install time, warm pip cache", lambda r: timed(
+                r["install"]["install_s"], r["install"]["install_cpu_s"], r["install"]["install_load"])),
             row("PyTorch / CUDA / scipy / sympy / onnx packages", lambda r: ", ".join(r["install"]["heavy"]) or "none"),
         ]
     lines += [
-        row("cold `bqa index` of the seed corpus (new process)", lambda r: f"{r['cold_index_s']:.1f} s"),
-        row(f"cold `bqa ask`, median of {COLD_ASKS} (min–max)", lambda r: (
-            f"{statistics.median(r['cold_ask_s']):.1f} s ({min(r['cold_ask_s']):.1f}–{max(r['cold_ask_s']):.1f})"
-            + ("" if r["ask_embedded_nothing"] else ", **re-embedded**"))),
-        row("`bqa serve` launch → healthy", lambda r: served(r["serve_1"], lambda s: f"{s['healthy_s']:.1f} s")),
+        row("cold `bqa index` of the seed corpus (new process)", lambda r: timed(**r["cold_index"])),
+        row(f"cold `bqa ask`, median of {COLD_ASKS}", asks),
+        row("`bqa serve` launch → healthy", lambda r: served(r["serve_1"], healthy)),
         row(f"RSS of `bqa serve` after {SERVED_QUESTIONS} questions",
             lambda r: served(r["serve_1"], lambda s: f"{s['rss_mb'][0]:.0f} MB")),
-        row("`bqa serve --workers 2` launch → healthy",
-            lambda r: served(r["serve_2"], lambda s: f"{s['healthy_s']:.1f} s")),
+        row("`bqa serve --workers 2` launch → healthy (CPU of all its processes)",
+            lambda r: served(r["serve_2"], healthy)),
         row(f"RSS per worker after {SERVED_QUESTIONS} questions (2 workers)",
             lambda r: served(r["serve_2"], lambda s: " / ".join(f"{x:.0f}" for x in s["rss_mb"]) + " MB")),
-        row("SQuAD index build (6 articles, model loaded)", lambda r: (
-            f"{r['squad']['build_s']:.1f} s: {r['squad']['paragraphs'] / r['squad']['build_s']:.1f} paragraphs/s "
-            f"({r['squad']['chunks']} chunks)")),
+        row("SQuAD paragraphs embedded alone (`embed_texts`, model loaded)", lambda r: (
+            f"{timed(**r['squad']['bare_embed'])}: {r['squad']['bare_texts'] / r['squad']['bare_embed']['wall_s']:.1f} "
+            f"paragraphs/s wall, {r['squad']['bare_texts'] / r['squad']['bare_embed']['cpu_s']:.1f} per CPU-second")),
+        row("SQuAD index build (6 articles, model loaded)", build),
         row("SQuAD retrieval recall@1", lambda r: f"{r['squad']['recall_at_1'] * 100:.1f} %"),
         row(f"SQuAD retrieval recall@{TOP_K}", lambda r: f"{r['squad']['recall_at_5'] * 100:.1f} %"),
         row("SQuAD questions (paragraphs not found in the index)",
@@ -262,8 +314,9 @@ def render(labels: list[str], results: list[dict]) -> str:
     ]
     lines += [row(f"`bqa eval` dev set: {key}", lambda r, key=key: evaluated(r, key))
               for key in ("accuracy", "citation", "abstention", "latency_ms")]
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines += ["", f"{os.cpu_count()} CPUs; load average at the end {load}."]
+    lines += [row("`bqa eval` run", lambda r: timed(**r["eval_run"]))]
+    averages = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += ["", f"{os.cpu_count()} CPUs; load average (1, 5, 15 min) at the end {averages}."]
     return "\n".join(lines) + "\n"
 
 

@@ -7,11 +7,13 @@ loaded. The file keeps its weights as int8, restored to float when the session i
 cosine 0.996 of the float model's (tests/index/data/), close but not equal, so an index records `MODEL_ID` and
 is re-embedded when opened with another model (index/store.py).
 
-One session with one intra-op thread serves the whole process. A question runs on the thread that asks it and
-waits for no lock; bulletin text is sorted by length and cut into runs that go to every core at once (ONNX
-Runtime's `run` is thread-safe and releases the GIL). The threads running those runs have the lowest CPU priority,
-so a question takes a core before them: sharing the cores evenly, new questions during a 3,000-paragraph publish
-had a p95 5.6 times the idle one (bench/publish_load.py); a batch alone still gets every core.
+One session with one intra-op thread serves the whole process. A question (its vector, and the texts the LLM
+path's citation check compares) runs on the thread that asks it and waits for no lock; bulletin text is sorted by
+length and cut into runs that go to every core at once (ONNX Runtime's `run` is thread-safe and releases the GIL).
+The threads running those runs have the lowest CPU priority, so a question takes a core before them: sharing the
+cores evenly, new questions during a 3,000-paragraph publish had a p95 5.6 times the idle one
+(bench/publish_load.py); a batch alone still gets every core. The citation check on those threads took 38 s
+instead of 3.5 s for one sentence on this machine under a load of 11.
 """
 
 from __future__ import annotations
@@ -66,6 +68,19 @@ def _yield_to_questions() -> None:
         pass
 
 
+def _session(onnxruntime, model: bytes, options):
+    """An ONNX Runtime session of the checked bytes `model`. Given bytes, ONNX Runtime keeps them for as long as
+    the session lives (23 MB, measured), so on Linux they are handed over as an anonymous in-memory file, which it
+    reads and which is gone once closed: still exactly the bytes checked, and nothing another process can swap."""
+    if not hasattr(os, "memfd_create"):
+        return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    with open(os.memfd_create("bqa-model.onnx"), "wb") as file:
+        file.write(model)
+        file.flush()
+        return onnxruntime.InferenceSession(f"/proc/self/fd/{file.fileno()}", options,
+                                            providers=["CPUExecutionProvider"])
+
+
 class ModelFileError(RuntimeError):
     """A model file is missing, or is not the file bqa was built and tested with."""
 
@@ -115,9 +130,7 @@ class MiniLMEmbedding(BaseEmbedding):
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         options.enable_cpu_mem_arena = False  # a batch's activations are returned once it is done, not kept
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            read_verified(model_file, model_sha256), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = _session(onnxruntime, read_verified(model_file, model_sha256), options)
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="embed",
                                         initializer=_yield_to_questions)
         release_freed_memory()
@@ -139,18 +152,23 @@ class MiniLMEmbedding(BaseEmbedding):
         summed = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
         return summed / np.linalg.norm(summed, axis=1, keepdims=True)
 
-    def _run_all(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of `texts`: runs of similar length (little padding) on every core, back in input order."""
+    def _run_all(self, texts: list[str], spread: bool = True) -> np.ndarray:
+        """Unit vectors of `texts`: runs of similar length (little padding) on every core (`spread`: at the
+        lowest priority) or all on the calling thread, back in input order."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         starts = range(0, len(order), RUN_SIZE)
         runs = [[texts[i] for i in order[start : start + RUN_SIZE]] for start in starts]
         vectors = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
-        results = map(self._run, runs) if len(runs) == 1 else self._pool.map(self._run, runs)
+        results = self._pool.map(self._run, runs) if spread and len(runs) > 1 else map(self._run, runs)
         for start, block in zip(starts, results):
             vectors[order[start : start + len(block)]] = block
         if len(runs) > 1:
             release_freed_memory()
         return vectors
+
+    def embed_for_question(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of the few texts one answer needs, on the calling thread at its priority."""
+        return self._run_all(texts, spread=False) if texts else np.empty((0, DIMENSIONS), dtype=np.float32)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._run([query])[0].tolist()
@@ -199,10 +217,20 @@ def warm_up() -> None:
 
 
 @lru_cache(maxsize=4096)
-def embed_query(text: str) -> tuple[float, ...]:
-    """One question's unit vector. Cached: the widget's starter questions and other common questions are asked
-    verbatim again and again."""
-    return tuple(embedding_model().get_query_embedding(text))
+def embed_query(text: str) -> np.ndarray:
+    """One question's unit vector (float32, read-only: it is shared). Cached: the widget's starter questions and
+    other common questions are asked verbatim again and again. An array, not a tuple of Python floats: 1.5 kB a
+    question instead of 12 kB, so a full cache holds 6 MB rather than 50."""
+    vector = np.asarray(embedding_model().get_query_embedding(text), dtype=np.float32)
+    vector.flags.writeable = False
+    return vector
+
+
+def embed_for_question(texts: list[str]) -> np.ndarray:
+    """Unit vectors of the texts one answer is checked with (an LLM's sentences, its passages' sentences), on the
+    thread answering the question: `embed_texts` spreads its runs over threads of the lowest priority, behind which
+    a question would wait as long as a publish, or anything else, keeps the cores busy."""
+    return embedding_model().embed_for_question(texts)
 
 
 def embed_texts(texts: list[str], progress: Callable[[int], None] | None = None) -> list[list[float]]:

@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bs4 import BeautifulSoup
-
 from index.text import clean_markdown, fold
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html", ".pdf": "pdf"}
@@ -195,6 +193,7 @@ _HTML_SKIP = ["script", "style", "noscript", "template", "nav", "header", "foote
 def _read_html(data: bytes) -> tuple[str, str | None]:
     """Blocks of the page body in document order: headings as Markdown headings, list items as "- " bullets,
     a <br> as a line break inside its block; scripts, styles and navigation left out."""
+    from bs4 import BeautifulSoup  # here, like pypdf: only HTML bulletins need it, not every start
     from bs4.element import NavigableString, Tag
 
     soup = BeautifulSoup(data, "html.parser")

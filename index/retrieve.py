@@ -297,7 +297,7 @@ class HybridRetriever(BaseRetriever):
         chunk's text and metadata back (what llama-index's `ChromaVectorStore.query` always does) took two thirds
         of the time of a whole answer."""
         result = corpus.collection.query(
-            query_embeddings=[list(embed_query(query))],
+            query_embeddings=[embed_query(query)],
             n_results=min(depth, len(corpus.chunk_paragraphs)) or 1,
             where=self.filters.where(),
             include=["distances"],

@@ -76,7 +76,7 @@ def ask():
 
 
 def _pieces(text: str, words: int = 4):
-    """The answer in small pieces, as a client shows it arriving."""
+    """An answer written at once (the extractive quote) in small pieces, as a client shows it arriving."""
     tokens = re.findall(r"\S+\s*", text)
     for start in range(0, len(tokens), words):
         yield "".join(tokens[start : start + words])
@@ -84,9 +84,13 @@ def _pieces(text: str, words: int = 4):
 
 @bp.post("/ask/stream")
 def ask_stream():
-    """`/ask` as `text/event-stream`: `meta` (conversation id, resolved question), `delta` pieces of the answer,
-    `citations`, then `done`; a failure after the stream has started arrives as an `error` event. The framing
-    (`retry:`, event ids, keep-alive comments while the answer is being worked out) is `service.web.sse`'s.
+    """`/ask` as `text/event-stream`: `meta` (conversation id, resolved question, confidence) as soon as they are
+    known, `delta` pieces of the answer, `citations` (with the whole answer and the rest of /ask's fields), then
+    `done`; a failure after the stream has started arrives as an `error` event. An LLM's answer arrives one
+    `delta` a sentence, each as soon as it has passed the citation check (a sentence that fails is never sent);
+    an extractive answer, ready at once, in pieces of a few words. The deltas always add up to the answer in
+    `citations`. The framing (`retry:`, event ids, keep-alive comments while the answer is being worked out) is
+    `service.web.sse`'s.
 
     Requests are validated (and an unknown conversation refused) before the stream starts, so those errors keep
     their status code and JSON body; EventSource cannot POST, so clients read this with fetch.
@@ -97,8 +101,17 @@ def ask_stream():
         qa.db.turns(arguments["conversation_id"])  # ConversationNotFound -> 404 JSON
 
     def events():
+        sent = ""
         try:
-            result = qa.ask(url_for=context.source_url, **arguments)
+            for kind, value in qa.ask_stream(url_for=context.source_url, **arguments):
+                if kind == "meta":
+                    yield "meta", value
+                elif kind == "sentence":
+                    piece = f" {value}" if sent else value
+                    sent += piece
+                    yield "delta", {"text": piece}
+                else:
+                    result = value
         except ConversationNotFound:  # expired between the check above and the answer
             yield "error", {"code": "conversation_not_found", "message": "The conversation has expired."}
             return
@@ -106,11 +119,12 @@ def ask_stream():
             current_app.logger.exception("streamed answer failed")
             yield "error", {"code": "internal_error", "message": "Something went wrong on our side."}
             return
-        yield "meta", {key: result[key] for key in ("conversation_id", "resolved_question", "confidence")}
-        for piece in _pieces(result["answer"]):
-            yield "delta", {"text": piece}
+        if not sent:
+            for piece in _pieces(result["answer"]):
+                yield "delta", {"text": piece}
         result["citations"] = context.with_quote_urls(result["citations"])
-        yield "citations", {key: result[key] for key in ("citations", "answerable", "answerer", "turn", "timing_ms")}
+        final = ("answer", "citations", "answerable", "answerer", "removed_sentences", "period", "turn", "timing_ms")
+        yield "citations", {key: result[key] for key in final}
         yield "done", {"confidence": result["confidence"]}
 
     return Response(

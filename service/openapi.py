@@ -451,8 +451,11 @@ SPEC = {
                 "operationId": "askStream",
                 "summary": "The same answer as /ask, as server-sent events",
                 "description": (
-                    "Events, in order: `meta` {conversation_id, resolved_question, confidence}; `delta` {text}, the "
-                    "answer in pieces; `citations` {citations, answerable, answerer, turn, timing_ms}; `done` "
+                    "Events, in order: `meta` {conversation_id, resolved_question, confidence}, as soon as they "
+                    "are known; `delta` {text}, the answer in pieces: an extractive answer in pieces of a few "
+                    "words at once, an LLM's a sentence at a time, each as soon as it has passed the citation "
+                    "check (a sentence that fails is never sent); `citations` {answer, citations, answerable, "
+                    "answerer, removed_sentences, period, turn, timing_ms}, `answer` being the deltas joined; `done` "
                     "{confidence}. A failure after the "
                     "stream has started is an `error` event {code, message}. Invalid requests and unknown "
                     "conversations are refused before the stream starts, with the JSON errors of /ask. "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Iterator
 
 from llama_index.core.schema import NodeWithScore
 
@@ -111,14 +111,24 @@ class BulletinQA:
             hits += _carried(corpus, question, hits, filters or Filters())
         return hits
 
-    def ask(
+    def ask(self, question: str, url_for: UrlBuilder, **options) -> dict:
+        """The answer's JSON, once its turn is stored; `options` are `ask_stream`'s (conversation_id, top_k,
+        filters)."""
+        *_, (_, response) = self.ask_stream(question, url_for, **options)
+        return response
+
+    def ask_stream(
         self,
         question: str,
         url_for: UrlBuilder,
         conversation_id: str | None = None,
         top_k: int | None = None,
         filters: Filters | None = None,
-    ) -> dict:
+    ) -> Iterator[tuple[str, dict | str]]:
+        """`ask` as it happens: ("meta", {conversation_id, resolved_question, confidence}) once the answer's
+        confidence is known, ("sentence", text) for each sentence of a model's answer as soon as it passes the
+        checks (none for an extractive answer), then ("answer", the JSON `ask` returns) once the turn is stored.
+        An unknown conversation raises ConversationNotFound before anything is yielded."""
         started = time.perf_counter()
         if conversation_id is None:
             conversation_id, turns = self.db.start_conversation(), []
@@ -131,7 +141,15 @@ class BulletinQA:
         searched = without_period(resolved, corpus) if by_period else resolved
         hits = self.retrieve(searched, corpus, top_k, filters)
         retrieved = time.perf_counter()
-        answer = self.answerer.answer(searched, hits, corpus)
+        written = self.answerer.stream(searched, hits, corpus)
+        answer = next(written)  # the extractive answer: its confidence is final
+        yield "meta", {"conversation_id": conversation_id, "resolved_question": resolved.standalone,
+                       "confidence": round(answer.confidence, 4)}
+        for part in written:
+            if isinstance(part, str):
+                yield "sentence", part
+            else:
+                answer = part
         answered = time.perf_counter()
         response = {
             "conversation_id": conversation_id,
@@ -152,7 +170,7 @@ class BulletinQA:
             },
         }
         response["turn"] = self.db.add_turn(conversation_id, {"question": question, **response})
-        return response
+        yield "answer", response
 
 
 def _citation_json(citation: Citation, url: str) -> dict:

@@ -22,9 +22,12 @@ Being a good Slack citizen, step by step:
   `payload=notjson`) is a 400 JSON with `X-Slack-No-Retry: 1`, so Slack does not redeliver it.
 * Slack wants an answer within 3 seconds. Bolt acknowledges at once and runs the listener afterwards on a thread
   pool (`process_before_response=False`). The reply starts as a placeholder ("Searching the bulletins…", posted
-  straight away) that `chat.update` turns into the answer, so people see at once that the bot is on it. Clicks
-  and slash commands are acknowledged by the listener itself as soon as what must happen first (storing a
-  rating) is done.
+  straight away) that `chat.update` turns into the answer, so people see at once that the bot is on it. With an
+  LLM, which may take seconds, the placeholder is replaced once, by the whole checked answer: Slack rate-limits
+  `chat.update` across the workspace, and a response URL takes at most five messages. `/bqa` acknowledges with
+  the placeholder itself, an ephemeral message, which its response URL then replaces (`replace_original`:
+  `chat.update` cannot edit ephemeral messages). Clicks are acknowledged by the listener itself as soon as what
+  must happen first (storing a rating) is done.
 * Slack redelivers an event it thinks was lost (`X-Slack-Retry-Num`, or a new envelope), and one message can
   arrive as two events (a mention in a DM, or in a channel whose messages the bot also reads). A delivery is
   answered only if its `event_id` is new, and a message only if its (team, channel, ts) is: both are claimed with
@@ -324,7 +327,7 @@ class SlackBot:
         if len(question) > self.config.max_question_chars:
             ack(text=self.too_long(), response_type="ephemeral")
             return
-        ack()
+        ack(text=SEARCHING, response_type="ephemeral")  # shown at once, only to the asker
         try:
             result = self.ask(question, self.base_url(context))
             message = self.message(
@@ -334,7 +337,9 @@ class SlackBot:
         except Exception:
             log.exception("Slack: /bqa failed")
             message = {"text": FAILED}
-        _check(respond(response_type="ephemeral", unfurl_links=False, unfurl_media=False, **message))
+        # An ephemeral message cannot be chat.update'd: the command's response URL replaces it.
+        _check(respond(response_type="ephemeral", replace_original=True, unfurl_links=False, unfurl_media=False,
+                       **message))
 
     def on_feedback(self, ack, action, respond):
         rating = "up" if action["action_id"] == FEEDBACK_UP else "down"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import threading
+import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -252,7 +255,26 @@ def on_both_stores(request, qa) -> BulletinQA:
     return qa if request.param == "embedded" else request.getfixturevalue("server_qa")
 
 
-class HeldModel:
+class LoopbackModel:
+    """An OpenAI-compatible model server on a loopback port, answering with `handler` (a request handler class);
+    `release` lets a request it holds go on."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def service(self, config: Config) -> BulletinQA:
+        """The service over `config`'s (already indexed) data folder, with this server as its LLM."""
+        return BulletinQA.from_config(replace(config, llm_base_url=self.url, llm_model="loopback", llm_timeout=120))
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HeldModel(LoopbackModel):
     """A loopback OpenAI-compatible server that holds every request until `release` is set, then refuses it (400),
     so the service falls back to its extractive answer. For what users see while an answer is being worked out:
     keep-alive comments, the typing indicator, the Stop button."""
@@ -280,23 +302,102 @@ class HeldModel:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def service(self, config: Config) -> BulletinQA:
-        """The service over `config`'s (already indexed) data folder, with this server as its LLM."""
-        return BulletinQA.from_config(replace(config, llm_base_url=self.url, llm_model="held", llm_timeout=120))
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture()
 def held_model(qa):
     """A `HeldModel`, closed (and released) after the test; `qa` first, so the data folder is indexed."""
     model = HeldModel()
+    yield model
+    model.close()
+
+
+class StreamingModel(LoopbackModel):
+    """A loopback OpenAI-compatible server that streams its reply to every chat request slowly, a token (word) at a
+    time as server-sent chunks, the way a model server writes while it generates. `reply(prompt)` writes the reply
+    from the prompt's last user message (the numbered passages and the question).
+
+    With `hold_before`, it stops before the last place that text starts in its reply until `release` is set (or
+    `hold_s` seconds have passed), then sets `resumed`; `finished` is set once the last token is sent. A test can
+    thus tell whether what it received came before the model had written all, without timing anything."""
+
+    TOKEN_DELAY_S = 0.02  # seconds between tokens: slow enough that each arrives on its own
+
+    def __init__(self, reply: Callable[[str], str], hold_before: str | None = None, hold_s: float = 60.0):
+        self.release, self.resumed, self.finished = threading.Event(), threading.Event(), threading.Event()
+        self.prompts: list[str] = []
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                prompt = request["messages"][-1]["content"]
+                model.prompts.append(prompt)
+                text = model.reply(prompt)
+                held = text.rindex(hold_before) if hold_before else -1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for token in re.finditer(r"\S+\s*", text):
+                        if token.start() == held:
+                            model.release.wait(hold_s)
+                            model.resumed.set()
+                        self.chunk({"role": "assistant", "content": token.group(0)}, None)
+                        time.sleep(model.TOKEN_DELAY_S)
+                    self.chunk({}, "stop")
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    model.finished.set()
+
+            def chunk(self, delta: dict, finish_reason: str | None) -> None:
+                chunk = {"id": "chatcmpl-loopback", "object": "chat.completion.chunk", "created": 0, "model": "loopback",
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.reply = reply
+        super().__init__(Handler)
+
+
+def sse_events(response):
+    """(event name, JSON data) of a `requests` response's event stream, each as soon as its block has arrived."""
+    name, data = None, []
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            data.append(line[len("data: "):])
+        elif line == "" and name:
+            yield name, json.loads("\n".join(data))
+            name, data = None, []
+
+
+def passage_number(prompt: str, needle: str) -> int:
+    """The number the prompt gives the passage holding `needle`."""
+    return next(int(n) for n, text in re.findall(r"^\[(\d+)\] \(p-[0-9a-f]+\) (.*)$", prompt, re.M) if needle in text)
+
+
+PANEL_QUESTION = "How many participants did the panel on contactless biometrics bring together?"
+
+
+def panel_reply(prompt: str) -> str:
+    """A true first sentence, then one the passages do not back (no bulletin names the panel's funder)."""
+    n = passage_number(prompt, "45 participants")
+    return (f"The panel on contactless biometrics brought together 45 participants [{n}]. "
+            f"The panel was funded by the World Bank [{n}].")
+
+
+@pytest.fixture()
+def streaming_model(qa):
+    """A `StreamingModel` answering `PANEL_QUESTION` with `panel_reply`, holding back its invented funder's name
+    until released; closed after the test."""
+    model = StreamingModel(panel_reply, hold_before="World Bank")
     yield model
     model.close()

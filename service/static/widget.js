@@ -15,8 +15,10 @@
 //   complete, from a separate status region.
 // - The conversation (its id and the messages shown) is kept in sessionStorage: it survives reloads and
 //   navigation in the same tab, and ends with the tab.
-// - A typing indicator stands in for the answer until its first words arrive; Stop aborts the request
-//   (AbortController). A stopped answer is not shown in part: uncited text is what bqa never shows.
+// - A typing indicator stands in for the answer until its first words arrive, and follows them until it is
+//   complete. With an LLM the answer arrives a checked sentence at a time, seconds apart; an extractive quote at
+//   once. Stop aborts the request (AbortController). A stopped answer is not shown in part: an answer without
+//   its citations is what bqa never shows.
 // - A citation's popover floats next to its chip, below it or above it near the bottom edge, always inside the
 //   panel and the viewport.
 // - When the browser refuses the request because this site's origin is not allowed (CORS), fetch says no more
@@ -252,6 +254,7 @@
         answer.text += data.text;
         onText(answer.text);
       } else if (name === "citations") {
+        if (typeof data.answer === "string") answer.text = data.answer; // the whole answer, as stored
         answer.citations = Array.isArray(data.citations) ? data.citations : [];
         answer.answerable = data.answerable !== false;
         answer.turn = typeof data.turn === "number" ? data.turn : null;
@@ -584,13 +587,17 @@
     return view;
   }
 
-  function pendingView() {
-    var view = el("div", "msg bot pending");
-    var bubble = el("p", "bubble");
+  function typingView() {
     var typing = el("span", "typing");
     typing.setAttribute("aria-hidden", "true");
     typing.append(el("span"), el("span"), el("span"));
-    bubble.appendChild(typing);
+    return typing;
+  }
+
+  function pendingView() {
+    var view = el("div", "msg bot pending");
+    var bubble = el("p", "bubble");
+    bubble.appendChild(typingView());
     view.appendChild(bubble);
     return { view: view, bubble: bubble };
   }
@@ -706,8 +713,8 @@
     log.appendChild(pending.view);
     announcer.textContent = "Searching the bulletins…";
     scrollToEnd();
-    var showText = function (text) {
-      pending.bubble.textContent = text;
+    var showText = function (text) { // the answer so far, and the typing indicator while more may come
+      pending.bubble.replaceChildren(document.createTextNode(text), typingView());
       scrollToEnd();
     };
     controller = new AbortController();

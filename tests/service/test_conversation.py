@@ -13,6 +13,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from tests.conftest import sse_events
 from service.app import create_app
 from service.db.sqlite import SQLiteDatabase
 from service.pipeline import BulletinQA
@@ -186,25 +187,12 @@ def live_server(config, qa):
     server.shutdown()
 
 
-def read_events(response) -> list[tuple[str, dict]]:
-    events, name, data = [], None, []
-    for line in response.iter_lines(decode_unicode=True):
-        if line.startswith("event: "):
-            name = line[len("event: "):]
-        elif line.startswith("data: "):
-            data.append(line[len("data: "):])
-        elif line == "" and name:
-            events.append((name, json.loads("\n".join(data))))
-            name, data = None, []
-    return events
-
-
 def test_streamed_answer_over_a_real_port(live_server):
     question = {"question": "Who supported CT Travel in March?"}
     with requests.post(f"{live_server}/api/v1/ask/stream", json=question, stream=True, timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
-        events = read_events(response)
+        events = list(sse_events(response))
     names = [name for name, _ in events]
     assert names[0] == "meta" and names[-2:] == ["citations", "done"]
     assert set(names[1:-2]) == {"delta"} and len(names[1:-2]) >= 2
@@ -219,7 +207,7 @@ def test_streamed_answer_over_a_real_port(live_server):
     non_streamed = requests.post(f"{live_server}/api/v1/ask", json=question, timeout=60).json()
     assert streamed_text == non_streamed["answer"]
     assert events[-2][1]["citations"] == non_streamed["citations"]
-    assert events[-2][1]["answerable"] is True
+    assert events[-2][1]["answerable"] is True and events[-2][1]["answer"] == streamed_text
 
 
 def test_stream_refuses_bad_requests_before_streaming(live_server):
@@ -239,6 +227,7 @@ def test_a_failure_after_the_stream_started_is_an_error_event(config, qa):
     response = app.test_client().post("/api/v1/ask/stream", json={"question": "Who supported CT Travel in March?"})
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert body.startswith("retry: ") and "\n\nid: 1\nevent: error\n" in body and body.count("event: ") == 1
-    assert json.loads(body.split("data: ", 1)[1])["code"] == "internal_error"
+    assert body.startswith("retry: ") and "\n\nid: 1\nevent: meta\n" in body and "\n\nid: 2\nevent: error\n" in body
+    assert body.count("event: ") == 2  # nothing of the extractive answer: it is sent once its turn is stored
+    assert json.loads(body.split("event: error\ndata: ", 1)[1].split("\n", 1)[0])["code"] == "internal_error"
     assert "Traceback" not in body

@@ -14,6 +14,7 @@ import hmac
 import itertools
 import json
 import queue
+import re
 import threading
 import time
 from dataclasses import replace
@@ -29,6 +30,7 @@ from slack_bolt import BoltRequest
 from slack_sdk import WebClient
 from websockets.sync.server import serve as serve_websocket
 
+from tests.conftest import PANEL_QUESTION, StreamingModel, panel_reply
 from service import cli, slack
 from service.app import create_app
 from service.db.base import FeedbackQuery
@@ -615,9 +617,10 @@ def test_slash_command_answers_privately_and_shares_on_request(app, client, fake
     response_url = f"{fake_slack.url}/commands/1"
     acked = post_form(client, "/slack/commands", slash("Who supported CT Travel in March?", response_url))
     assert acked.status_code == 200
+    assert acked.get_json() == {"text": slack.SEARCHING, "response_type": "ephemeral"}  # shown at once
 
     private = fake_slack.wait_for("/commands/1")[0]
-    assert private["response_type"] == "ephemeral"
+    assert private["response_type"] == "ephemeral" and private["replace_original"] is True  # the placeholder's place
     assert "India" in answer_text(private)
     pid = paragraph_id(qa, "India ($500,000)")
     assert any(f"#{pid}|" in link for link in links(private))
@@ -644,6 +647,32 @@ def test_slash_command_answers_privately_and_shares_on_request(app, client, fake
     (follow_up,) = fake_slack.answers()
     assert follow_up["thread_ts"] == shared_ts and "$500,000" in answer_text(follow_up)
     assert button(follow_up, "bqa_feedback_up")["value"].rpartition(":")[0] == share["value"].rpartition(":")[0]
+
+
+def test_llm_answers_replace_the_placeholder_with_the_checked_answer(config, qa, fake_slack):
+    """With an LLM (a loopback server streaming its reply), a mention's placeholder and a /bqa placeholder are both
+    replaced by the answer that passed the citation check: the model's true sentence, never its invented one."""
+    fake_slack.reset()
+    model = StreamingModel(panel_reply)
+    service = model.service(config)
+    app = create_app(slack_config(service.config, fake_slack), qa=service)
+    try:
+        client = app.test_client()
+        post_json(client, "/slack/events", event_callback(mention(PANEL_QUESTION)))
+        (reply,) = fake_slack.answers()
+        response_url = f"{fake_slack.url}/commands/llm"
+        acked = post_form(client, "/slack/commands", slash(PANEL_QUESTION, response_url))
+        assert acked.get_json()["text"] == slack.SEARCHING
+        (private,) = fake_slack.wait_for("/commands/llm")
+        drain(app)
+    finally:
+        model.close()
+    assert len(model.prompts) == 2
+    for answer in (reply, private):
+        assert re.fullmatch(r"The panel on contactless biometrics brought together 45 participants \[\d\]\.",
+                            answer_text(answer))
+        assert "World Bank" not in json.dumps(answer)
+    assert private["replace_original"] is True
 
 
 def test_share_falls_back_to_the_response_url_outside_the_bots_channels(client, fake_slack):
@@ -868,9 +897,9 @@ class FakeSocketMode:
         self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/link/?ticket=t0"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def send(self, websocket, payload: dict, retry_attempt: int = 0) -> str:
+    def send(self, websocket, payload: dict, retry_attempt: int = 0, kind: str = "events_api") -> str:
         envelope_id = f"env-{next(_events)}"
-        websocket.send(json.dumps({"envelope_id": envelope_id, "type": "events_api", "payload": payload,
+        websocket.send(json.dumps({"envelope_id": envelope_id, "type": kind, "payload": payload,
                                    "accepts_response_payload": False, "retry_attempt": retry_attempt,
                                    "retry_reason": "timeout" if retry_attempt else ""}))
         return envelope_id
@@ -921,6 +950,16 @@ def test_socket_mode_acks_each_envelope_and_answers_with_a_placeholder_then_an_u
     assert "$500,000" in answer_text(second) and button(second, "bqa_feedback_up")["value"].endswith(":2")
     drain(app)
     assert len(fake_slack.posted("/api/chat.postMessage")) == 2 and len(fake_slack.posted("/api/chat.update")) == 2
+
+
+def test_socket_mode_slash_command_acks_with_the_placeholder_then_replaces_it(socket_bot, fake_slack):
+    server, websocket, app = socket_bot
+    response_url = f"{fake_slack.url}/commands/socket"
+    envelope_id = server.send(websocket, slash("Who supported CT Travel in March?", response_url), kind="slash_commands")
+    acked = server.ack(envelope_id)
+    assert acked["payload"] == {"text": slack.SEARCHING, "response_type": "ephemeral"}
+    (private,) = fake_slack.wait_for("/commands/socket")
+    assert private["replace_original"] is True and "India" in answer_text(private)
 
 
 def test_bqa_slack_needs_both_tokens(monkeypatch, capsys):

@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
+from tests.conftest import PANEL_QUESTION
 from service.app import create_app
 from service.db.base import FeedbackQuery
 from service.widget import bundle
@@ -369,8 +370,6 @@ def test_the_script_tags_theme_overrides_the_system(servers, browser, system, ta
 def test_stop_aborts_an_answer_still_being_worked_out(config, qa, held_model, browser, size, theme):
     with site_and_app(config, held_model.service(config)) as (api, site, _), \
             looking(browser, site, size, theme) as page:
-        aborted = []
-        page.on("requestfailed", lambda request: aborted.append((request.url, request.failure)))
         widget = open_site(page, site)
         widget.open()
         widget.input.fill("Who supported CT Travel in March?")
@@ -382,13 +381,13 @@ def test_stop_aborts_an_answer_still_being_worked_out(config, qa, held_model, br
         expect(widget.root.get_by_role("button", name="Send")).to_be_hidden()
         expect(pending.locator(".bubble")).to_have_text("")  # the model holds the answer: no words yet
         assert_accessible(page)
-        stop.click()
-
-        expect(widget.root.locator(".msg.note")).to_have_text("Stopped. Ask again whenever you like.")
+        # The request itself is aborted, not just its display (the event may follow the widget's note).
+        with page.expect_event("requestfailed", lambda request: request.url == f"{api}/api/v1/ask/stream") as failed:
+            stop.click()
+            expect(widget.root.locator(".msg.note")).to_have_text("Stopped. Ask again whenever you like.")
+        assert "ABORTED" in failed.value.failure.upper()
         expect(pending).to_have_count(0)
         expect(widget.root.get_by_role("button", name="Send")).to_be_visible()
-        stream = [failure for url, failure in aborted if url == f"{api}/api/v1/ask/stream"]
-        assert len(stream) == 1 and "ABORTED" in stream[0].upper()  # the request itself, not just its display
 
         held_model.release.set()  # the service finishes the stopped answer; the widget shows none of it
         answer = widget.ask("How many experts took part in the CT Travel introductory webinar?")
@@ -396,6 +395,31 @@ def test_stop_aborts_an_answer_still_being_worked_out(config, qa, held_model, br
         expect(answer.locator(".bubble")).to_contain_text("25")
         expect(widget.answers).to_have_count(1)
         expect(widget.root.locator(".msg.note")).to_have_count(1)
+
+
+def test_an_llm_answer_appears_a_checked_sentence_at_a_time(config, qa, streaming_model, page):
+    """With an LLM, each sentence shows as soon as it has passed the citation check, while the model is still
+    writing (it holds its last words until the test has seen the first sentence); the sentence that fails never
+    shows, and the finished answer keeps what was shown, with its citation."""
+    with site_and_app(config, streaming_model.service(config)) as (_, site, _):
+        widget = open_site(page, site)
+        widget.open()
+        widget.input.fill(PANEL_QUESTION)
+        widget.input.press("Enter")
+        pending = widget.root.locator(".msg.bot.pending")
+        first = "The panel on contactless biometrics brought together 45 participants"
+        expect(pending.locator(".bubble")).to_contain_text(first, timeout=ANSWER_TIMEOUT)
+        expect(pending.locator(".typing")).to_be_visible()  # more may come
+        expect(widget.root.get_by_role("button", name="Stop")).to_be_visible()
+        assert not streaming_model.finished.is_set()
+        streaming_model.release.set()
+
+        expect(widget.answers).to_have_count(1, timeout=ANSWER_TIMEOUT)
+        answer = widget.answers.first
+        expect(answer.locator(".bubble")).to_have_text(re.compile(rf"^{first} \[\d\]\.$"))
+        expect(answer.locator(".chip")).to_have_count(1)
+        expect(answer.locator(".typing")).to_have_count(0)
+        assert "World Bank" not in widget.root.inner_text()
 
 
 @pytest.mark.parametrize(("size", "theme"), LOOKS)
