@@ -29,11 +29,6 @@ RELATED_OVERLAP = 0.5
 NOTHING_INDEXED = "The bulletins don't say: no bulletin is indexed that could answer this."
 NOTHING_RELATED = "The bulletins don't say anything about this."
 CLOSEST = "The bulletins don't say. The closest they come: “{quote}” [1]"
-# The facts that answer each kind of question, as `facts.holds` names them.
-ANSWER_FACTS = {
-    "who": ("name", "country"), "where": ("name", "country"), "which": ("name", "country"),
-    "when": ("date", "year"), "how_many": ("number",), "how_much": ("amount", "number"),
-}
 
 
 def decide(question: Question, found: list[Candidate], scorer: Scorer, threshold: float,
@@ -75,10 +70,10 @@ def abstain(closest: Candidate, confidence: float) -> Answer:
 
 def narrow(question: Question, chosen: Candidate, corpus: Corpus | None) -> Span:
     """The one clause that is the whole answer, or the whole sentence (see the module docstring)."""
-    wanted = ANSWER_FACTS.get(question.kind)
+    wanted = facts.ANSWER_FACTS.get(question.kind) if question.kind != "why" else None
     text = chosen.unit.node.text
     parts = clauses(text, chosen.unit.span)
-    if not wanted or len(parts) < 2:
+    if not wanted or len(parts) < 2 or facts.asks_plural(question.asked):
         return chosen.unit.span
     typed = [p for p in parts if any(facts.holds(p.text, question.standalone)[w] for w in wanted)]
     if len(typed) < 2:

@@ -42,8 +42,28 @@ _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n[
 _RELATION = re.compile(
     r"\b(?:before|after|since|until|prior|following|former|latter|earlier|later|first|last|most|least|only)\b", re.I
 )
-_TEMPORAL_NOUN = r"(?:year|years|date|day|days|month|months|century|centuries|decade|decades|time|period|age|era)"
-_PLACE_NOUN = r"(?:country|countries|city|cities|place|places|region|regions|state|states|location|nation|nations)"
+_TEMPORAL_NOUN = r"(?:(?:year|date|day|month|decade|time|period|age|era|week)s?|centur(?:y|ies))"
+_PLACE_NOUN = r"(?:(?:place|region|state|location|nation|venue|town|province)s?|countr(?:y|ies)|cit(?:y|ies))"
+# A figure that measures a length of time ("3-day", "three-day", "two weeks") or ranks ("2nd", "third") counts
+# nothing: "How many people attended the 3-day consultation?" is not answered by the 3.
+_NUMBER_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+DURATION = re.compile(
+    rf"\b(?:\d+(?:[.,]\d+)?|{_NUMBER_WORD}|one|a)[\s-](?:(?:hour|day|week|month|year)s?|decades?)\b(?:[\s-]long\b)?", re.I
+)
+_ORDINAL_WORDS = {
+    word: i + 1 for i, word in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+        "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split()
+    )
+}
+ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b|\b(" + "|".join(_ORDINAL_WORDS) + r")\b", re.I)
+# How English states a purpose or a cause: what a why-question asks for.
+REASON = re.compile(
+    r"(?:^|[,;:]\s*)to\s+[a-z]+|\bin order (?:to|that)\b|\bso (?:as to|that)\b|\bbecause\b|\bdue to\b|\bowing to\b"
+    r"|\baim(?:ed|s|ing)? (?:at|to)\b|\bwith (?:the|a) view to\b|\bin support of\b|\b(?:purpose|objective|goal|aim)s? "
+    r"(?:of|was|is|were|are)\b|\bas a result of\b|\bin response to\b",
+    re.I,
+)
 
 
 def asks_for_countries(question: str) -> bool:
@@ -88,8 +108,16 @@ def _country_pattern() -> re.Pattern:
 
 
 def countries_in(text: str) -> set[str]:
-    """The country names `text` uses (as pycountry writes them, capitalised), lower-cased."""
-    return {m.group(0).lower() for m in _country_pattern().finditer(text)}
+    """The country names `text` uses (as pycountry writes them, capitalised), lower-cased; a country's name inside a
+    longer name ("Lake Chad Basin Commission") is not the country, while "Kingdom of Saudi Arabia" is."""
+    found = set()
+    for m in _country_pattern().finditer(text):
+        before = re.search(r"([A-Za-z][\w&'’-]*)\s+$", text[: m.start()])
+        after = re.match(r"\s+([A-Za-z][\w&'’-]*)", text[m.end():])
+        if (before and before.group(1)[0].isupper()) or (after and after.group(1)[0].isupper()):
+            continue
+        found.add(m.group(0).lower())
+    return found
 
 
 def country_spans(text: str) -> list[tuple[int, int]]:
@@ -122,6 +150,29 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in words(text)}
 
 
+# The facts that answer each kind of question, as `holds` names them.
+ANSWER_FACTS = {
+    "who": ("name", "country"), "where": ("name", "country"), "which": ("name", "country"),
+    "when": ("date", "year"), "how_many": ("number",), "how_much": ("amount", "number"), "why": ("reason",),
+}
+
+
+_PLURAL_ASK = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(\w+)", re.I)
+
+
+def asks_plural(question: str) -> bool:
+    """Whether the question asks for several things ("which countries", "what UN bodies"): a plural head noun."""
+    m = _PLURAL_ASK.search(question)
+    return bool(m) and m.group(1).lower().endswith("s") and not m.group(1).lower().endswith("ss")
+
+
+def ordinals(text: str) -> frozenset[int]:
+    """The ranks `text` states: "2nd" and "second" are both 2."""
+    return frozenset(
+        int(m.group(1)) if m.group(1) else _ORDINAL_WORDS[m.group(2).lower()] for m in ORDINAL.finditer(text)
+    )
+
+
 def negated(text: str) -> bool:
     return bool(_NEGATION.search(text))
 
@@ -144,6 +195,8 @@ class Stated:
     names: frozenset[str]
     countries: frozenset[str]
     relations: frozenset[str]
+    ordinals: frozenset[int]
+    reasons: int
     negated: bool
     words: frozenset[str]  # lower-cased
     stems: frozenset[str]
@@ -153,7 +206,7 @@ class Stated:
 def stated(text: str) -> Stated:
     return Stated(
         numbers=frozenset(numbers(text)),
-        counts=frozenset(numbers(DATE.sub(" ", text))),
+        counts=frozenset(numbers(ORDINAL.sub(" ", DURATION.sub(" ", DATE.sub(" ", text))))),
         amounts=len(AMOUNT.findall(text)),
         dates=len(DATE.findall(text)),
         years=frozenset(YEAR.findall(text)),
@@ -161,6 +214,8 @@ def stated(text: str) -> Stated:
         names=frozenset(names(text)),
         countries=frozenset(countries_in(text)),
         relations=frozenset(relations(text)),
+        ordinals=ordinals(text),
+        reasons=len(REASON.findall(text)),
         negated=negated(text),
         words=frozenset(w.lower() for w in words(text)),
         stems=frozenset(stems(text)),
@@ -180,4 +235,5 @@ def holds(text: str, question: str) -> dict[str, float]:
         "percent": float(facts.percents),
         "name": float(len(new_names)),
         "country": float(len(facts.countries - asked.countries - asked.words)),
+        "reason": float(facts.reasons),
     }

@@ -25,8 +25,8 @@ from answer import facts
 from answer.sentences import Unit, clauses, units
 from answer.types import Question
 
-HOLDS = ("number", "amount", "date", "year", "percent", "name", "country")
-SPECIFIC = ("who", "when", "where", "which", "how_many", "how_much")  # kinds whose answer is a typed fact
+HOLDS = ("number", "amount", "date", "year", "percent", "name", "country", "reason")
+SPECIFIC = ("who", "when", "where", "which", "how_many", "how_much", "why")  # kinds whose answer is a typed fact
 TERM_CACHE = 50_000  # texts whose expanded terms are remembered per process
 
 FEATURES: tuple[str, ...] = (
@@ -35,6 +35,7 @@ FEATURES: tuple[str, ...] = (
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
     "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
+    "ordinal_conflict",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
     *(f"holds_{h}" for h in HOLDS),
@@ -120,6 +121,7 @@ def candidates(
     kind = question.kind
     q_negated = facts.negated(question.asked)
     q_relations = facts.relations(question.asked)
+    q_ordinals = facts.ordinals(question.asked)
     carried = set(question.carried)
 
     def share(present: frozenset[str]) -> float:
@@ -193,6 +195,8 @@ def candidates(
             "names_missing_paragraph": _missing_share(names, paragraph | context, weights),
             "names_missing_unit": _missing_share(names, context, weights),
             "numbers_missing": float(bool(asked_numbers - around.numbers)),
+            # a rank the question asks for ("the second workshop") and a different one the sentence states
+            "ordinal_conflict": float(bool(q_ordinals) and bool(own.ordinals) and not q_ordinals & own.ordinals),
             "negation_mismatch": float(q_negated != own.negated),
             "relation_only_question": float(bool(q_relations - around.relations)),
             "relation_only_unit": float(bool(own.relations - q_relations)),

@@ -167,8 +167,13 @@ def _decode(data: bytes) -> str:
         raise UnsupportedType(f"not UTF-8 text (byte {exc.start})") from None
 
 
+# An HTML comment, which Markdown renders as nothing (an editor's note, a licence line), and a fenced code block,
+# inside which the same characters are text: matched together so a comment is only removed outside code.
+_MARKDOWN_COMMENT = re.compile(r"(^(`{3,}|~{3,})[^\n]*\n.*?(?:^\2[ \t]*$|\Z))|<!--.*?(?:-->|\Z)", re.M | re.S)
+
+
 def _read_markdown(data: bytes) -> tuple[str, str | None]:
-    text = _decode(data)
+    text = _MARKDOWN_COMMENT.sub(lambda m: m.group(1) or "", _decode(data))
     h1 = re.search(r"^#\s+(.+)$", text, re.M)
     return text, (clean_markdown(h1.group(1)) if h1 else None)
 

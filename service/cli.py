@@ -310,10 +310,12 @@ def cmd_eval(args, config: Config) -> int:
 
 
 def _asker(qa):
-    """`ask(question, conversation_id) -> response JSON` through the HTTP API, as a client sees it."""
+    """`ask(question, conversation_id) -> response JSON` through the HTTP API, as a client sees it — but without
+    the per-client rate limit, which guards a served API against one caller and would throttle a question set of
+    more than `BQA_RATE_LIMIT` questions to a crawl."""
     from service.app import create_app
 
-    client = create_app(qa.config, qa=qa).test_client()
+    client = create_app(replace(qa.config, rate_limit=0), qa=qa).test_client()
 
     def ask(question: str, conversation_id: str | None) -> dict:
         body = {"question": question}

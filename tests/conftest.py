@@ -22,7 +22,7 @@ from service.pipeline import BulletinQA
 SHARED = PROJECT_ROOT.parent / "shared"
 DEV_SET = SHARED / "eval" / "dev.jsonl"
 SEED = PROJECT_ROOT / "corpus" / "unoct-highlights-2021-03.md"
-PLUMBING_THRESHOLD = 0.3  # see `config`
+PLUMBING_THRESHOLD = 0.5  # see `config`
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +44,9 @@ def config(tmp_path_factory) -> Config:
     corpus = root / "corpus"
     shutil.copytree(PROJECT_ROOT / "corpus", corpus)
     # No rate limit: the suite asks hundreds of questions from one client; tests of the limit set their own.
-    # A fixed answer threshold under the shipped one: the clients' and plumbing tests ask a few canonical questions
-    # whose confidence sits near the shipped threshold, and they test the plumbing, not the model. The model's
+    # A fixed answer threshold, not the shipped one: the clients' and plumbing tests ask a few canonical questions
+    # (confidence 0.77-0.98 with the shipped weights) and a few near misses (0.34-0.47), and they test the
+    # plumbing, not the model, so a retrain that moves the shipped threshold must not move them. The model's
     # quality is asserted on held-out folds (tests/answer/test_quality.py), and tests/answer/test_answer.py asks
     # with the shipped threshold.
     return Config.from_env(data_dir=root / "data", corpus_dirs=(corpus,), public_url=None, rate_limit=0,

@@ -34,8 +34,7 @@ def ask(qa, question, conversation_id=None):
 @pytest.mark.parametrize(
     "question, expected",
     [
-        pytest.param("Who paid for the Countering Terrorist Travel programme this month?", "India",
-                     marks=UNDER_THRESHOLD),
+        ("Who paid for the Countering Terrorist Travel programme this month?", "India"),
         ("In what year was UNCCT set up?", "2011"),
         ("How many Member States sit on the UNCCT Advisory Board?", "21"),
         ("who put money into the gender and identities platform?", "Canada"),
@@ -51,7 +50,6 @@ def test_the_issues_reworded_questions_are_answered(qa, question, expected):
     assert "[1]" in response["answer"]
 
 
-@UNDER_THRESHOLD
 def test_one_donor_of_a_two_donor_sentence_is_quoted_alone(qa):
     response = ask(qa, "Who funded CT Travel?")
     assert response["answerable"] is True
@@ -84,6 +82,7 @@ def test_an_unrelated_question_gets_no_quote(qa, question):
     assert response["answerable"] is False and response["answer"].startswith("The bulletins don't say")
 
 
+@UNDER_THRESHOLD
 def test_how_much_after_a_who_question_gives_the_amount(qa):
     first = ask(qa, "who put money into the gender and identities platform?")
     second = ask(qa, "How much?", first["conversation_id"])

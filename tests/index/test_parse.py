@@ -192,6 +192,30 @@ def test_markdown_headings():
     ]
 
 
+def test_markdown_html_comments_are_dropped():
+    """A comment is invisible in rendered Markdown (an editor's note on the first line, a licence line, a note
+    inside a paragraph), so it is never a paragraph, a title or a period; in a code block it is text."""
+    text = (
+        "<!-- Draft for review, June 2019: not for circulation -->\n# Weekly Bulletin, April 2022\n\n"
+        "The Centre trained 40 officers<!-- check the count --> in border security.\n\n<!--\nA note\n\n"
+        "over two paragraphs.\n-->\n\n## Code\n\n```\n<!-- shown as text -->\n```\n"
+    )
+    bulletin = parse(text.encode(), "weekly.md")
+    assert bulletin.title == "Weekly Bulletin, April 2022"
+    assert bulletin.period == "April 2022"
+    paragraphs = texts(bulletin)
+    assert paragraphs[0] == "The Centre trained 40 officers in border security."
+    assert not any("Draft" in p or "note" in p or "check" in p for p in paragraphs)
+    assert any("<!-- shown as text -->" in p for p in paragraphs)
+
+
+def test_synthetic_bulletins_first_line_comment_is_not_a_paragraph():
+    synthetic = Path(__file__).resolve().parents[2] / "bench" / "data" / "synthetic"
+    for path in sorted(synthetic.glob("*.md")):
+        assert path.read_text(encoding="utf-8").startswith("<!--")
+        assert not any("<!--" in p or "fictional" in p.lower() for p in texts(load(path))), path.name
+
+
 def test_plain_text_file(tmp_path):
     path = tmp_path / "Field Notes 2020-11.txt"
     path.write_text(

@@ -200,3 +200,14 @@ def test_eval_reports_the_dev_set(env, capsys):
     assert all(0.0 <= report[key] <= 1.0 for key in ("accuracy", "citation", "abstention"))
     assert {"who", "how_many", "when"} <= set(report["by_kind"])  # per kind of question
     assert set(report["confidence"]) <= {"right", "wrong", "unanswerable"} and report["confidence"]
+
+
+def test_eval_is_not_throttled_by_the_api_rate_limit(env, capsys, monkeypatch):
+    """`bqa eval` asks in-process: a question set longer than BQA_RATE_LIMIT is scored, not refused with 429."""
+    monkeypatch.setenv("BQA_RATE_LIMIT", "2")
+    questions = env / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps({"id": f"q{i}", "turns": [{"question": q, "must_include": [m]}]})
+                                   for i, (q, m) in enumerate([("Who supported CT Travel in March?", "India")] * 4)))
+    assert main(["eval", "--json", str(questions)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["answerable_turns"] == 4
