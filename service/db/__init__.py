@@ -2,7 +2,8 @@
 
 Import rule: outside this package, code imports `open_db` (and, for the app's 507 handler, `WRITE_FAILURES` and
 `disk_full`, which cover every backend) from here and the dataclasses and exceptions from `service.db.base`; only
-the backend modules import a database driver or hold SQL, and nothing else branches on the engine. SQLite under
+the backend modules import a database driver, only they and the queries they share (`service.db.sql`) hold SQL, and
+nothing else branches on the engine. SQLite under
 `BQA_DATA_DIR` is the default and needs no setup; `BQA_DATABASE_URL` (postgresql://…) puts everything in PostgreSQL
 instead, for several machines serving one deployment.
 """

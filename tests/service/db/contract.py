@@ -33,6 +33,25 @@ def entry(bid: str = "april-2021", **changes) -> Registered:
     return Registered(**values)
 
 
+def at_once(action, times: int = 4) -> list[Exception]:
+    """Run `action` in `times` threads started together (workers or machines opening one database) and return the
+    exceptions they raised."""
+    errors = []
+
+    def run():
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - any failure is the test failing
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 class DatabaseContract:
     engine = "sqlite"
 

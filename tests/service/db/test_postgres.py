@@ -17,7 +17,7 @@ import pytest
 from service.db.base import SchemaTooNew
 from service.db.migrations import steps
 from service.db.postgres import WRITER_LOCK, PostgresDatabase
-from tests.service.db.contract import TTL_S, DatabaseContract
+from tests.service.db.contract import TTL_S, DatabaseContract, at_once
 
 
 class TestPostgres(DatabaseContract):
@@ -46,20 +46,7 @@ def test_a_database_from_a_newer_bqa_is_refused(postgres_server):
 
 def test_machines_opening_a_new_database_together_migrate_it_once(postgres_server):
     url = postgres_server.create_database()
-    errors = []
-
-    def open_it():
-        try:
-            PostgresDatabase(url, TTL_S).close()
-        except Exception as exc:  # noqa: BLE001 - any failure is the test failing
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(lambda: PostgresDatabase(url, TTL_S).close()) == []
     with psycopg.connect(url) as db:
         versions = [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")]
     assert versions == list(range(1, len(steps("postgres")) + 1))
