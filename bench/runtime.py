@@ -31,7 +31,6 @@ import os
 import resource
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from load import free_port
 
 HERE = Path(__file__).resolve()
 SHARED = HERE.parent.parent.parent / "shared"
@@ -145,12 +146,6 @@ def install(root: Path, scratch: Path) -> tuple[Path, dict]:
     heavy = sorted(n for n in names if n in HEAVY or n.startswith("nvidia"))
     return venv, {"install_s": made["wall_s"] + pip["wall_s"], "install_cpu_s": made["cpu_s"] + pip["cpu_s"],
                   "install_load": pip["load"], "venv_mb": folder_mb(venv), "heavy": heavy}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def post(port: int, path: str, body: dict) -> int:

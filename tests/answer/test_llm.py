@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.conftest import PANEL_QUESTION, StreamingModel, passage_number, sse_events, url_for
+from tests.conftest import PANEL_QUESTION, StreamingModel, free_port, passage_number, sse_events, url_for
 from answer import Answer, prompts
 from service.app import create_app
 from service.config import Config
@@ -322,10 +321,7 @@ def llm_server(behaviour: str):
 @contextmanager
 def closed_port():
     """A loopback address nothing listens on: connections are refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    yield f"http://127.0.0.1:{port}/v1", None
+    yield f"http://127.0.0.1:{free_port()}/v1", None
 
 
 @pytest.mark.parametrize("behaviour", ["slow", "error", "garbage", "no choices", "connection refused"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
@@ -25,11 +24,10 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
-from tests.conftest import PANEL_QUESTION
+from tests.conftest import PANEL_QUESTION, assert_accessible, free_port
 from service.app import create_app
 from service.db.base import FeedbackQuery
 from service.widget import bundle
-from tests.conftest import assert_accessible
 
 
 ANSWER_TIMEOUT = 90_000  # ms: the first question of a session also warms the embedding model up
@@ -447,9 +445,7 @@ def test_a_site_not_allowed_is_told_what_its_owner_can_do(servers, browser, size
 def test_a_service_out_of_reach_is_a_network_failure(servers, page):
     """The widget's script loads, but its API is down: that is a connection problem, not a refused origin."""
     api = servers[0]
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    down = f"http://127.0.0.1:{free_port()}"  # a loopback port nothing listens on
     site = serve_page({"api": down, "script": api})
     try:
         widget = open_site(page, url(site))
