@@ -181,8 +181,9 @@ class Corpus:
             frequency.update(set(terms(text)))
         titles = [title for b in bulletins.values() for title, _ in b["sections"]]
         sentences, vectors = _sentences(store, generation, paragraphs)
-        texts = Counter(" ".join(node.text.split()) for node in paragraphs.values())
-        copies = {pid: key for pid, node in paragraphs.items() if texts[key := " ".join(node.text.split())] > 1}
+        normalised = {pid: " ".join(node.text.split()) for pid, node in paragraphs.items()}
+        texts = Counter(normalised.values())
+        copies = {pid: text for pid, text in normalised.items() if texts[text] > 1}
         return cls(
             generation=generation,
             collection=store.client.get_collection(generation, embedding_function=None),
