@@ -70,7 +70,7 @@ def abstain(closest: Candidate, confidence: float) -> Answer:
 
 def narrow(question: Question, chosen: Candidate, corpus: Corpus | None) -> Span:
     """The one clause that is the whole answer, or the whole sentence (see the module docstring)."""
-    wanted = facts.ANSWER_FACTS.get(question.kind) if question.kind != "why" else None
+    wanted = facts.ANSWER_FACTS.get(question.kind)
     text = chosen.unit.node.text
     parts = clauses(text, chosen.unit.span)
     if not wanted or len(parts) < 2 or facts.asks_plural(question.asked):

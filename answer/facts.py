@@ -150,10 +150,11 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in words(text)}
 
 
-# The facts that answer each kind of question, as `holds` names them.
+# The facts that answer each kind of question, as `holds` names them: the clause `decide.narrow` may narrow an
+# answer to. A why-question's answer is never narrowed, so "why" (answered by a "reason") has no entry.
 ANSWER_FACTS = {
     "who": ("name", "country"), "where": ("name", "country"), "which": ("name", "country"),
-    "when": ("date", "year"), "how_many": ("number",), "how_much": ("amount", "number"), "why": ("reason",),
+    "when": ("date", "year"), "how_many": ("number",), "how_much": ("amount", "number"),
 }
 
 

@@ -619,6 +619,13 @@
 
   // --- suggestions ---------------------------------------------------------------------------------------------
 
+  // A list the service offers (suggestions, periods): `key` of its JSON, [] when it answers with an error status.
+  // A network failure or an unreadable body throws; each caller decides what that means.
+  async function fetchList(path, key) {
+    var response = await fetch(API + path, { mode: "cors", credentials: "omit" });
+    return response.ok ? (await response.json())[key] || [] : [];
+  }
+
   var suggestionsLoaded = false;
 
   async function loadSuggestions() {
@@ -626,8 +633,7 @@
     suggestionsLoaded = true;
     var questions = [];
     try {
-      var response = await fetch(API + "/api/v1/suggestions", { mode: "cors", credentials: "omit" });
-      if (response.ok) questions = (await response.json()).suggestions || [];
+      questions = await fetchList("/api/v1/suggestions", "suggestions");
     } catch (e) { // no suggestions: the box still works, unless this site may not use the service at all
       var why = await unreachable();
       if (why.code === "origin_not_allowed") intro.appendChild(el("p", "notice", why.message));
@@ -652,8 +658,7 @@
     periodsLoaded = true;
     var periods = [];
     try {
-      var response = await fetch(API + "/api/v1/periods", { mode: "cors", credentials: "omit" });
-      if (response.ok) periods = (await response.json()).periods || [];
+      periods = await fetchList("/api/v1/periods", "periods");
     } catch (e) { /* no filter: every period is searched, as without one */ }
     if (periods.length < 2) {
       state.period = null;
