@@ -137,7 +137,7 @@ def _done(bulletin, report) -> Published:
 
 
 def _entry(qa: BulletinQA, bid: str) -> Registered | None:
-    return next((e for e in qa.db.registered() if e.id == bid and not e.removed), None)
+    return qa.registry.entries().get(bid)
 
 
 def publish(qa: BulletinQA, name: str | None, data: bytes) -> Published:
@@ -193,7 +193,7 @@ def original(qa: BulletinQA, bid: str) -> tuple[str, bytes]:
 def listing(qa: BulletinQA) -> list[Listed]:
     """Every indexed bulletin, newest period first, with where it comes from."""
     corpus = qa.corpus()
-    entries = {entry.id: entry for entry in qa.db.registered() if not entry.removed}
+    entries = qa.registry.entries()
     out = []
     for bulletin in (corpus.bulletins.values() if corpus is not None else ()):
         entry = entries.get(bulletin["id"])

@@ -206,13 +206,6 @@ class Registry:
                 raise
             return report
 
-    def drop(self, bulletin_id: str) -> SyncReport:
-        """Remove one bulletin from the index and forget it (a published bulletin deleted)."""
-        with self.store.writer():
-            report = self._apply({}, {bulletin_id}, Change(), None)
-            self.db.unregister(bulletin_id)
-            return report
-
     # --- the work ---
 
     def _register_sources(self, sources: list[Source], change: Change) -> dict[str, Bulletin]:
