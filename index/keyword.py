@@ -18,7 +18,7 @@ from index.text import terms
 
 class KeywordIndex:
     def __init__(self, documents: list[str]):
-        self._bm25 = bm25s.BM25()
+        self._bm25 = bm25s.BM25(csc_backend="numpy")  # not scipy's, whether or not some other package installed it
         tokenised = [terms(document) or ["\x00"] for document in documents]
         self._bm25.index(tokenised, show_progress=False)
         self._vocabulary = set(self._bm25.vocab_dict) - {"\x00"}

@@ -50,7 +50,7 @@ def create_app(config: Config | None = None, qa: BulletinQA | None = None) -> Fl
     app.register_blueprint(widget.bp)  # /widget.js, /widget.css, /api/v1/suggestions
     security.register(app)  # CORS for /api/ (BQA_ALLOWED_ORIGINS) and the ask rate limit (BQA_RATE_LIMIT)
     app.register_blueprint(slack.bp)  # /slack/*: 503 slack_not_configured unless SLACK_* are set
-    errors.register(app)
+    errors.register(app, qa.db)
     observability.register(app)  # JSON request logs with request ids, GET /metrics
     if config.trusted_proxies:  # client address, scheme and host as the proxy saw them (rate limit, URLs)
         n = config.trusted_proxies

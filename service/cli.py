@@ -152,7 +152,7 @@ def _filters(args):
 
 
 def cmd_ask(args, config: Config) -> int:
-    from service.web.context import with_quote_urls
+    from service.web.quotes import with_quote_urls
 
     filters = _filters(args)  # a malformed --period is refused before anything is loaded
     qa = _service(config)
@@ -179,7 +179,7 @@ def cmd_chat(args, config: Config) -> int:
     """A conversation in the terminal: follow-up questions keep their context until /new or the end."""
     import readline  # noqa: F401  (line editing and history for input())
 
-    from service.web.context import with_quote_urls
+    from service.web.quotes import with_quote_urls
 
     qa = _service(config)
     url_for = _url_for(config)

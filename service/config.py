@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from importlib.util import find_spec
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +129,11 @@ class Config:
             raise SystemExit("BQA_DATABASE_URL must be a PostgreSQL URL, postgresql://user:password@host:5432/db")
         if config.llm_base_url and not config.llm_model:
             raise SystemExit("BQA_LLM_MODEL must name the model to use when BQA_LLM_BASE_URL is set")
+        # Optional features' packages are extras (pyproject.toml): name the one to install rather than fail later.
+        if config.database_url and find_spec("psycopg") is None:
+            raise SystemExit("BQA_DATABASE_URL needs PostgreSQL's driver: pip install 'bqa[postgres]'")
+        if config.llm_base_url and find_spec("llama_index.llms.openai_like") is None:
+            raise SystemExit("BQA_LLM_BASE_URL needs the LLM client: pip install 'bqa[llm]'")
         if config.disk_reserve_bytes < 0:
             raise SystemExit("BQA_DISK_RESERVE_BYTES must be 0 or more")
         for field_name in ("max_bulletin_pages", "max_bulletin_paragraphs", "max_bulletin_chars"):

@@ -3,9 +3,9 @@ they ask, the most asked first, each group with example questions and when it wa
 
 Questions are grouped by meaning, not wording: "who funded the Doha Hub?" and "who paid for the Doha Hub?" are one
 gap. Each question's standalone form (a follow-up read with its conversation) is embedded with the model the index
-uses (`index.embed`), and the questions are clustered by complete-linkage agglomeration on cosine similarity (scipy;
-deterministic: the same questions always give the same groups), cut so that every two questions of a group are
-at least SIMILARITY alike. The cut was chosen on labelled questions by `bench/gap_threshold.py` (its docstring and the
+uses (`index.embed`), and the questions are clustered by complete-linkage agglomeration on cosine similarity
+(`fastcluster`, whose merges are scipy's `linkage`'s without scipy's 140 MB; deterministic: the same questions
+always give the same groups), cut so that every two questions of a group are at least SIMILARITY alike. The cut was chosen on labelled questions by `bench/gap_threshold.py` (its docstring and the
 README give the data and the held-out figures).
 """
 
@@ -77,16 +77,24 @@ def _spreadsheet_safe(text: str) -> str:
 
 def cluster(vectors: np.ndarray, similarity: float = SIMILARITY, linkage: str = LINKAGE) -> list[int]:
     """A group number for each row of `vectors`: agglomerative clustering on cosine similarity, cut at
-    `similarity`. Numbers follow the first row of each group, so the result does not depend on scipy's labels."""
+    `similarity` (the groups of scipy's `fcluster(…, criterion="distance")`). Numbers follow the first row of each
+    group, so the result does not depend on the order of the merges."""
     if len(vectors) < 2:
         return [0] * len(vectors)
-    from scipy.cluster.hierarchy import fcluster
-    from scipy.cluster.hierarchy import linkage as agglomerate
+    import fastcluster
 
-    tree = agglomerate(vectors.astype(np.float64), method=linkage, metric="cosine")
-    labels = fcluster(tree, t=1.0 - similarity, criterion="distance")
+    n = len(vectors)
+    unit = vectors.astype(np.float64) / np.linalg.norm(vectors, axis=1, keepdims=True)
+    distances = 1.0 - (unit @ unit.T)[np.triu_indices(n, 1)]  # cosine, condensed as scipy's pdist gives it
+    tree = fastcluster.linkage(distances, method=linkage)
+    members = {row: [row] for row in range(n)}  # cluster id (a row, or n + the merge's step) -> its rows
+    for step, (a, b, distance, _) in enumerate(tree):  # merges by increasing distance (no inversions in
+        if distance > 1.0 - similarity:  # single, complete or average linkage): the rest are farther apart
+            break
+        members[n + step] = members.pop(int(a)) + members.pop(int(b))
+    label = {row: number for number, rows in enumerate(members.values()) for row in rows}
     first: dict[int, int] = {}
-    return [first.setdefault(label, len(first)) for label in labels]
+    return [first.setdefault(label[row], len(first)) for row in range(n)]
 
 
 def _key(question: GapQuestion) -> str:

@@ -99,6 +99,11 @@ class Registered:
 class Database(Protocol):
     """What the service stores. Implementations are safe to share between threads and worker processes."""
 
+    WRITE_FAILURES: tuple[type[BaseException], ...]  # what a failed write raises, a full disk among them
+
+    def disk_full(self, exc: BaseException) -> bool:
+        """Whether a failed write says the database's disk is full (the app answers 507, not 500)."""
+
     def schema_version(self) -> int:
         """The number of the last schema step applied."""
 

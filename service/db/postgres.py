@@ -42,14 +42,6 @@ LOCK_KEEPALIVE_INTERVAL_S = 5  # within idle + interval * count = 25 s
 LOCK_KEEPALIVE_COUNT = 3
 
 
-WRITE_FAILURES = (psycopg.errors.DiskFull,)  # what a write the database server has no room for raises
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether a failed write says the database server's disk is full."""
-    return isinstance(exc, psycopg.errors.DiskFull)
-
-
 class PostgresDatabase(SQLDatabase):
     """The queries are `SQLDatabase`'s; this class lends the pool's connections (in autocommit), opens explicit
     transactions, and locks a conversation's row while a turn is added to it (machines write concurrently)."""
@@ -58,6 +50,12 @@ class PostgresDatabase(SQLDatabase):
     REAL = "DOUBLE PRECISION"
     POSITION = "strpos"
     ROW_LOCK = " FOR UPDATE"
+    WRITE_FAILURES = (psycopg.errors.DiskFull,)  # what a write the database server has no room for raises
+
+    @staticmethod
+    def disk_full(exc: BaseException) -> bool:
+        """Whether a failed write says the database server's disk is full."""
+        return isinstance(exc, psycopg.errors.DiskFull)
 
     def __init__(self, url: str, ttl_seconds: int):
         self.url = url
@@ -93,7 +91,7 @@ class PostgresDatabase(SQLDatabase):
         try:
             with self._pool.connection() as db:
                 yield db
-        except WRITE_FAILURES:
+        except self.WRITE_FAILURES:
             raise  # reachable, but full: the app's 507, not a 503
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc

@@ -20,14 +20,6 @@ from service.db.migrations import Migration
 from service.db.sql import SQLDatabase
 
 BUSY_TIMEOUT_S = 30  # how long a write waits for another process's transaction before failing
-WRITE_FAILURES = (sqlite3.OperationalError,)  # what a write that fails raises: a full disk among them
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether a failed write says the disk is full (SQLite's own code for it)."""
-    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-
-
 def statements(sql: str) -> list[str]:
     """The statements of a schema step, one by one, so a step runs inside one transaction (Python's
     `executescript` commits before it starts)."""
@@ -52,6 +44,12 @@ class SQLiteDatabase(SQLDatabase):
     REAL = "REAL"
     POSITION = "instr"
     ROW_LOCK = ""
+    WRITE_FAILURES = (sqlite3.OperationalError,)  # what a write that fails raises: a full disk among them
+
+    @staticmethod
+    def disk_full(exc: BaseException) -> bool:
+        """Whether a failed write says the disk is full (SQLite's own code for it)."""
+        return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
 
     def __init__(self, path: str | Path, ttl_seconds: int, lock_path: str | Path | None = None):
         self.path = Path(path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import logging
 import sys
+from functools import partial
 
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import (
@@ -25,8 +26,7 @@ from werkzeug.exceptions import (
 )
 
 from index.store import InsufficientStorage, StorageError
-from service.db import WRITE_FAILURES, disk_full
-from service.db.base import DatabaseUnavailable
+from service.db.base import Database, DatabaseUnavailable
 
 log = logging.getLogger("bqa.storage")
 FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -104,14 +104,14 @@ def handle_internal_error(e: InternalServerError):
     return e
 
 
-def handle_storage_error(e: Exception):
-    """507 for a write the disk has no room for; any other OSError or SQLite error is the crash it looks like."""
+def handle_storage_error(e: Exception, db: Database):
+    """507 for a write the disk has no room for; any other OSError or database error is the crash it looks like."""
     if isinstance(e, InsufficientStorage):
         return error_response(
             507, "insufficient_storage",
             f"Not enough disk space: {e}. Nothing was changed; free some space (or lower BQA_DISK_RESERVE_BYTES).",
         )
-    full = (isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS) or disk_full(e)
+    full = (isinstance(e, OSError) and e.errno in FULL_DISK_ERRNOS) or db.disk_full(e)
     if not (full or isinstance(e, StorageError)):
         current_app.log_exception(sys.exc_info())
         return handle_internal_error(InternalServerError(original_exception=e))
@@ -130,10 +130,11 @@ def handle_database_unavailable(e: DatabaseUnavailable):
                           {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, db: Database) -> None:
+    """The handlers; `db`, the app's database, says what its failed writes raise."""
     app.register_error_handler(DatabaseUnavailable, handle_database_unavailable)
-    for storage_failure in (StorageError, OSError, *WRITE_FAILURES):
-        app.register_error_handler(storage_failure, handle_storage_error)
+    for storage_failure in (StorageError, OSError, *db.WRITE_FAILURES):
+        app.register_error_handler(storage_failure, partial(handle_storage_error, db=db))
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_internal_error)

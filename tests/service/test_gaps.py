@@ -9,6 +9,7 @@ import io
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from service import gaps
@@ -60,6 +61,17 @@ def test_clustering_is_deterministic():
     first = [g.examples for g in gaps.group([asked(t, i) for i, t in enumerate(texts)])]
     again = [g.examples for g in gaps.group([asked(t, i) for i, t in enumerate(texts)])]
     assert first == again
+
+
+def test_the_cut_keeps_every_two_members_of_a_complete_linkage_group_that_alike():
+    """Three questions in a chain: each is alike its neighbour (cosine 0.82 and 0.71), the two ends are not (0.17)."""
+    at = lambda degrees: [np.cos(np.radians(degrees)), np.sin(np.radians(degrees))]  # noqa: E731
+    chain = np.array([at(80), at(0), at(35)])
+    assert gaps.cluster(chain, similarity=0.7, linkage="complete") == [0, 1, 1]  # numbered by first row
+    assert gaps.cluster(chain, similarity=0.1, linkage="complete") == [0, 0, 0]
+    assert gaps.cluster(chain, similarity=0.7, linkage="single") == [0, 0, 0]  # linked through the middle one
+    assert gaps.cluster(chain, similarity=0.7, linkage="average") == [0, 1, 1]
+    assert gaps.cluster(chain, similarity=0.9, linkage="complete") == [0, 1, 2]
 
 
 @pytest.fixture(scope="module")
