@@ -42,6 +42,14 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
+def _installed(module: str) -> bool:
+    """Whether `module` (an optional extra's) can be imported, without importing it."""
+    try:
+        return find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing too
+        return False
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path = PROJECT_ROOT / "data"
@@ -130,9 +138,9 @@ class Config:
         if config.llm_base_url and not config.llm_model:
             raise SystemExit("BQA_LLM_MODEL must name the model to use when BQA_LLM_BASE_URL is set")
         # Optional features' packages are extras (pyproject.toml): name the one to install rather than fail later.
-        if config.database_url and find_spec("psycopg") is None:
+        if config.database_url and not _installed("psycopg"):
             raise SystemExit("BQA_DATABASE_URL needs PostgreSQL's driver: pip install 'bqa[postgres]'")
-        if config.llm_base_url and find_spec("llama_index.llms.openai_like") is None:
+        if config.llm_base_url and not _installed("llama_index.llms.openai_like"):
             raise SystemExit("BQA_LLM_BASE_URL needs the LLM client: pip install 'bqa[llm]'")
         if config.disk_reserve_bytes < 0:
             raise SystemExit("BQA_DISK_RESERVE_BYTES must be 0 or more")
