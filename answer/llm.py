@@ -41,7 +41,7 @@ from answer.completeness import omissions
 from answer.decide import citation_for
 from answer.prompts import count_message_tokens, count_tokens, render, truncate
 from answer.types import Answer, Question
-from answer.verify import MARKER, Checked, Checker, Passage, Sentence, Verdict, names, numbers, refs, split
+from answer.verify import MARKER, Checked, Checker, Passage, Sentence, Verdict, names, numbers, refs, split_streamed
 
 log = logging.getLogger(__name__)
 
@@ -125,19 +125,12 @@ class LLMAnswerer:
         return text.strip()
 
     def _drafted(self, messages: list[ChatMessage], passages: list[Passage]) -> Iterator[Sentence]:
-        """The sentences of the model's reply as it writes them. A sentence is finished once the next one has begun
-        ("$1." may yet go on "5 million"), the last one when the reply ends; a reply that breaks off loses its
-        unfinished last sentence."""
-        text, done = "", 0
+        """The sentences of the model's reply as it writes them (`split_streamed`); a reply that breaks off loses
+        its unfinished last sentence."""
         try:
-            for piece in self._reply(messages):
-                text += piece
-                sentences = split(text, passages)
-                yield from sentences[done:-1]
-                done = max(done, len(sentences) - 1)
+            yield from split_streamed(self._reply(messages), passages)
         except ModelUnavailable:
             return
-        yield from split(text, passages)[done:]
 
     # -- follow-ups -----------------------------------------------------------------------------------------------
 

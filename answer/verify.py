@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Iterable, Iterator
 
 import numpy as np
 from llama_index.core.schema import NodeWithScore
@@ -46,6 +47,7 @@ LEXICAL_MIN = 0.6  # share of a sentence's content terms that must occur in the 
 COSINE_MIN = 0.25  # similarity to the closest sentence of the cited text
 
 MARKER = re.compile(r"\s*\[\s*((?:p-[0-9a-f]+|\d{1,2})(?:\s*[,;]\s*(?:p-[0-9a-f]+|\d{1,2}))*)\s*\]")
+_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d+[.)])\s+")  # a list item's bullet or number, opening a line
 _SENTENCE_END = re.compile(r"[.!?](?:\s*\[[^\]\n]*\])*(?=\s+[\"“(]?[A-Z0-9]|\s*$)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _MONTHS = {m: m for m in MONTH_NAMES} | {m[:3]: m for m in MONTH_NAMES} | {"sept": "september"}
@@ -140,19 +142,63 @@ def _period_words(period: str | None) -> str:
 def split(draft: str, passages: list[Passage]) -> list[Sentence]:
     """The draft's sentences (list items and lines count as sentences), each with the passages it cites."""
     by_id = {p.paragraph_id: p.n for p in passages}
-    out = []
-    for line in draft.splitlines():
-        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
-        start = 0
-        ends = [m.end() for m in _SENTENCE_END.finditer(line)]
-        for end in ends + ([len(line)] if not ends or ends[-1] < len(line) else []):
-            piece = line[start:end].strip()
-            start = end
-            cited = [n for marker in MARKER.finditer(piece) for n in refs(marker, by_id)]
-            text = MARKER.sub("", piece).strip()
-            if re.search(r"\w", text):
-                out.append(Sentence(text, tuple(dict.fromkeys(cited)), piece))
-    return out
+    return [sentence for line in draft.splitlines() for sentence in _sentences(line, _bounds(line, True), by_id)]
+
+
+def split_streamed(pieces: Iterable[str], passages: list[Passage]) -> Iterator[Sentence]:
+    """`split` of the text the `pieces` make up, each sentence as soon as it is finished: once the next one has
+    begun ("$1." may yet go on "5 million"), the last one when the pieces end (an exception from them loses it).
+
+    Only the unfinished sentence is split again as a piece comes (not the whole text so far), so the work grows
+    with the reply's length, not with its square. A sentence is finished only before any "[" still open: a "]" to
+    come may make it a citation marker that ends an earlier sentence ("… X. [see Y. Z] …")."""
+    by_id = {p.paragraph_id: p.n for p in passages}
+    tail, starts_line = "", True  # the text not yet split for good; whether it starts a line (so may open a list item)
+    held: list[Sentence] = []  # finished, but the last one so far: yielded once another has begun
+    for piece in pieces:
+        tail += piece
+        lines = tail.splitlines()
+        if tail[-1:].splitlines() == [""]:  # the last line has ended too
+            lines.append("")
+        tail = lines.pop() if lines else ""
+        for line in lines:
+            held.extend(_sentences(line, _bounds(line, starts_line), by_id))
+            starts_line = True
+        bounds = _bounds(tail, starts_line)
+        unclosed = tail.find("[", tail.rfind("]") + 1)
+        finished = [(start, end) for start, end in bounds[:-1] if unclosed < 0 or end <= unclosed]
+        held.extend(_sentences(tail, finished, by_id))
+        if finished:
+            tail, starts_line = tail[finished[-1][1]:], False
+            bounds = _bounds(tail, starts_line)
+        begun = any(True for _ in _sentences(tail, bounds, by_id))  # a sentence after those held
+        yield from held if begun else held[:-1]
+        held = [] if begun else held[-1:]
+    yield from held
+    yield from _sentences(tail, _bounds(tail, starts_line), by_id)
+
+
+def _bounds(line: str, starts_line: bool) -> list[tuple[int, int]]:
+    """(start, end) in `line` of each of its sentences, the last one running to the end of the line; a list
+    item's bullet or number, when `line` starts a line, and the white space around are left out."""
+    item = _LIST_ITEM.match(line) if starts_line else None
+    start = item.end() if item else 0
+    body = line[start:].rstrip()
+    start += len(body) - len(body.lstrip())
+    body = body.lstrip()
+    ends = [start + m.end() for m in _SENTENCE_END.finditer(body)]
+    if not ends or ends[-1] < start + len(body):
+        ends.append(start + len(body))
+    return list(zip([start, *ends[:-1]], ends))
+
+
+def _sentences(line: str, bounds: list[tuple[int, int]], by_id: dict[str, int]) -> Iterator[Sentence]:
+    for start, end in bounds:
+        piece = line[start:end].strip()
+        cited = [n for marker in MARKER.finditer(piece) for n in refs(marker, by_id)]
+        text = MARKER.sub("", piece).strip()
+        if re.search(r"\w", text):
+            yield Sentence(text, tuple(dict.fromkeys(cited)), piece)
 
 
 def refs(marker: re.Match, by_id: dict[str, int]) -> list[int]:

@@ -97,6 +97,9 @@ class Corpus:
     order: list[str]  # paragraph ids in reading order
     position: dict[str, int] = field(default_factory=dict)  # paragraph id -> its index in `order`
     bulletins: dict[str, dict] = field(default_factory=dict)  # id -> title, period, sections [(title, [ids])]
+    # the distinct (start, end) "YYYY-MM" periods of the bulletins, oldest first, undated ones left out: read for
+    # every question, built once with the generation (which never changes)
+    periods: tuple[tuple[str, str], ...] = ()
     aliases: Aliases = field(default_factory=lambda: Aliases({}))
     keyword: KeywordIndex | None = None
     document_frequency: Counter = field(default_factory=Counter)  # term -> paragraphs holding it
@@ -125,11 +128,6 @@ class Corpus:
             while len(self._results) > RECENT_RESULTS:
                 self._results.popitem(last=False)
         return list(found)
-
-    def periods(self) -> list[tuple[str, str]]:
-        """The distinct (start, end) "YYYY-MM" periods of the bulletins, oldest first; undated ones left out."""
-        spans = {(b["period_start"], b["period_end"]) for b in self.bulletins.values() if b["period_start"]}
-        return [(month_string(start), month_string(end)) for start, end in sorted(spans)]
 
     def recency(self, paragraph_id: str) -> tuple:
         """Sorts the copies of a repeated paragraph: the newest bulletin's last."""
@@ -192,6 +190,7 @@ class Corpus:
             order=order,
             position={pid: i for i, pid in enumerate(order)},
             bulletins=bulletins,
+            periods=_periods(bulletins),
             aliases=Aliases(mine(titles + [paragraphs[p].text for p in order])),
             keyword=KeywordIndex(searchable) if order else None,
             document_frequency=frequency,
@@ -201,6 +200,12 @@ class Corpus:
             copies=copies,
             epoch=epoch,
         )
+
+
+def _periods(bulletins: dict[str, dict]) -> tuple[tuple[str, str], ...]:
+    """The distinct (start, end) "YYYY-MM" periods of `bulletins`, oldest first; undated ones left out."""
+    spans = {(b["period_start"], b["period_end"]) for b in bulletins.values() if b["period_start"]}
+    return tuple((month_string(start), month_string(end)) for start, end in sorted(spans))
 
 
 def newest_copies(corpus: Corpus, fused: Counter) -> list[tuple[str, float]]:

@@ -12,7 +12,7 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from index.retrieve import FilterError, Filters
-from service.db.base import SQL_MAX_INT, ConversationNotFound, TurnNotFound
+from service.db.base import RATINGS, SQL_MAX_INT, ConversationNotFound, TurnNotFound
 from service.openapi import document
 from service.web import context, sse
 from service.web.errors import APIError, error_response
@@ -218,8 +218,9 @@ def feedback():
         raise APIError(400, "invalid_conversation_id", "\"conversation_id\" must name the conversation rated.")
     if type(turn) is not int or not 1 <= turn <= SQL_MAX_INT:
         raise APIError(400, "invalid_turn", "\"turn\" must be the whole number of the answer rated (from 1).")
-    if rating not in ("up", "down"):
-        raise APIError(400, "invalid_rating", "\"rating\" must be \"up\" or \"down\".")
+    if rating not in RATINGS:
+        choices = " or ".join(f'"{choice}"' for choice in RATINGS)
+        raise APIError(400, "invalid_rating", f"\"rating\" must be {choices}.")
     if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS):
         raise APIError(400, "invalid_comment", f"\"comment\" must be a string of at most {MAX_COMMENT_CHARS} characters.")
     source = body.get("source", "api")

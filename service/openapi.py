@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 
+from service.admin import FEEDBACK_SOURCES, GAP_DAYS, MAX_GAP_DAYS, MAX_GAP_QUESTIONS, MAX_PAGE
 from service.config import Config
+from service.db.base import RATINGS, SQL_MAX_INT
 
 
 def _ref(name: str) -> dict:
@@ -72,7 +74,7 @@ SCHEMAS = {
             "question": {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": 2000,
+                "maxLength": Config.max_question_chars,  # the default; `document` states the service's own
                 "description": "Not blank; surrounding whitespace is ignored.",
                 "examples": ["Who funded CT Travel?"],
             },
@@ -169,8 +171,8 @@ SCHEMAS = {
         "additionalProperties": False,
         "properties": {
             "conversation_id": {"type": "string"},
-            "turn": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            "rating": {"type": "string", "enum": ["up", "down"]},
+            "turn": {"type": "integer", "minimum": 1, "maximum": SQL_MAX_INT},
+            "rating": {"type": "string", "enum": list(RATINGS)},
             "comment": {"type": ["string", "null"], "maxLength": 2000},
             "source": {"type": "string", "enum": ["api", "widget"], "default": "api"},
         },
@@ -189,9 +191,9 @@ SCHEMAS = {
                         "id": {"type": "integer"},
                         "conversation_id": {"type": "string"},
                         "turn": {"type": "integer"},
-                        "rating": {"type": "string", "enum": ["up", "down"]},
+                        "rating": {"type": "string", "enum": list(RATINGS)},
                         "comment": _STRING_OR_NULL,
-                        "source": {"type": "string", "examples": ["api", "widget", "slack"]},
+                        "source": {"type": "string", "examples": list(FEEDBACK_SOURCES)},
                         "created": {"type": "number", "description": "Unix time."},
                         "question": {"type": "string"},
                         "answer": {"type": "string"},
@@ -411,9 +413,11 @@ _PAGE = {"name": "page", "in": "query", "schema": {"type": "integer", "minimum":
          "description": "Which 500 paragraphs of the bulletin; citation URLs name the page of their paragraph."}
 
 _GAP_WINDOW = [
-    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 90},
+    {"name": "days", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_GAP_DAYS, "default": GAP_DAYS},
      "description": "How far back to look."},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2000, "default": 2000},
+    {"name": "limit", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_GAP_QUESTIONS, "default": MAX_GAP_QUESTIONS},
      "description": "At most this many questions, the newest."},
 ]
 
@@ -499,12 +503,13 @@ SPEC = {
                 "operationId": "listFeedback",
                 "summary": "Every rating, newest first (admin: Authorization: Bearer BQA_ADMIN_TOKEN)",
                 "parameters": [
-                    {"name": "rating", "in": "query", "schema": {"type": "string", "enum": ["up", "down"]}},
-                    {"name": "source", "in": "query", "schema": {"type": "string", "enum": ["widget", "slack", "api"]}},
+                    {"name": "rating", "in": "query", "schema": {"type": "string", "enum": list(RATINGS)}},
+                    {"name": "source", "in": "query", "schema": {"type": "string", "enum": list(FEEDBACK_SOURCES)}},
                     {"name": "q", "in": "query", "schema": {"type": "string"},
                      "description": "Words found in the question, the answer or the comment."},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+                    {"name": "offset", "in": "query",
+                     "schema": {"type": "integer", "minimum": 0, "maximum": SQL_MAX_INT}},
                 ],
                 "responses": {
                     "200": _json(_ref("FeedbackList"), "The ratings."),

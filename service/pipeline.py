@@ -90,7 +90,7 @@ class BulletinQA:
         filters = filters or Filters()
         if filters.period_from or filters.period_to or corpus is None:
             return filters, False
-        period = find_period(question, corpus.periods())
+        period = find_period(question, corpus.periods)
         if period is None:
             return filters, False
         return replace(filters, period_from=period.start, period_to=period.end), True
@@ -205,7 +205,7 @@ def without_period(question: Question, corpus: Corpus) -> Question:
     """`question` without the words that name a period (`index.periods.Period.strip`), in what it asks and in the
     earlier question it leans on."""
     def strip(text: str) -> str:
-        period = find_period(text, corpus.periods())
+        period = find_period(text, corpus.periods)
         return period.strip(text) if period is not None else text
 
     return replace(question, asked=strip(question.asked), topic=strip(question.topic) if question.topic else None)

@@ -7,14 +7,18 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import pytest
+import requests
 
 from service.config import PROJECT_ROOT, Config
 from service.pipeline import BulletinQA
@@ -130,13 +134,77 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+SERVE_START_TIMEOUT_S = 300  # seconds `bqa serve` may take to index the bundled corpus and load the model
+
+
+class Served:
+    """`bqa serve` in a process group of its own, on a free loopback port, its output appended to `log`: a real
+    server a test can restart (on a new port), stop, or kill -9, so a hang fails the test (an HTTP timeout) instead
+    of hanging the suite. Signals go to the whole group, so `--workers N` loses its gunicorn workers too, as a
+    machine that crashes or loses power does.
+
+    `ready` is the path that answers 200 once the server is up: /healthz (an index is served) by default."""
+
+    def __init__(self, log: Path, env: Mapping[str, object], *args: str, host: str = "127.0.0.1",
+                 ready: str = "/healthz"):
+        self.log = log
+        self.args = args
+        self.host = host
+        self.ready = ready
+        environment = {**os.environ}
+        environment.pop("BQA_PUBLIC_URL", None)  # the runner's own setting would change what the tests see
+        self.env = {**environment, **{name: str(value) for name, value in env.items()}}
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self.url = ""
+
+    def start(self, wait: bool = True) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(self.log, "a") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "service.cli", "serve", "--host", self.host, "--port", str(self.port),
+                 *self.args],
+                cwd=PROJECT_ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        if wait:
+            self.wait_until_up()
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + SERVE_START_TIMEOUT_S
+        while True:
+            try:
+                if requests.get(self.url + self.ready, timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"bqa serve ({self.log.name}) did not come up, exit code {self.process.returncode}:\n"
+                            f"{self.output()[-3000:]}")
+            time.sleep(0.3)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """kill -9 of the whole process group: no clean-up of any kind, as a crash, the OOM killer or a power cut."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 def start_chroma(path: Path, log: Path):
     """(process, url) of a real Chroma server (`chroma run`, from the installed chromadb) over `path`, on a free
     loopback port, once it answers."""
-    import subprocess
-    import sys
-    import time
-
     import chromadb
 
     port = free_port()
@@ -212,8 +280,6 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", settings, "-w", "-t", "60", "start")
 
     def _run(self, program: str, *args: str) -> None:
-        import subprocess
-
         done = subprocess.run([str(self.bin / program), *args], capture_output=True, text=True, cwd=self.root,
                               env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, **self.as_user)
         if done.returncode != 0:

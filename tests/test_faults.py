@@ -28,13 +28,10 @@ from __future__ import annotations
 import errno
 import io
 import json
-import os
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import replace
@@ -51,7 +48,7 @@ from service.app import create_app
 from service.config import PROJECT_ROOT
 from service.db.sqlite import SQLiteDatabase
 from service.pipeline import BulletinQA
-from tests.conftest import free_port, page_tree_bomb
+from tests.conftest import SERVE_START_TIMEOUT_S, Served, page_tree_bomb
 
 TOKEN = "faults-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -64,7 +61,6 @@ In April, UNOCT received a contribution from Japan (US$250,000) in support of th
 """
 SERVED_COLLECTIONS = 3  # of an index served and not being rebuilt: bqa-state, a generation's chunks and sentences
 PATIENCE = 60  # seconds an HTTP call may take before it counts as hung; generous for a loaded 2-core machine
-START_PATIENCE = 240  # seconds `bqa serve` may take to index and load the model
 
 
 def lighthouse(paragraphs: int, tag: str = "") -> str:
@@ -111,61 +107,16 @@ def registered(data_dir: Path) -> dict[str, str]:
 
 # --- a real server in a subprocess ------------------------------------------------------------------------------
 
-class Served:
-    """`bqa serve` (or `--workers N`) in its own process group, on a free port, its stderr in a file."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str], *args: str, host: str = "127.0.0.1"):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / f"serve-{self.port}.log"
-        environment = {**os.environ, "BQA_RATE_LIMIT": "0", "BQA_ADMIN_TOKEN": TOKEN, **env}
-        environment.pop("BQA_PUBLIC_URL", None)
-        with open(self.log, "w") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "serve", "--host", host, "--port", str(self.port), *args],
-                cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + START_PATIENCE
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"bqa serve exited with {self.process.returncode}: {self.output()[-3000:]}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"bqa serve did not come up: {self.output()[-3000:]}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """kill -9 of the whole process group (gunicorn's workers too), as a crash or the OOM killer would."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def serve(tmp_path):
+    """Starts `bqa serve` (`Served`) with the admin API on and no rate limit; stops every one started at the end."""
     started: list[Served] = []
 
-    def start(env: dict[str, str], *args: str, wait: bool = True, host: str = "127.0.0.1") -> Served:
-        server = Served(tmp_path, {k: str(v) for k, v in env.items()}, *args, host=host)
+    def start(env: dict[str, object], *args: str, wait: bool = True, host: str = "127.0.0.1") -> Served:
+        server = Served(tmp_path / f"serve-{len(started)}.log", {"BQA_RATE_LIMIT": 0, "BQA_ADMIN_TOKEN": TOKEN, **env},
+                        *args, host=host)
         started.append(server)
-        if wait:
-            server.wait_until_up()
+        server.start(wait)
         return server
 
     yield start
@@ -556,7 +507,7 @@ def test_serving_on_a_public_address_without_a_public_url_warns(tmp_path, serve)
     shutil.copytree(PROJECT_ROOT / "corpus", corpus)
     server = serve({"BQA_DATA_DIR": tmp_path / "data", "BQA_CORPUS": corpus}, wait=False, host="0.0.0.0")
     wait_for(lambda: "BQA_PUBLIC_URL" in server.output() or server.process.poll() is not None,
-             "the warning", patience=START_PATIENCE)
+             "the warning", patience=SERVE_START_TIMEOUT_S)
     assert "BQA_PUBLIC_URL" in server.output()
 
 

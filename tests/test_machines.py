@@ -9,11 +9,7 @@ server is this module's own, so the bulletins published here never reach the ses
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,12 +21,11 @@ import requests
 
 from index.store import PREFIX, STATE, sentence_collection
 from service.config import PROJECT_ROOT
-from tests.conftest import PLUMBING_THRESHOLD, SEED, free_port, start_chroma
+from tests.conftest import PLUMBING_THRESHOLD, SEED, Served, start_chroma
 from tests.service.test_slack import SECRET, FakeSlack, event_callback, mention, signed_headers
 
 TOKEN = "machines-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-START_TIMEOUT_S = 300  # a first start embeds the bundled corpus on a loaded 2-core machine
 REQUEST_TIMEOUT_S = 300  # a publish embeds a bulletin, and may first wait for another machine's writer
 SLACK_QUIET_S = 3.0  # after the one reply, how long no second reply must come
 
@@ -45,50 +40,13 @@ The Office launched a training course on the protection of soft targets for 35 o
 """
 
 
-class Machine:
+class Machine(Served):
     """One `bqa serve` process with a data folder of its own, started and stopped like a machine of the fleet."""
 
     def __init__(self, name: str, root: Path, env: dict):
+        # up once its API lists the bulletins, the first thing the tests ask of a machine
+        super().__init__(root / f"{name}.log", {**env, "BQA_DATA_DIR": root / name}, ready="/api/v1/bulletins")
         self.name = name
-        self.data = root / name
-        self.log = root / f"{name}.log"
-        self.env = {**env, "BQA_DATA_DIR": str(self.data)}
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen(
-                [str(Path(sys.executable).with_name("bqa")), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if requests.get(f"{self.url}/api/v1/bulletins", timeout=5).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"machine {self.name} did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, as when a machine loses power."""
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
 
     def ask(self, question: str, conversation_id: str | None = None) -> dict:
         body = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
@@ -103,9 +61,6 @@ class Machine:
     def bulletins(self) -> set[str]:
         return {b["id"] for b in requests.get(f"{self.url}/api/v1/bulletins", timeout=30).json()["bulletins"]}
 
-    def started_log(self) -> str:
-        return self.log.read_text()
-
 
 class Deployment:
     def __init__(self, root: Path, chroma_url: str, database_url: str, slack: FakeSlack):
@@ -115,7 +70,7 @@ class Deployment:
         corpus = root / "corpus"  # the same path on every machine, as the image of a fleet has it
         shutil.copytree(PROJECT_ROOT / "corpus", corpus)
         env = {
-            **os.environ, "BQA_CORPUS": str(corpus), "BQA_CHROMA_URL": chroma_url, "BQA_DATABASE_URL": database_url,
+            "BQA_CORPUS": str(corpus), "BQA_CHROMA_URL": chroma_url, "BQA_DATABASE_URL": database_url,
             "BQA_ADMIN_TOKEN": TOKEN, "BQA_RATE_LIMIT": "0", "BQA_ANSWER_THRESHOLD": str(PLUMBING_THRESHOLD),
             "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "BQA_SLACK_API_URL": f"{slack.url}/api/",
             "BQA_LOG_LEVEL": "INFO",
@@ -177,7 +132,7 @@ def test_a_bulletin_published_on_a_is_answerable_on_b(fleet):
 def test_restarting_b_removes_nothing_and_both_still_answer(fleet):
     fleet.b.stop()
     fleet.b.start()
-    assert "0 removed" in fleet.b.started_log().split("Serving on")[-2]  # the start that just happened
+    assert "0 removed" in fleet.b.output().split("Serving on")[-2]  # the start that just happened
     for machine in (fleet.a, fleet.b):
         assert {"unoct-highlights-2021-03", "unoct-highlights-2021-04"} <= machine.bulletins()
         assert "Japan" in donor_answer(machine, "unoct-highlights-2021-04")

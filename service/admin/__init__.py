@@ -16,6 +16,7 @@ from service.web import context
 FEEDBACK_SOURCES = ("widget", "slack", "api")
 MAX_PAGE = 1000  # rows per listing request
 GAP_DAYS = 90  # default window of the content-gap report: about one quarter of monthly bulletins
+MAX_GAP_DAYS = 3650  # the longest window a report may ask for: ten years
 MAX_GAP_QUESTIONS = 2000  # questions clustered per report: the O(n²) similarity matrix stays under 16 MB
 
 
@@ -76,6 +77,6 @@ def feedback_query(args: Mapping[str, str], limit: int = 100) -> FeedbackQuery:
 def gap_window(args: Mapping[str, str]) -> dict:
     """`days` (how far back, default GAP_DAYS) and `limit` (questions clustered, newest first)."""
     return {
-        "days": _whole(args, "days", GAP_DAYS, 1, 3650, "invalid_days"),
+        "days": _whole(args, "days", GAP_DAYS, 1, MAX_GAP_DAYS, "invalid_days"),
         "limit": _whole(args, "limit", MAX_GAP_QUESTIONS, 1, MAX_GAP_QUESTIONS, "invalid_limit"),
     }

@@ -6,10 +6,13 @@ it, is in test_llm.py (recorded model outputs).
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 from llama_index.core.schema import NodeWithScore
 
-from answer.verify import Checker, Passage, split
+from answer.verify import Checker, Passage, split, split_streamed
 
 
 def passages(qa, *needles: str) -> list[Passage]:
@@ -100,6 +103,57 @@ def test_sentences_are_split_with_their_markers_after_the_full_stop_and_in_lists
         ("Items in a list", (2,)),
         ("Numbered ones too", ()),
     ]
+
+
+LONG_REPLY = """India contributed $500,000 to the Countering Terrorist Travel Programme [1]. The webinar had 25 experts [2][1].
+The total came to US$1.5 million in 2021 [1, 2]. "It matters," the Office said [2]! Was it enough? [1]
+- Items in a list [2]
+1. Numbered ones too, such as the U.N. Office of Counter-Terrorism [{pid}].
+2) And a second one [2]. With two sentences.
+
+A paragraph after a blank line cites a paragraph id [{pid}]. Its marker comes after the stop. [1] (In brackets, a
+sentence of its own.) The panel met. [see 2. It says so] Then it closed. The reply ends without one"""
+
+
+def test_a_reply_streamed_in_pieces_gives_the_sentences_of_the_whole_reply(qa):
+    """However the model's server cuts a long reply (by word, by character, in pieces of any size), the sentences
+    drafted while it streams are those of the whole reply split at once, each before the reply has ended; a
+    reply that breaks off loses only its unfinished sentence."""
+    given = passages(qa, "India ($500,000)", "webinar with 25 experts")
+    reply = "\n".join([LONG_REPLY.format(pid=given[0].paragraph_id)] * 20)
+    whole = split(reply, given)
+    assert len(whole) > 300  # a long reply: the sentences of LONG_REPLY, 20 times
+    rng = random.Random(7)
+    cuts = sorted(rng.sample(range(1, len(reply)), 2000))
+    for pieces in (
+        [m.group(0) for m in re.finditer(r"\S+\s*", reply)],  # a token at a time, as model servers send it
+        list(reply),
+        [reply[a:b] for a, b in zip([0, *cuts], [*cuts, len(reply)])],
+    ):
+        read = 0
+        drafted, read_when = [], []
+
+        def stream():
+            nonlocal read
+            for piece in pieces:
+                read += 1
+                yield piece
+
+        for sentence in split_streamed(stream(), given):
+            drafted.append(sentence)
+            read_when.append(read)
+        assert drafted == whole
+        assert read_when[-2] < len(pieces)  # all but the last came while the reply was still streaming
+
+        def broken():
+            yield from pieces[: len(pieces) // 2]
+            raise ConnectionError
+
+        shown = []
+        with pytest.raises(ConnectionError):
+            for sentence in split_streamed(broken(), given):
+                shown.append(sentence)
+        assert shown == whole[: len(shown)] and 0 < len(shown) < len(whole)
 
 
 def test_of_two_cited_passages_only_the_one_that_contributes_stays(qa):

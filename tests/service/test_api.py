@@ -19,7 +19,9 @@ from flask.testing import EnvironBuilder
 from markupsafe import escape
 
 from tests.conftest import DEPLOYMENTS, on_each_store
+from service import admin, api
 from service.app import create_app
+from service.db.base import RATINGS, SQL_MAX_INT
 from service.db.sqlite import SQLiteDatabase
 from service.web.errors import APIError
 from service.pipeline import BulletinQA
@@ -457,6 +459,31 @@ def test_ask_request_schema_agrees_with_validation(spec):
             if isinstance(body.get("top_k"), float):
                 continue  # JSON Schema calls 5.0 an integer; the server wants it written as one (see the schema)
             assert not validator.is_valid(body), body
+
+
+def test_openapi_states_the_choices_and_limits_the_server_enforces(spec):
+    """The document's enums, bounds and defaults are the constants the validation uses, so a client that follows
+    the document is never refused and a change of a limit changes the document too."""
+    schemas, paths = spec["components"]["schemas"], spec["paths"]
+    top_k = schemas["AskRequest"]["properties"]["top_k"]
+    assert (top_k["minimum"], top_k["maximum"]) == api.TOP_K_RANGE
+    rated = schemas["FeedbackRequest"]["properties"]
+    assert rated["rating"]["enum"] == list(RATINGS)
+    assert rated["turn"]["maximum"] == SQL_MAX_INT
+    assert rated["comment"]["maxLength"] == api.MAX_COMMENT_CHARS
+    assert rated["source"]["enum"] == list(api.FEEDBACK_SOURCES)
+    listed = schemas["FeedbackList"]["properties"]["feedback"]["items"]["properties"]
+    assert listed["rating"]["enum"] == list(RATINGS)
+    assert set(listed["source"]["examples"]) == set(admin.FEEDBACK_SOURCES)
+    query = {p["name"]: p["schema"] for p in paths["/api/v1/feedback"]["get"]["parameters"]}
+    assert query["rating"]["enum"] == list(RATINGS)
+    assert query["source"]["enum"] == list(admin.FEEDBACK_SOURCES)
+    assert query["limit"]["maximum"] == admin.MAX_PAGE
+    assert query["offset"]["maximum"] == SQL_MAX_INT
+    for path in ("/api/v1/gaps", "/api/v1/gaps.csv"):
+        window = {p["name"]: p["schema"] for p in paths[path]["get"]["parameters"]}
+        assert (window["days"]["maximum"], window["days"]["default"]) == (admin.MAX_GAP_DAYS, admin.GAP_DAYS)
+        assert window["limit"]["maximum"] == window["limit"]["default"] == admin.MAX_GAP_QUESTIONS
 
 
 # --- a service with nothing indexed ---------------------------------------------------------------------------

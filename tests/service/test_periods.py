@@ -10,9 +10,16 @@ from __future__ import annotations
 import pytest
 
 from service.app import create_app
-from tests.conftest import BOILERPLATE, MONTHLY
+from tests.conftest import BOILERPLATE, MONTHLY, private_app
 
 NEWEST = "2021-04"
+TOKEN = "periods-admin-token"
+APRIL = """# UNOCT Highlights April 2021
+
+## Highlights
+
+In April, UNOCT received a contribution from Japan (US$250,000) in support of the Cybersecurity Programme.
+"""
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +92,14 @@ def test_the_periods_are_listed_newest_first(client):
     periods = client.get("/api/v1/periods").get_json()["periods"]
     assert [p["from"] for p in periods] == sorted(MONTHLY, reverse=True)
     assert periods[0] == {"period": "April 2021", "from": "2021-04", "to": "2021-04", "bulletins": 1}
+
+
+def test_a_month_published_while_serving_is_a_period_the_next_question_can_name(config, tmp_path):
+    """The periods are built once per index generation, and a publish makes a new one."""
+    client = private_app(config, tmp_path, admin_token=TOKEN).test_client()
+    question = "Who contributed to the Cybersecurity Programme in April 2021?"
+    assert ask(client, question)["period"] is None  # no bulletin of April yet: nothing to narrow the search to
+    published = client.post("/api/v1/bulletins", json={"name": "unoct-highlights-2021-04.md", "text": APRIL},
+                            headers={"Authorization": f"Bearer {TOKEN}"})
+    assert published.status_code == 201, published.get_json()
+    assert ask(client, question)["period"] == {"from": "2021-04", "to": "2021-04"}
