@@ -149,8 +149,8 @@ def bulletin_of(prefixes: dict[str, str]):
 def service(name: str, corpus_dirs: list[Path], cache: Path) -> BulletinQA:
     config = Config(data_dir=cache / name, corpus_dirs=tuple(corpus_dirs), rate_limit=0)
     qa = BulletinQA.from_config(config)
-    report = qa.index(corpus_dirs)
-    log(f"{name}: {'; '.join(report.lines())}")
+    change = qa.index(corpus_dirs)
+    log(f"{name}: {'; '.join(change.lines())}")
     return qa
 
 
