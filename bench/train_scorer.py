@@ -67,6 +67,7 @@ BULLETIN_SETS = (
     (DATA / "bulletin-questions.jsonl", "seed", {"bq": "unoct"}),
     (DATA / "synthetic-questions.jsonl", "synthetic", {"sq": "unomcp"}),
     (DATA / "synthetic-questions-2.jsonl", "synthetic", {"ohec": "ohec", "awlp": "awlp"}),
+    (DATA / "synthetic-questions-3.jsonl", "synthetic", {"mrdb": "mrdb", "nbu": "northbridge", "whtlp": "whtlp"}),
 )
 DEV = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 TOP_K = Config.top_k
