@@ -40,7 +40,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from load import free_port
 
 HERE = Path(__file__).resolve()
 SHARED = HERE.parent.parent.parent / "shared"
@@ -183,6 +182,9 @@ def cpu_s(pid: int) -> float:
 def serve(bqa: Path, env: dict, workers: int, questions: list[str], scratch: Path) -> dict:
     """Seconds from launch to a healthy `/healthz`, then the RSS of each serving process after the questions;
     or the end of the server's log when it never became healthy."""
+    from load import free_port  # not at the top: bench/load.py puts this checkout on sys.path, and the worker
+    # (run by another checkout's venv) must import that checkout's code
+
     port = free_port()
     log_path = scratch / f"serve-{workers}.log"
     server = subprocess.Popen(

@@ -67,6 +67,7 @@ BULLETIN_SETS = (
     (DATA / "bulletin-questions.jsonl", "seed", {"bq": "unoct"}),
     (DATA / "synthetic-questions.jsonl", "synthetic", {"sq": "unomcp"}),
     (DATA / "synthetic-questions-2.jsonl", "synthetic", {"ohec": "ohec", "awlp": "awlp"}),
+    (DATA / "synthetic-questions-3.jsonl", "synthetic", {"mrdb": "mrdb", "nbu": "northbridge", "whtlp": "whtlp"}),
 )
 DEV = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 TOP_K = Config.top_k
@@ -148,8 +149,8 @@ def bulletin_of(prefixes: dict[str, str]):
 def service(name: str, corpus_dirs: list[Path], cache: Path) -> BulletinQA:
     config = Config(data_dir=cache / name, corpus_dirs=tuple(corpus_dirs), rate_limit=0)
     qa = BulletinQA.from_config(config)
-    report = qa.index(corpus_dirs)
-    log(f"{name}: index {report.summary()}")
+    change = qa.index(corpus_dirs)
+    log(f"{name}: {'; '.join(change.lines())}")
     return qa
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from index.parse import bulletin_id, load
+from index.parse import FORMATS, bulletin_id, load
 from service.evaluate import includes
 from tests.conftest import PROJECT_ROOT, SEED
 
@@ -25,15 +25,19 @@ KINDS = {"who", "when", "how_many", "how_much", "where", "which", "what", "why",
 TAGS = {"paraphrase", "lowercase", "typo", "acronym", "long_name", "near_miss", "off_topic", "follow_up", "multi_fact",
         "date_attached", "list_item", "figures", "roman_numeral"}
 # (question file, id prefix of its conversations, their bulletin, fewest questions, fewest near-miss unanswerables,
-# fewest conversations): issue 12 for the first two, the data-2 brief for the rest
+# fewest conversations): issue 12 for the first two, the data-2 brief for OHEC and AWLP, the data-3 brief (120
+# questions, 35 % near misses, 10 conversations) for the rest
 SETS = [
     ("bulletin-questions.jsonl", "", SEED, 100, 30, 10),
     ("synthetic-questions.jsonl", "", SYNTHETIC / "unomcp-highlights-2022-05.md", 60, 20, 5),
     ("synthetic-questions-2.jsonl", "ohec-", SYNTHETIC / "ohec-highlights-2024-02.md", 130, 32, 8),
     ("synthetic-questions-2.jsonl", "awlp-", SYNTHETIC / "awlp-highlights-2023-06.md", 130, 32, 8),
+    ("synthetic-questions-3.jsonl", "mrdb-", SYNTHETIC / "mrdb-quarterly-2025-q3.md", 120, 42, 10),
+    ("synthetic-questions-3.jsonl", "nbu-", SYNTHETIC / "northbridge-research-news-2025-11.html", 120, 42, 10),
+    ("synthetic-questions-3.jsonl", "whtlp-", SYNTHETIC / "whtlp-bulletin-2025-08.md", 120, 42, 10),
 ]
 # the data-2 brief's further floors for its sets: answerable and unanswerable turns, off-topic ones among the latter
-MORE = {"ohec-": (90, 40, 3), "awlp-": (90, 40, 3)}
+MORE = {"ohec-": (90, 40, 3), "awlp-": (90, 40, 3), "mrdb-": (90, 42, 3), "nbu-": (90, 42, 3), "whtlp-": (90, 42, 3)}
 
 
 def squad_words(text: str) -> str:
@@ -54,7 +58,7 @@ def conversations(name: str, prefix: str = "") -> list[dict]:
 def corpus(bulletin: Path) -> list[Path]:
     """The bulletins indexed together with `bulletin` (training indexes the synthetic folder as one corpus), among
     which an evidence span must point to one paragraph only."""
-    return sorted(SYNTHETIC.glob("*.md")) if bulletin.parent == SYNTHETIC else [bulletin]
+    return sorted(p for p in SYNTHETIC.iterdir() if p.suffix in FORMATS) if bulletin.parent == SYNTHETIC else [bulletin]
 
 
 def test_every_conversation_belongs_to_a_set():
