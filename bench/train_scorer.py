@@ -13,7 +13,8 @@ bulletins: the paragraph holding `evidence`).
 
 Data (bench/data; see its README): SQuAD 2.0's six calibration articles, indexed as ONE collection, and every
 labelled bulletin question set: the seed bulletin's (over corpus/) and the three synthetic bulletins' (over the
-whole synthetic/ folder, indexed as one corpus). Follow-up turns are resolved against the gold earlier turns while
+whole synthetic/ folder, indexed as one corpus). The unseen/ bulletins' questions are never trained or tuned on:
+the shipped weights are scored on them once, at the end, through the pipeline. Follow-up turns are resolved against the gold earlier turns while
 building the training table; the report's bulletin and dev figures come from the real pipeline (`BulletinQA.ask`,
 conversations and all) with weights that never saw those questions.
 
@@ -67,8 +68,11 @@ BULLETIN_SETS = (
     (DATA / "bulletin-questions.jsonl", "seed", {"bq": "unoct"}),
     (DATA / "synthetic-questions.jsonl", "synthetic", {"sq": "unomcp"}),
     (DATA / "synthetic-questions-2.jsonl", "synthetic", {"ohec": "ohec", "awlp": "awlp"}),
-    (DATA / "synthetic-questions-3.jsonl", "synthetic", {"mrdb": "mrdb", "nbu": "northbridge", "whtlp": "whtlp"}),
 )
+# Questions no model is trained or tuned on (bench/data/unseen/, indexed as one corpus): scored once, through the
+# pipeline, with the shipped weights, as the closest stand-in for the held-out questions users ask.
+UNSEEN = DATA / "unseen"
+UNSEEN_QUESTIONS = DATA / "unseen-questions.jsonl"
 DEV = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 TOP_K = Config.top_k
 C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strengths tried on the folds (per question of training weight)
@@ -519,6 +523,9 @@ def main() -> int:
         directory = Path(scratch)
         report["bulletin_folds"] = bulletin_fold_report(sets, rows, C, threshold, directory)
         log(f"bulletin folds: { {k: v for k, v in report['bulletin_folds'].items() if k != 'failures'} }")
+        report["unseen"] = pipeline_report(service("unseen", [UNSEEN], args.cache), load_items(UNSEEN_QUESTIONS),
+                                           final, directory)
+        log(f"unseen: { {k: v for k, v in report['unseen'].items() if k != 'failures'} }")
         if DEV.exists():
             report["dev"] = pipeline_report(services["seed"], load_items(DEV), final, directory)
             log(f"dev: { {k: v for k, v in report['dev'].items() if k != 'failures'} }")

@@ -1,6 +1,6 @@
 """The labelled bulletin question sets (bench/data/) hold what their README promises: every answerable turn's evidence
-is in exactly one paragraph of its bulletin as bqa parses it (of the whole synthetic folder, for the synthetic sets, which
-are scored over one index of that folder), and its expected answer is written there.
+is in exactly one paragraph of its bulletin as bqa parses it (of the whole synthetic or unseen folder, for the sets over
+those, each scored over one index of its folder), and its expected answer is written there.
 
 A label that the bulletin does not support would train and score the answerer against a wrong target, silently.
 """
@@ -21,6 +21,7 @@ from tests.conftest import PROJECT_ROOT, SEED
 
 DATA = PROJECT_ROOT / "bench" / "data"
 SYNTHETIC = DATA / "synthetic"
+UNSEEN = DATA / "unseen"
 KINDS = {"who", "when", "how_many", "how_much", "where", "which", "what", "why", "list", "yes_no", "other"}
 TAGS = {"paraphrase", "lowercase", "typo", "acronym", "long_name", "near_miss", "off_topic", "follow_up", "multi_fact",
         "date_attached", "list_item", "figures", "roman_numeral"}
@@ -32,9 +33,9 @@ SETS = [
     ("synthetic-questions.jsonl", "", SYNTHETIC / "unomcp-highlights-2022-05.md", 60, 20, 5),
     ("synthetic-questions-2.jsonl", "ohec-", SYNTHETIC / "ohec-highlights-2024-02.md", 130, 32, 8),
     ("synthetic-questions-2.jsonl", "awlp-", SYNTHETIC / "awlp-highlights-2023-06.md", 130, 32, 8),
-    ("synthetic-questions-3.jsonl", "mrdb-", SYNTHETIC / "mrdb-quarterly-2025-q3.md", 120, 42, 10),
-    ("synthetic-questions-3.jsonl", "nbu-", SYNTHETIC / "northbridge-research-news-2025-11.html", 120, 42, 10),
-    ("synthetic-questions-3.jsonl", "whtlp-", SYNTHETIC / "whtlp-bulletin-2025-08.md", 120, 42, 10),
+    ("unseen-questions.jsonl", "mrdb-", UNSEEN / "mrdb-quarterly-2025-q3.md", 120, 42, 10),
+    ("unseen-questions.jsonl", "nbu-", UNSEEN / "northbridge-research-news-2025-11.html", 120, 42, 10),
+    ("unseen-questions.jsonl", "whtlp-", UNSEEN / "whtlp-bulletin-2025-08.md", 120, 42, 10),
 ]
 # the data-2 brief's further floors for its sets: answerable and unanswerable turns, off-topic ones among the latter
 MORE = {"ohec-": (90, 40, 3), "awlp-": (90, 40, 3), "mrdb-": (90, 42, 3), "nbu-": (90, 42, 3), "whtlp-": (90, 42, 3)}
@@ -56,9 +57,10 @@ def conversations(name: str, prefix: str = "") -> list[dict]:
 
 
 def corpus(bulletin: Path) -> list[Path]:
-    """The bulletins indexed together with `bulletin` (training indexes the synthetic folder as one corpus), among
-    which an evidence span must point to one paragraph only."""
-    return sorted(p for p in SYNTHETIC.iterdir() if p.suffix in FORMATS) if bulletin.parent == SYNTHETIC else [bulletin]
+    """The bulletins indexed together with `bulletin` (training indexes the synthetic and the unseen folder each as
+    one corpus), among which an evidence span must point to one paragraph only."""
+    folder = bulletin.parent
+    return sorted(p for p in folder.iterdir() if p.suffix in FORMATS) if folder in (SYNTHETIC, UNSEEN) else [bulletin]
 
 
 def test_every_conversation_belongs_to_a_set():

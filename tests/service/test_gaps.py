@@ -85,8 +85,8 @@ def app(config, qa, tmp_path_factory):
 
 def test_the_report_groups_what_users_asked_and_exports_csv(app):
     client = app.test_client()
-    for question in ("who funded the Doha Hub?", "Who paid for the Doha Hub?", "who funded the doha hub",
-                     "What is the weather in Vienna today?"):
+    for question in ("How do I subscribe to the bulletin by email?", "How can I sign up for the bulletin by e-mail?",
+                     "how do i subscribe to the bulletin by email", "What is the weather in Vienna today?"):
         answer = client.post("/api/v1/ask", json={"question": question}).get_json()
         assert answer["answerable"] is False, answer["answer"]
     answered = client.post("/api/v1/ask", json={"question": ESTABLISHED}).get_json()
@@ -98,7 +98,7 @@ def test_the_report_groups_what_users_asked_and_exports_csv(app):
     report = client.get("/api/v1/gaps", headers=AUTH).get_json()
     assert report["questions"] == 5
     groups = [(g["asked"], sorted(set(e.lower().rstrip("?") for e in g["examples"]))) for g in report["groups"]]
-    assert groups[0] == (3, ["who funded the doha hub", "who paid for the doha hub"])
+    assert groups[0] == (3, ["how can i sign up for the bulletin by e-mail", "how do i subscribe to the bulletin by email"])
     assert sorted(groups[1:]) == [(1, ["what is the weather in vienna today"]), (1, [ESTABLISHED.lower().rstrip("?")])]
     disliked = next(g for g in report["groups"] if g["examples"] == [ESTABLISHED])
     assert (disliked["disliked"], disliked["unanswered"]) == (1, 0)
@@ -109,7 +109,7 @@ def test_the_report_groups_what_users_asked_and_exports_csv(app):
     assert "attachment" in exported.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     assert rows[0] == ["rank", "asked", "unanswered", "disliked", "last_asked_utc", "examples"]
-    assert rows[1][:4] == ["1", "3", "3", "0"] and "Doha Hub" in rows[1][5]
+    assert rows[1][:4] == ["1", "3", "3", "0"] and "subscribe to the bulletin" in rows[1][5]
     assert client.get("/api/v1/gaps?days=0", headers=AUTH).get_json()["error"]["code"] == "invalid_days"
     stored = app.extensions["bqa"].db.gap_questions(0, 10)
     assert all(q.vector is not None for q in stored)  # embedded once, kept for the next report
