@@ -210,8 +210,8 @@ def test_markdown_html_comments_are_dropped():
 
 
 def test_synthetic_bulletins_first_line_comment_is_not_a_paragraph():
-    synthetic = Path(__file__).resolve().parents[2] / "bench" / "data" / "synthetic"
-    for path in sorted(p for p in synthetic.iterdir() if p.suffix in FORMATS):
+    data = Path(__file__).resolve().parents[2] / "bench" / "data"
+    for path in sorted(p for folder in ("synthetic", "unseen") for p in (data / folder).iterdir() if p.suffix in FORMATS):
         assert path.read_text(encoding="utf-8").startswith("<!--")
         assert not any("<!--" in p or "fictional" in p.lower() for p in texts(load(path))), path.name
 
