@@ -127,7 +127,8 @@ def worker(scratch: Path) -> dict:
             at1 += ids[:1] == [pid]
             at5 += pid in ids[:TOP_K]
     return {
-        "paragraphs": len(corpus.paragraphs), "chunks": getattr(report, "index", report).chunks,  # a registry Change since issue 14, a SyncReport before "build_s": build_s,
+        # the index report is a registry Change since issue 14, a SyncReport before
+        "paragraphs": len(corpus.paragraphs), "chunks": getattr(report, "index", report).chunks, "build_s": build_s,
         "build_cpu_s": build_cpu_s, "build_load": build_load, "bare_embed": bare, "bare_texts": len(contexts),
         "questions": asked, "recall_at_1": at1 / asked, "recall_at_5": at5 / asked, "unmatched_contexts": unmatched,
     }
