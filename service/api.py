@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from index.retrieve import FilterError, Filters
 from service.db.base import RATINGS, SQL_MAX_INT, ConversationNotFound, TurnNotFound
 from service.openapi import document
-from service.web import context, sse
+from service.web import context, quotes, sse
 from service.web.errors import APIError, error_response
 from service.web.requests import json_object
 
@@ -72,7 +72,7 @@ def ask():
     """Answer one question, in a new conversation or in the one named by `conversation_id`."""
     arguments = _ask_arguments(json_object())
     result = context.qa().ask(url_for=context.source_url, **arguments)
-    return jsonify({**result, "citations": context.with_quote_urls(result["citations"])})
+    return jsonify({**result, "citations": quotes.with_quote_urls(result["citations"])})
 
 
 def _pieces(text: str, words: int = 4):
@@ -122,7 +122,7 @@ def ask_stream():
         if not sent:
             for piece in _pieces(result["answer"]):
                 yield "delta", {"text": piece}
-        result["citations"] = context.with_quote_urls(result["citations"])
+        result["citations"] = quotes.with_quote_urls(result["citations"])
         final = ("answer", "citations", "answerable", "answerer", "removed_sentences", "period", "turn", "timing_ms")
         yield "citations", {key: result[key] for key in final}
         yield "done", {"confidence": result["confidence"]}
@@ -196,7 +196,7 @@ def conversation(conversation_id: str):
     """Every turn of a live conversation, oldest first; ConversationNotFound becomes a 404 above."""
     turns = context.qa().db.turns(conversation_id)
     for turn in turns:
-        turn["citations"] = context.with_quote_urls(turn["citations"])
+        turn["citations"] = quotes.with_quote_urls(turn["citations"])
     return jsonify({"conversation_id": conversation_id, "turns": turns})
 
 

@@ -73,7 +73,7 @@ from service.config import Config
 from service.db.base import ConversationNotFound, TurnNotFound
 from service.pipeline import BulletinQA
 from service.suggestions import StarterQuestions
-from service.web import context
+from service.web import context, quotes
 from service.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -461,7 +461,7 @@ class SlackBot:
 
         links, plain = [], []
         for citation in answer["citations"]:
-            label, url = self.label(citation), context.quote_url(citation)
+            label, url = self.label(citation), quotes.quote_url(citation)
             links.append(f"[{citation['n']}] <{_escape(url)}|{_escape(label)}>")
             plain.append(f"[{citation['n']}] {label}: {url}")
         if links and not answer["answerable"]:

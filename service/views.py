@@ -2,7 +2,7 @@
 
 The source view `/bulletins/<id>` is where every citation URL points: each paragraph carries its id as the HTML
 id, so the URL fragment of a citation lands on the paragraph quoted, and the URL's `hl` (paragraph:start-end,
-see `context.quote_url`) names the quoted span, which is marked up on the server (`<mark>`), so the reader's eye
+see `quotes.quote_url`) names the quoted span, which is marked up on the server (`<mark>`), so the reader's eye
 goes to the sentence rather than the whole paragraph, with no script (the CSP allows none inline). The
 bulletin's title and the current section stay in view (CSS sticky), and a link leads back to where the reader
 came from: the page that embeds the widget (`?from=`, which the widget adds) or the referring page, but only
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, render_template, request, url_for
 
-from service.web import context
+from service.web import context, quotes
 from service.web.security import allowed_origins, normalize_origin
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def bulletin(bulletin_id: str):
     number = context.page_number(request.args.get("page"), pages)
     if number is None:
         return render_template("not_found.html", message=f"“{found['title']}” has {pages} page(s)."), 404
-    span = context.quoted_span(request.args.get(context.QUOTE_PARAM))
+    span = quotes.quoted_span(request.args.get(quotes.QUOTE_PARAM))
     sections = []
     for title, ids in context.on_page(found["sections"], number):
         paragraphs = []

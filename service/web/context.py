@@ -13,7 +13,6 @@ from flask import current_app, request, url_for
 
 from service.config import Config
 from service.web.errors import APIError
-from service.web.quotes import QUOTE_PARAM, quote_url, quoted_span, with_quote_urls  # noqa: F401 (views' links)
 from service.pipeline import BulletinQA
 
 EXTENSION = "bqa"
