@@ -2,9 +2,10 @@
 
 Two logistic regressions over standardised features, evaluated with numpy alone (no scikit-learn at run time):
 `choose` scores every candidate sentence (the best one is quoted); `answerable` reads the chosen sentence's
-features with how far it stands above the runner-up, and gives a calibrated P(the chosen sentence answers the
-question) — the response's `confidence`. The weights, the feature names they were trained with and the threshold
-chosen on held-out folds are written by bench/train_scorer.py, which reproduces them from bench/data.
+features with how it stands among the question's candidates (`choice_features`), and gives P(the chosen sentence
+answers the question) — the response's `confidence` (its held-out reliability table is in the README). The
+weights, the feature names they were trained with and the threshold chosen on held-out folds are written by
+bench/train_scorer.py, which reproduces them from bench/data.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ WEIGHTS = Path(__file__).resolve().parent / "weights" / "scorer.json"
 # Added to FEATURES for `answerable`: how the chosen sentence stands among all the question's candidates
 CHOICE_FEATURES = ("choose_logit", "choose_margin", "choose_share", "paragraph_margin", "paragraph_share",
                    "choose_entropy", "close_candidates", "candidates", "retrievers_agree")
-CLOSE = 1.0  # a candidate within this many `choose` logits of the best one is a close rival
+CLOSE = 1.0  # `choose` logits: a candidate this near the best one (at most e times less likely) is a rival; set by hand
 
 
 class WeightsError(ValueError):
@@ -99,6 +100,6 @@ class Scorer:
         return self.choose.logit(np.stack([c.x for c in candidates]))
 
     def confidence(self, candidates: list[Candidate], logits: np.ndarray, best: int) -> float:
-        """Calibrated P(candidate `best` answers the question)."""
+        """P(candidate `best` answers the question)."""
         x = np.concatenate([choice_features(candidates, logits, best), candidates[best].x])
         return float(self.answerable.probability(x[None, :])[0])
