@@ -377,6 +377,8 @@ def main(argv=None) -> int:
     if args.build_worker:
         print(json.dumps(built(args.build_worker)[2]))
         return 0
+    if not SQUAD.is_dir():
+        parser.error(f"{SQUAD} is not there: this script reads ../shared beside the checkout it is run from")
     labels = args.labels.split(",") if args.labels else [str(root) for root in args.roots]
     if args.builds:
         report = builds(args.roots, labels, args.builds)
