@@ -54,9 +54,7 @@ def test_an_answer_that_says_as_much_in_other_words_is_complete(qa, question, an
     (CANADA, "Canada funded $1,139,987 in March [1].", "Gender and Identities Platform"),
     (ESTABLISHED, "The Office of Counter-Terrorism was established in 2017 [1].", "15 June 2017"),
     (BIOMETRICS, "The panel brought together participants from Member States [1].", "45 participants"),
-    pytest.param(CT_TRAVEL, "CT Travel was funded by a Member State [1].", "India", marks=pytest.mark.xfail(
-        strict=True, reason="a known miss of the shipped weights: the extractive answer abstains (confidence 0.489, "
-        "threshold 0.49), so it holds no fact to leave out (README)")),
+    (CT_TRAVEL, "CT Travel was funded by a Member State [1].", "India"),
     (SALW, "Officials from Kazakhstan, Kyrgyzstan and Uzbekistan joined [1].", "Tajikistan"),
     (AI_REPORT, "UNCCT worked with experts on the report [1].", "UNICRI"),
 ])
