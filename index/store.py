@@ -414,9 +414,13 @@ class Store:
         return report
 
     def _build(self, fresh: list[Bulletin], keep: list[str], progress) -> tuple[str, int, int]:
+        """Write a new generation beside the served one and switch to it once it is whole. Its collections exist
+        from before the embedding, so a build that dies while embedding leaves a generation that start-up and the
+        periodic cleanup recognise as unfinished and delete."""
         previous = self.active_name()
         nodes = [node for bulletin in fresh for node in chunk(bulletin)]
         bar = _LateBar(progress)
+        name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-chunks") as background:
             # the chunks' model runs (ONNX Runtime, without the GIL) go on while this thread splits the sentences
             chunk_vectors = background.submit(embed_texts, [embedding_text(n) for n in nodes], bar.tick)
@@ -431,45 +435,47 @@ class Store:
             except BaseException:
                 bar.stop()
                 raise
-            for node, vector in zip(nodes, chunk_vectors.result()):
-                node.embedding = vector
-        sentence_vectors = embed_texts([row[3] for row in rows], bar.tick)
-        name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
-        try:
-            with self._writing():
-                target = self.client.create_collection(
-                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-                    metadata={MODEL_KEY: self.embedding_model},
-                )
-                sentences = self.client.create_collection(
-                    sentence_collection(name), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-                )
-                copied = self._copy(previous, target, keep) if previous and keep else 0
-                copied_sentences = (
-                    self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
-                )
-                vectors = ChromaVectorStore(chroma_collection=target)
-                batch = self._add_batch()
-                for start in range(0, len(nodes), batch):
-                    vectors.add(nodes[start : start + batch])
-                for start in range(0, len(rows), batch):
-                    part = rows[start : start + batch]
-                    sentences.add(
-                        ids=[row[0] for row in part],
-                        embeddings=sentence_vectors[start : start + batch],
-                        metadatas=[row[1] | row[2] for row in part],
+            try:
+                with self._writing():
+                    target = self.client.create_collection(
+                        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                        metadata={MODEL_KEY: self.embedding_model},
                     )
-                expected = copied + len(nodes)
-                if target.count() != expected:
-                    raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
-                if sentences.count() != copied_sentences + len(rows):
-                    raise StorageError(f"index generation {name} lost sentences: {sentences.count()} stored")
-                self._point_to(name, previous)
-        except BaseException as exc:
-            self._abandon(name)
-            if isinstance(exc, STORAGE_FAILURES):
-                raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
-            raise
+                    sentences = self.client.create_collection(
+                        sentence_collection(name), embedding_function=None,
+                        configuration={"hnsw": {"space": "cosine"}},
+                    )
+                    copied = self._copy(previous, target, keep) if previous and keep else 0
+                    copied_sentences = (
+                        self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
+                    )
+                    for node, vector in zip(nodes, chunk_vectors.result()):
+                        node.embedding = vector
+                    sentence_vectors = embed_texts([row[3] for row in rows], bar.tick)
+                    vectors = ChromaVectorStore(chroma_collection=target)
+                    batch = self._add_batch()
+                    for start in range(0, len(nodes), batch):
+                        vectors.add(nodes[start : start + batch])
+                    for start in range(0, len(rows), batch):
+                        part = rows[start : start + batch]
+                        sentences.add(
+                            ids=[row[0] for row in part],
+                            embeddings=sentence_vectors[start : start + batch],
+                            metadatas=[row[1] | row[2] for row in part],
+                        )
+                    expected = copied + len(nodes)
+                    if target.count() != expected:
+                        raise StorageError(
+                            f"index generation {name} holds {target.count()} chunks, expected {expected}")
+                    if sentences.count() != copied_sentences + len(rows):
+                        raise StorageError(f"index generation {name} lost sentences: {sentences.count()} stored")
+                    self._point_to(name, previous)
+            except BaseException as exc:
+                bar.stop()
+                self._abandon(name)
+                if isinstance(exc, STORAGE_FAILURES):
+                    raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
+                raise
         try:
             self.drop_unused()
         except (StorageError, *STORAGE_FAILURES):  # the switch is done; cleanup retries what is left
