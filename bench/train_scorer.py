@@ -12,8 +12,9 @@ whole words (`service.evaluate.includes`) and its paragraph is the gold one (SQu
 bulletins: the paragraph holding `evidence`).
 
 Data (bench/data; see its README): SQuAD 2.0's six calibration articles, indexed as ONE collection, and every
-labelled bulletin question set: the seed bulletin's (over corpus/) and the three synthetic bulletins' (over the
-whole synthetic/ folder, indexed as one corpus). The unseen/ bulletins' questions are never trained or tuned on:
+labelled bulletin question set: the seed bulletin's (over corpus/), the three synthetic bulletins' (over the
+whole synthetic/ folder, indexed as one corpus) and the four train-2/ bulletins' (likewise over their folder).
+The unseen/ bulletins' questions are never trained or tuned on:
 the shipped weights are scored on them once, at the end, through the pipeline. Follow-up turns are resolved against the gold earlier turns while
 building the training table; the report's bulletin and dev figures come from the real pipeline (`BulletinQA.ask`,
 conversations and all) with weights that never saw those questions.
@@ -24,8 +25,8 @@ weighs the same, and each data set as much as the other); `answerable` is a logi
 candidate with how it stands among the question's candidates (answer/scorer.py `choice_features`), trained on
 `choose` logits cross-fitted within the training folds so it learns how the chooser behaves on unseen questions.
 Held-out folds: SQuAD leave-one-article-out, and leave-one-bulletin-out for the bulletin questions (the seed
-bulletin, UNOMCP, OHEC, AWLP: a model is never scored on a bulletin whose questions it was trained on). The
-regularisation strength and the threshold are the ones that come nearest issue 12's targets on those folds
+bulletin, UNOMCP, OHEC, AWLP, CCRN, BST, ICSCD, LCCS: a model is never scored on a bulletin whose questions it was
+trained on). The regularisation strength and the threshold are the ones that come nearest issue 12's targets on those folds
 (`objective`: per data set the target furthest from being met, answered correctly or abstained); the report holds
 the whole held-out operating curve and a reliability table of the confidence.
 """
@@ -64,12 +65,15 @@ from service.pipeline import BulletinQA  # noqa: E402
 DATA = PROJECT_ROOT / "bench" / "data"
 SQUAD = DATA / "squad2"
 SYNTHETIC = DATA / "synthetic"
+# The corpora the labelled bulletin questions are asked over, each folder indexed as one corpus.
+CORPORA = {"seed": PROJECT_ROOT / "corpus", "synthetic": SYNTHETIC, "train-2": DATA / "train-2"}
 # Every labelled bulletin question set: (file, the corpus it is asked over, the bulletin each conversation is about
 # by its id's prefix). A bulletin is one held-out fold: no model is scored on a bulletin it was trained on.
 BULLETIN_SETS = (
     (DATA / "bulletin-questions.jsonl", "seed", {"bq": "unoct"}),
     (DATA / "synthetic-questions.jsonl", "synthetic", {"sq": "unomcp"}),
     (DATA / "synthetic-questions-2.jsonl", "synthetic", {"ohec": "ohec", "awlp": "awlp"}),
+    (DATA / "train-2-questions.jsonl", "train-2", {"ccrn": "ccrn", "bst": "bst", "icscd": "icscd", "lccs": "lccs"}),
 )
 # Questions no model is trained or tuned on (bench/data/unseen/, indexed as one corpus): scored once, through the
 # pipeline, with the shipped weights, as the closest stand-in for the held-out questions users ask.
@@ -523,8 +527,7 @@ def table(cache: Path) -> tuple[list[Row], dict[str, tuple[BulletinQA, list[dict
     """The training table (SQuAD, then every bulletin set), each bulletin's service and conversations (for the
     held-out pipeline report), and the services by corpus."""
     rows = build_rows(squad_turns(), service("squad", [SQUAD / "corpus"], cache))
-    services = {"seed": service("seed", [PROJECT_ROOT / "corpus"], cache),
-                "synthetic": service("synthetic", [SYNTHETIC], cache)}
+    services = {name: service(name, [folder], cache) for name, folder in CORPORA.items()}
     sets: dict[str, tuple[BulletinQA, list[dict]]] = {}
     for path, corpus_name, prefixes in BULLETIN_SETS:
         items = load_items(path)

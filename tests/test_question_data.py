@@ -22,6 +22,7 @@ from tests.conftest import PROJECT_ROOT, SEED
 DATA = PROJECT_ROOT / "bench" / "data"
 SYNTHETIC = DATA / "synthetic"
 UNSEEN = DATA / "unseen"
+TRAIN_2 = DATA / "train-2"
 KINDS = {"who", "when", "how_many", "how_much", "where", "which", "what", "why", "list", "yes_no", "other"}
 TAGS = {"paraphrase", "lowercase", "typo", "acronym", "long_name", "near_miss", "off_topic", "follow_up", "multi_fact",
         "date_attached", "list_item", "figures", "roman_numeral"}
@@ -36,6 +37,10 @@ SETS = [
     ("unseen-questions.jsonl", "mrdb-", UNSEEN / "mrdb-quarterly-2025-q3.md", 120, 42, 10),
     ("unseen-questions.jsonl", "nbu-", UNSEEN / "northbridge-research-news-2025-11.html", 120, 42, 10),
     ("unseen-questions.jsonl", "whtlp-", UNSEEN / "whtlp-bulletin-2025-08.md", 120, 42, 10),
+    ("train-2-questions.jsonl", "ccrn-", TRAIN_2 / "ccrn-highlights-2024-09.md", 110, 39, 10),
+    ("train-2-questions.jsonl", "bst-", TRAIN_2 / "bst-newsletter-2025-spring.html", 110, 39, 10),
+    ("train-2-questions.jsonl", "icscd-", TRAIN_2 / "icscd-highlights-2023-q4.pdf", 110, 39, 10),
+    ("train-2-questions.jsonl", "lccs-", TRAIN_2 / "lccs-update-2025-03.md", 110, 39, 10),
 ]
 # the data-2 brief's further floors for its sets: answerable and unanswerable turns, off-topic ones among the latter
 MORE = {"ohec-": (90, 40, 3), "awlp-": (90, 40, 3), "mrdb-": (90, 42, 3), "nbu-": (90, 42, 3), "whtlp-": (90, 42, 3)}
@@ -60,7 +65,7 @@ def corpus(bulletin: Path) -> list[Path]:
     """The bulletins indexed together with `bulletin` (training indexes the synthetic and the unseen folder each as
     one corpus), among which an evidence span must point to one paragraph only."""
     folder = bulletin.parent
-    return sorted(p for p in folder.iterdir() if p.suffix in FORMATS) if folder in (SYNTHETIC, UNSEEN) else [bulletin]
+    return sorted(p for p in folder.iterdir() if p.suffix in FORMATS) if folder in (SYNTHETIC, UNSEEN, TRAIN_2) else [bulletin]
 
 
 def test_every_conversation_belongs_to_a_set():

@@ -59,8 +59,6 @@ def test_ellipsis_asks_the_same_question_of_a_new_subject(client):
     assert "India ($500,000)" in second["answer"] and "Canada" not in second["answer"]
 
 
-@pytest.mark.xfail(strict=True, reason="the second turn abstains rightly, but the closest sentence it quotes is the "
-                   "ESAAMLG workshop's (291 participants), not one about the Boko Haram consultation")
 def test_topic_change_is_not_dragged_back(client):
     first, second, third = chain(
         client,
