@@ -26,9 +26,9 @@ candidate with how it stands among the question's candidates (answer/scorer.py `
 `choose` logits cross-fitted within the training folds so it learns how the chooser behaves on unseen questions.
 Held-out folds: SQuAD leave-one-article-out, and leave-one-bulletin-out for the bulletin questions (the seed
 bulletin, UNOMCP, OHEC, AWLP, CCRN, BST, ICSCD, LCCS: a model is never scored on a bulletin whose questions it was
-trained on). The regularisation strength and the threshold are the ones that come nearest issue 12's targets on those folds
-(`objective`: per data set the target furthest from being met, answered correctly or abstained); the report holds
-the whole held-out operating curve and a reliability table of the confidence.
+trained on). The regularisation strength and the threshold are the ones that come nearest issue 12's targets on
+those folds (`objective`: per data set the target furthest from being met, answered correctly or abstained); the
+report holds the whole held-out operating curve and a reliability table of the confidence.
 """
 
 from __future__ import annotations
