@@ -15,10 +15,11 @@ from llama_index.core.schema import NodeWithScore
 
 from index.retrieve import Corpus
 from answer import facts
-from answer.features import Candidate, expanded_terms, question_names
+from answer.features import Candidate, expanded_terms, idf, question_names
 from answer.scorer import Scorer
 from answer.sentences import Span, clauses, list_items
 from answer.types import Answer, Citation, Question
+from index.text import terms
 
 # The closest sentence is shown only if it is related at all: this cosine with the question, or half of the
 # question's (rarity-weighted) words in its paragraph. Off-topic questions on the seed corpus ("What is the boiling
@@ -68,19 +69,25 @@ def abstain(closest: Candidate, confidence: float) -> Answer:
 
 
 def narrow(question: Question, chosen: Candidate, corpus: Corpus | None) -> Span:
-    """The one clause that is the whole answer, or the whole sentence (see the module docstring). The clause is
-    picked by the names and figures of what this turn asks (`Question.asked`, not a follow-up's carried topic,
-    whose words name the earlier clause): exactly one typed clause must hold any of them, else a wrong clause would
-    be a wrong answer where the whole sentence is a right one."""
+    """The one clause that is the whole answer, or the whole sentence (see the module docstring). The clause is the
+    one holding most (by rarity) of the names and figures of what this turn asks (`Question.asked`, not a
+    follow-up's carried topic, whose words name the earlier clause: "how much did Ireland give?"), or of all the
+    standalone question's words when this turn names nothing ("how much did they give?"); with no such clause, or a
+    tie, a wrong clause would be a wrong answer where the whole sentence is a right one."""
     wanted = facts.ANSWER_FACTS.get(question.kind)
     text = chosen.unit.node.text
     parts = clauses(text, chosen.unit.span)
     if not wanted or chosen.unit.size > 1 or len(parts) < 2 or facts.asks_plural(question.asked):
         return chosen.unit.span
     typed = [p for p in parts if any(facts.holds(p.text, question.standalone)[w] for w in wanted)]
-    names = question_names(question.asked, corpus)
-    holding = [p for p in typed if names & expanded_terms(corpus, p.text)]
-    return holding[0] if len(typed) > 1 and len(holding) == 1 else chosen.unit.span
+    if len(typed) < 2:
+        return chosen.unit.span
+    names = question_names(question.asked, corpus) or set(terms(question.standalone))
+    scores = [sum(idf(corpus, t) for t in names & expanded_terms(corpus, p.text)) for p in typed]
+    order = sorted(range(len(typed)), key=lambda i: -scores[i])
+    if scores[order[0]] <= 0 or scores[order[0]] == scores[order[1]]:
+        return chosen.unit.span
+    return typed[order[0]]
 
 
 def citation_for(n: int, hit: NodeWithScore, quote: str) -> Citation:
