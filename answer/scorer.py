@@ -2,9 +2,10 @@
 
 Two logistic regressions over standardised features, evaluated with numpy alone (no scikit-learn at run time):
 `choose` scores every candidate sentence (the best one is quoted); `answerable` reads the chosen sentence's
-features with how far it stands above the runner-up, and gives a calibrated P(the chosen sentence answers the
-question) — the response's `confidence`. The weights, the feature names they were trained with and the threshold
-chosen on held-out folds are written by bench/train_scorer.py, which reproduces them from bench/data.
+features with how it stands among the question's candidates (`choice_features`), and gives P(the chosen sentence
+answers the question) — the response's `confidence` (its held-out reliability table is in the README). The
+weights, the feature names they were trained with and the threshold chosen on held-out folds are written by
+bench/train_scorer.py, which reproduces them from bench/data.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import numpy as np
 from answer.features import FEATURES, Candidate
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "scorer.json"
-CHOICE_FEATURES = ("choose_logit", "choose_margin", "choose_share")  # added to FEATURES for `answerable`
+# Added to FEATURES for `answerable`: how the chosen sentence stands among all the question's candidates
+CHOICE_FEATURES = ("choose_logit", "choose_margin", "choose_share", "paragraph_margin", "paragraph_share",
+                   "choose_entropy", "close_candidates", "candidates", "retrievers_agree")
+CLOSE = 1.0  # `choose` logits: a candidate this near the best one (at most e times less likely) is a rival; set by hand
 
 
 class WeightsError(ValueError):
@@ -50,12 +54,26 @@ class Logistic:
         return 1.0 / (1.0 + np.exp(-np.clip(self.logit(x), -30, 30)))
 
 
-def choice_features(logits: np.ndarray, best: int) -> np.ndarray:
-    """How the chosen candidate stands among all: its logit, its margin over the runner-up, its softmax share."""
+def choice_features(candidates: list[Candidate], logits: np.ndarray, best: int) -> np.ndarray:
+    """The question-level part of the decision (CHOICE_FEATURES), which no single sentence's features hold: the
+    chosen sentence's logit, its margin over the runner-up and its softmax share; the same margin and share counted
+    by paragraph (a runner-up in the chosen paragraph cites the same source); how spread the choice is (entropy,
+    rivals within CLOSE, how many candidates); whether the keyword and the dense retriever ranked one paragraph
+    first."""
+    shifted = np.exp(logits - logits.max())
+    share = shifted / shifted.sum()
+    paragraphs = np.array([c.unit.node.node_id for c in candidates])
+    own = paragraphs == paragraphs[best]
     others = np.delete(logits, best)
     margin = float(logits[best] - others.max()) if others.size else 10.0
-    shifted = np.exp(logits - logits.max())
-    return np.array([float(logits[best]), margin, float(shifted[best] / shifted.sum())])
+    paragraph_margin = float(logits[best] - logits[~own].max()) if (~own).any() else 10.0
+    keyword_first = {c.unit.node.node_id for c in candidates if c.feature("keyword_ratio") >= 1.0}
+    dense_first = {c.unit.node.node_id for c in candidates if c.feature("dense_gap") >= 0.0}
+    return np.array([
+        float(logits[best]), margin, float(share[best]), paragraph_margin, float(share[own].sum()),
+        float(-(share * np.log(share + 1e-12)).sum()), float(np.log1p((logits >= logits[best] - CLOSE).sum() - 1)),
+        float(np.log1p(len(candidates))), float(bool(keyword_first & dense_first)),
+    ])
 
 
 @dataclass(frozen=True)
@@ -68,13 +86,13 @@ class Scorer:
     @classmethod
     def load(cls, path: str | Path = WEIGHTS) -> "Scorer":
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if tuple(data.get("features", ())) != FEATURES:
+        if tuple(data.get("features", ())) != FEATURES or tuple(data.get("choice_features", ())) != CHOICE_FEATURES:
             raise WeightsError(f"{path} was trained on other features; run bench/train_scorer.py")
         return cls(Logistic.from_json(data["choose"]), Logistic.from_json(data["answerable"]),
                    float(data["threshold"]), data.get("about", {}))
 
     def as_json(self) -> dict:
-        return {"features": list(FEATURES), "choose": self.choose.as_json(),
+        return {"features": list(FEATURES), "choice_features": list(CHOICE_FEATURES), "choose": self.choose.as_json(),
                 "answerable": self.answerable.as_json(), "threshold": self.threshold, "about": self.about}
 
     def rank(self, candidates: list[Candidate]) -> np.ndarray:
@@ -82,6 +100,6 @@ class Scorer:
         return self.choose.logit(np.stack([c.x for c in candidates]))
 
     def confidence(self, candidates: list[Candidate], logits: np.ndarray, best: int) -> float:
-        """Calibrated P(candidate `best` answers the question)."""
-        x = np.concatenate([choice_features(logits, best), candidates[best].x])
+        """P(candidate `best` answers the question)."""
+        x = np.concatenate([choice_features(candidates, logits, best), candidates[best].x])
         return float(self.answerable.probability(x[None, :])[0])

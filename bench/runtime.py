@@ -5,8 +5,9 @@
 Each ROOT is a checkout of bqa (default: this one); giving two (say a worktree of an older commit, then this one)
 measures both in one run, side by side. For each, in a temporary folder:
 
-- install: a fresh venv and `pip install -e ROOT` (the runtime dependencies, what a server gets; pip's cache is
-  warm after the first time), timed, and its size; `--reuse-venv` skips this and uses ROOT/.venv;
+- install: ROOT's own `make install` into a fresh venv (the runtime dependencies, what a server gets, installed
+  the way `make run` installs them; the package caches are warm after the first time), timed, and its size;
+  `--reuse-venv` skips this and uses ROOT/.venv;
 - cold `bqa ask` on the indexed seed corpus (a new process each time: imports, model load, answer), and cold
   `bqa index` of it from nothing;
 - `bqa serve` (one process, then `--workers 2`): seconds from launch to `/healthz` answering 200, then the RSS of
@@ -21,6 +22,12 @@ its own code. Traffic stays on 127.0.0.1. Progress goes to stderr, the Markdown 
 
 Every time is given as wall time and CPU time (user + sys of the processes measured), with the 1-minute load
 average when it was taken: on a shared machine the wall time grows with everyone else's work, the CPU time much less.
+
+    .venv/bin/python bench/runtime.py ROOT … --builds N [--labels …]
+
+measures only the SQuAD index build, N times per ROOT with the roots interleaved (each build in a new process of
+ROOT/.venv, as above), and reports the medians: on a busy machine, where one run says little, the roots then
+share the same load.
 """
 
 from __future__ import annotations
@@ -95,23 +102,33 @@ def plain(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def worker(scratch: Path) -> dict:
-    """Embed the SQuAD paragraphs alone (the model's own speed), build the SQuAD index from nothing (model loaded
-    first; what it embeds besides the chunks differs between versions), then measure recall@1/@5 on its questions."""
-    from index.embed import embed_texts, embedding_model
+def built(scratch: Path):
+    """The SQuAD index built from nothing (the model loaded first; what a build embeds besides the chunks differs
+    between versions): (the BulletinQA, its index report, {"build_s", "build_cpu_s", "build_load"})."""
+    from index.embed import embedding_model
     from service.config import Config
     from service.pipeline import BulletinQA
+
+    embedding_model()
+    config = Config.from_env(data_dir=scratch / "squad-data", corpus_dirs=(SQUAD / "corpus",))
+    qa = BulletinQA.from_config(config)
+    started, cpu = time.perf_counter(), time.process_time()
+    report = qa.index()
+    return qa, report, {"build_s": time.perf_counter() - started, "build_cpu_s": time.process_time() - cpu,
+                        "build_load": load(), "paragraphs": len(qa.searcher.corpus().paragraphs)}
+
+
+def worker(scratch: Path) -> dict:
+    """Embed the SQuAD paragraphs alone (the model's own speed), build the SQuAD index, then measure recall@1/@5
+    on its questions."""
+    from index.embed import embed_texts, embedding_model
 
     embedding_model()
     contexts = [context for context, _ in squad_paragraphs()]
     started, cpu = time.perf_counter(), time.process_time()
     embed_texts(contexts)
     bare = {"wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu, "load": load()}
-    config = Config.from_env(data_dir=scratch / "squad-data", corpus_dirs=(SQUAD / "corpus",))
-    qa = BulletinQA.from_config(config)
-    started, cpu = time.perf_counter(), time.process_time()
-    report = qa.index()
-    build_s, build_cpu_s, build_load = time.perf_counter() - started, time.process_time() - cpu, load()
+    qa, report, build = built(scratch)
     corpus = qa.searcher.corpus()
     owner = {plain(node.text): pid for pid, node in corpus.paragraphs.items()}
     retriever = qa.searcher.retriever(TOP_K)
@@ -128,8 +145,7 @@ def worker(scratch: Path) -> dict:
             at5 += pid in ids[:TOP_K]
     return {
         # the index report is a registry Change since issue 14, a SyncReport before
-        "paragraphs": len(corpus.paragraphs), "chunks": getattr(report, "index", report).chunks, "build_s": build_s,
-        "build_cpu_s": build_cpu_s, "build_load": build_load, "bare_embed": bare, "bare_texts": len(contexts),
+        **build, "chunks": getattr(report, "index", report).chunks, "bare_embed": bare, "bare_texts": len(contexts),
         "questions": asked, "recall_at_1": at1 / asked, "recall_at_5": at5 / asked, "unmatched_contexts": unmatched,
     }
 
@@ -138,14 +154,16 @@ def worker(scratch: Path) -> dict:
 
 
 def install(root: Path, scratch: Path) -> tuple[Path, dict]:
-    venv = scratch / "venv"
-    log(f"{root}: installing into a fresh venv")
-    _, made = run([sys.executable, "-m", "venv", str(venv)])
-    _, pip = run([str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-e", str(root)])
+    """ROOT's own `make install` (what `make run` does first) into a fresh venv, timed: venv, installer, packages.
+    An installer the Makefile keeps beside the venv (uv, in UV_DIR) is installed afresh too and sized apart."""
+    venv, tools = scratch / "venv", scratch / "uv"
+    log(f"{root}: make install into a fresh venv")
+    _, made = run(["make", "-C", str(root), "install", f"VENV={venv}", f"UV_DIR={tools}", f"PYTHON={sys.executable}"])
     names = {line.split("==")[0].lower() for line in run([str(venv / "bin" / "pip"), "freeze"])[0].stdout.split()}
     heavy = sorted(n for n in names if n in HEAVY or n.startswith("nvidia"))
-    return venv, {"install_s": made["wall_s"] + pip["wall_s"], "install_cpu_s": made["cpu_s"] + pip["cpu_s"],
-                  "install_load": pip["load"], "venv_mb": folder_mb(venv), "heavy": heavy}
+    return venv, {"install_s": made["wall_s"], "install_cpu_s": made["cpu_s"], "install_load": made["load"],
+                  "venv_mb": folder_mb(venv), "tools_mb": folder_mb(tools) if tools.exists() else 0.0,
+                  "heavy": heavy}
 
 
 def post(port: int, path: str, body: dict) -> int:
@@ -243,6 +261,30 @@ def measure(root: Path, scratch: Path, reuse_venv: bool) -> dict:
     return figures
 
 
+def builds(roots: list[Path], labels: list[str], rounds: int) -> str:
+    """`rounds` SQuAD builds per root, the roots interleaved, each in a new process of ROOT/.venv: the medians."""
+    env = {**os.environ, "BQA_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+    runs: dict[str, list[dict]] = {label: [] for label in labels}
+    for round_ in range(rounds):
+        for label, root in zip(labels, roots):
+            with tempfile.TemporaryDirectory(prefix="bqa-runtime-") as scratch:
+                python = root.resolve() / ".venv" / "bin" / "python"
+                out = run([str(python), str(HERE), "--build-worker", scratch], env=env, cwd=scratch)[0].stdout
+            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+            log(f"{label} build {round_ + 1}/{rounds}: {json.dumps(runs[label][-1])}")
+    lines = ["| SQuAD index build (model loaded) | median wall | median CPU | paragraphs/s wall | per CPU-second | "
+             "all walls (load) | all CPU |", "|---|---|---|---|---|---|---|"]
+    for label, done in runs.items():
+        wall = statistics.median(r["build_s"] for r in done)
+        cpu = statistics.median(r["build_cpu_s"] for r in done)
+        paragraphs = done[0]["paragraphs"]
+        walls = ", ".join(f"{r['build_s']:.1f} ({r['build_load']:.1f})" for r in done)
+        cpus = ", ".join(f"{r['build_cpu_s']:.1f}" for r in done)
+        lines.append(f"| {label} | {wall:.1f} s | {cpu:.1f} s | {paragraphs / wall:.1f} | {paragraphs / cpu:.1f} | "
+                     f"{walls} | {cpus} |")
+    return "\n".join(lines) + "\n"
+
+
 # --- report ---------------------------------------------------------------------------------------------------
 
 
@@ -286,8 +328,9 @@ def render(labels: list[str], results: list[dict]) -> str:
     ]
     if all("install" in r for r in results):
         lines += [
-            row("venv after `pip install -e .` (runtime dependencies)", lambda r: f"{r['install']['venv_mb']:,.0f} MB"),
-            row("install time, warm pip cache", lambda r: timed(
+            row("venv after `make install` (runtime dependencies)", lambda r: f"{r['install']['venv_mb']:,.0f} MB"
+                + (f" (+ {r['install']['tools_mb']:,.0f} MB of uv beside it)" if r["install"].get("tools_mb") else "")),
+            row("`make install` time, warm caches", lambda r: timed(
                 r["install"]["install_s"], r["install"]["install_cpu_s"], r["install"]["install_load"])),
             row("PyTorch / CUDA / scipy / sympy / onnx packages", lambda r: ", ".join(r["install"]["heavy"]) or "none"),
         ]
@@ -324,12 +367,26 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", help="comma-separated names of the roots' columns")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--reuse-venv", action="store_true", help="use ROOT/.venv instead of a fresh install")
+    parser.add_argument("--builds", type=int, help="only the SQuAD index build, this many times per root")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--build-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return 0
+    if args.build_worker:
+        print(json.dumps(built(args.build_worker)[2]))
+        return 0
+    if not SQUAD.is_dir():
+        parser.error(f"{SQUAD} is not there: this script reads ../shared beside the checkout it is run from")
     labels = args.labels.split(",") if args.labels else [str(root) for root in args.roots]
+    if args.builds:
+        report = builds(args.roots, labels, args.builds)
+        print(report)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(report)
+        return 0
     results = []
     for label, root in zip(labels, args.roots):
         with tempfile.TemporaryDirectory(prefix="bqa-runtime-") as scratch:

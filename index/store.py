@@ -34,6 +34,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,12 +416,24 @@ class Store:
     def _build(self, fresh: list[Bulletin], keep: list[str], progress) -> tuple[str, int, int]:
         previous = self.active_name()
         nodes = [node for bulletin in fresh for node in chunk(bulletin)]
-        rows = _sentence_rows(fresh)
-        kept_records = 0
-        if previous and keep:
-            kept_records = self.active().count() + self.client.get_collection(
-                sentence_collection(previous), embedding_function=None).count()
-        self.ensure_space(records=kept_records + len(nodes) + len(rows))
+        bar = _LateBar(progress)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-chunks") as background:
+            # the chunks' model runs (ONNX Runtime, without the GIL) go on while this thread splits the sentences
+            chunk_vectors = background.submit(embed_texts, [embedding_text(n) for n in nodes], bar.tick)
+            try:
+                rows = _sentence_rows(fresh)
+                kept_records = 0
+                if previous and keep:
+                    kept_records = self.active().count() + self.client.get_collection(
+                        sentence_collection(previous), embedding_function=None).count()
+                self.ensure_space(records=kept_records + len(nodes) + len(rows))
+                bar.start(len(nodes) + len(rows))
+            except BaseException:
+                bar.stop()
+                raise
+            for node, vector in zip(nodes, chunk_vectors.result()):
+                node.embedding = vector
+        sentence_vectors = embed_texts([row[3] for row in rows], bar.tick)
         name = f"{PREFIX}{int(time.time() * 1000)}-{secrets.token_hex(3)}"
         try:
             with self._writing():
@@ -435,16 +448,10 @@ class Store:
                 copied_sentences = (
                     self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
                 )
-                texts = [embedding_text(n) for n in nodes] + [row[3] for row in rows]
-                tick = progress(len(texts)) if progress and texts else None
-                embedded = embed_texts(texts, tick)
-                for node, vector in zip(nodes, embedded):
-                    node.embedding = vector
                 vectors = ChromaVectorStore(chroma_collection=target)
                 batch = self._add_batch()
                 for start in range(0, len(nodes), batch):
                     vectors.add(nodes[start : start + batch])
-                sentence_vectors = embedded[len(nodes) :]
                 for start in range(0, len(rows), batch):
                     part = rows[start : start + batch]
                     sentences.add(
@@ -502,6 +509,43 @@ class Store:
                 metadatas=got["metadatas"][start:end],
             )
         return len(got["ids"])
+
+
+class _Stopped(Exception):
+    """Raised in the thread embedding the chunks to end it: the build it was for has failed."""
+
+
+class _LateBar:
+    """The build's progress bar, whose total (chunks and sentences) is known only once the sentences are split,
+    while the chunks are already embedding: ticks before `start` are held and given to the bar when it starts.
+    `stop` ends the chunks' embedding at its next batch (the build failed before they were needed)."""
+
+    def __init__(self, progress: Callable[[int], Callable[[int], None]] | None):
+        self._progress = progress
+        self._bar: Callable[[int], None] | None = None
+        self._held = 0
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def start(self, total: int) -> None:
+        with self._lock:
+            if self._progress and total:
+                self._bar = self._progress(total)
+                if self._held:
+                    self._bar(self._held)
+
+    def tick(self, n: int) -> None:
+        with self._lock:
+            if self._stopped:
+                raise _Stopped
+            if self._bar:
+                self._bar(n)
+            else:
+                self._held += n
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
 
 
 def _sentence_rows(bulletins: list[Bulletin]) -> list[tuple[str, dict, dict, str]]:

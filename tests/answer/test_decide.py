@@ -8,7 +8,7 @@ import numpy as np
 from answer import Question
 from answer.decide import decide
 from answer.features import FEATURES, candidates
-from answer.scorer import CHOICE_FEATURES, Logistic, Scorer
+from answer.scorer import CHOICE_FEATURES, Logistic, Scorer, choice_features
 from tests.answer.hits import hit
 
 DONORS = ("In March, UNOCT received a contribution from Canada (US$1,139,987) in support of the Gender and Identities "
@@ -87,3 +87,20 @@ def test_no_candidates_is_an_abstention_not_an_error():
     q = Question("Anything?", "Anything?")
     answer = decide(q, [], scorer(0.0), 0.5, None)
     assert not answer.answerable and answer.citations == () and answer.text.startswith("The bulletins don't say")
+
+
+def test_the_confidence_reads_how_the_choice_stands_among_paragraphs_and_retrievers():
+    """A rival sentence in the chosen paragraph cites the same source, one in another paragraph does not; the
+    keyword and dense retrievers agree when one paragraph leads both."""
+    q = Question("How many experts joined the webinar?", "How many experts joined the webinar?")
+    found = candidates(q, [hit(WEBINAR, pid="p-0", dense=0.6, keyword=2.0), hit(DONORS, pid="p-1", dense=0.5,
+                                                                                keyword=1.0)], None, None)
+    assert [c.unit.node.node_id for c in found] == ["p-0", "p-0", "p-1"]
+    named = lambda x: dict(zip(CHOICE_FEATURES, x))  # noqa: E731
+    features = named(choice_features(found, np.array([3.0, 2.5, 0.0]), 0))
+    assert features["choose_margin"] == 0.5 and features["paragraph_margin"] == 3.0
+    assert features["paragraph_share"] > 0.9 > features["choose_share"]
+    assert features["close_candidates"] == np.log1p(1) and features["retrievers_agree"] == 1.0
+    disagreeing = candidates(q, [hit(WEBINAR, pid="p-0", dense=0.5, keyword=2.0), hit(DONORS, pid="p-1", dense=0.6,
+                                                                                     keyword=1.0)], None, None)
+    assert named(choice_features(disagreeing, np.array([3.0, 2.5, 0.0]), 0))["retrievers_agree"] == 0.0

@@ -56,6 +56,21 @@ def test_the_report_is_held_out_and_records_its_embedder(report):
     assert 0.0 < report["settings"]["threshold"] < 1.0
 
 
+def test_the_threshold_is_the_best_point_of_its_held_out_curve(report):
+    """The shipped threshold is where the held-out operating curve comes nearest the issue's targets, and the curve
+    shows the trade: the lower the threshold, the more answered and the fewer abstentions."""
+    settings = report["settings"]
+    best = settings["searched"][str(settings["C"])]["objective"]
+    curve = report["operating_curve"]
+    assert all(point["objective"] <= best for point in curve)
+    for data in ("squad", "bulletins"):
+        right = [point[data]["right"] for point in curve]
+        abstained = [point[data]["abstained"] for point in curve]
+        assert right == sorted(right, reverse=True) and abstained == sorted(abstained)
+    assert {row["bin"] for rows in report["reliability"].values() for row in rows} <= {
+        f"{b / 10:.1f}-{(b + 1) / 10:.1f}" for b in range(10)}
+
+
 def _trainer():
     spec = importlib.util.spec_from_file_location("train_scorer", PROJECT_ROOT / "bench" / "train_scorer.py")
     module = importlib.util.module_from_spec(spec)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.chunk import chunk
-from index.embed import MODEL_ID
+from index.chunk import chunk, embedding_text
+from index.embed import MODEL_ID, embed_texts
 from index.parse import ParseError, load, parse
 from index.retrieve import Corpus, Filters, Searcher
 from index.sentences import split
@@ -111,6 +111,25 @@ def test_first_sync_indexes_and_second_sync_changes_nothing(store, corpus, seed_
     assert second.chunks == first.chunks == store.active().count()
     assert_consistent(store)
     assert "0 embedded" in second.summary()
+
+
+def test_every_stored_vector_is_its_own_text_embedded_alone_and_the_bar_counts_each_once(store, corpus):
+    # the chunks embed while the sentences are split, the sentences after: same vectors as one text at a time
+    ticks: list[tuple[int, int]] = []
+    report = store.sync([corpus], progress=lambda total: lambda n: ticks.append((total, n)))
+    nodes = chunk(load(corpus / SEED_NAME))
+    records = store.active().get(include=["embeddings"])
+    stored = dict(zip(records["ids"], records["embeddings"]))
+    assert sorted(stored) == sorted(node.node_id for node in nodes)
+    expected = embed_texts([embedding_text(node) for node in nodes])
+    assert all(np.allclose(stored[node.node_id], vector, atol=1e-6) for node, vector in zip(nodes, expected))
+
+    corpus_ = served(store)
+    spans = [(pid, span) for pid in corpus_.order for span, _ in corpus_.sentences[pid]]
+    vectors = corpus_.sentence_vectors[[row for pid in corpus_.order for _, row in corpus_.sentences[pid]]]
+    assert np.allclose(vectors, embed_texts([span.text for _, span in spans]), atol=1e-6)
+    assert len({total for total, _ in ticks}) == 1
+    assert sum(n for _, n in ticks) == ticks[0][0] == report.chunks + len(spans)
 
 
 def test_a_restarted_process_serves_the_same_index(store, corpus, tmp_path):
@@ -278,9 +297,11 @@ def test_a_write_that_would_eat_into_the_disk_reserve_is_refused_before_it_start
 
     free = disk.disk_usage(tmp_path).free
     store = Store.open(tmp_path / "data", reserve_bytes=free)  # nothing may be written
+    bars: list[int] = []
     with pytest.raises(InsufficientStorage) as caught:
-        store.sync([corpus])
+        store.sync([corpus], progress=lambda total: bars.append(total) or (lambda n: None))
     assert caught.value.reserve == free and store.active_name() is None
+    assert bars == []  # refused before the bar: the chunks' embedding, already started, was stopped
     assert Store.open(tmp_path / "data").client.list_collections() == []
 
 
