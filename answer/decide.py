@@ -1,7 +1,7 @@
-"""Answer or abstain: quote the best-scored sentence when its confidence reaches the threshold, else say the
-bulletins don't, showing the closest sentence itself (quoted, cited, and marked as not an answer).
+"""Answer or abstain: quote the best-scored unit (a sentence, or two adjacent ones) when its confidence reaches the
+threshold, else say the bulletins don't, showing the closest unit itself (quoted, cited, and marked as not an answer).
 
-An answer starts at a sentence start and quotes the whole sentence, unless the question asks for a typed fact
+An answer starts at a sentence start and quotes the whole unit, unless the question asks for a typed fact
 (who / when / where / which / how many / how much) and the sentence lists several such facts in clauses of which
 exactly one speaks of what the question names ("… from Canada (US$1,139,987) …, and from India ($500,000) in
 support of … Countering Terrorist Travel …" to "Who funded CT Travel?"): that clause is then the whole answer. A
@@ -15,7 +15,7 @@ from llama_index.core.schema import NodeWithScore
 
 from index.retrieve import Corpus
 from answer import facts
-from answer.features import Candidate, expanded_terms, idf
+from answer.features import Candidate, expanded_terms, idf, question_names
 from answer.scorer import Scorer
 from answer.sentences import Span, clauses, list_items
 from answer.types import Answer, Citation, Question
@@ -69,17 +69,21 @@ def abstain(closest: Candidate, confidence: float) -> Answer:
 
 
 def narrow(question: Question, chosen: Candidate, corpus: Corpus | None) -> Span:
-    """The one clause that is the whole answer, or the whole sentence (see the module docstring)."""
+    """The one clause that is the whole answer, or the whole sentence (see the module docstring). The clause is the
+    one holding most (by rarity) of the names and figures of what this turn asks (`Question.asked`, not a
+    follow-up's carried topic, whose words name the earlier clause: "how much did Ireland give?"), or of all the
+    standalone question's words when this turn names nothing ("how much did they give?"); with no such clause, or a
+    tie, a wrong clause would be a wrong answer where the whole sentence is a right one."""
     wanted = facts.ANSWER_FACTS.get(question.kind)
     text = chosen.unit.node.text
     parts = clauses(text, chosen.unit.span)
-    if not wanted or len(parts) < 2 or facts.asks_plural(question.asked):
+    if not wanted or chosen.unit.size > 1 or len(parts) < 2 or facts.asks_plural(question.asked):
         return chosen.unit.span
     typed = [p for p in parts if any(facts.holds(p.text, question.standalone)[w] for w in wanted)]
     if len(typed) < 2:
         return chosen.unit.span
-    q_terms = set(terms(question.standalone))
-    scores = [sum(idf(corpus, t) for t in q_terms & expanded_terms(corpus, p.text)) for p in typed]
+    names = question_names(question.asked, corpus) or set(terms(question.standalone))
+    scores = [sum(idf(corpus, t) for t in names & expanded_terms(corpus, p.text)) for p in typed]
     order = sorted(range(len(typed)), key=lambda i: -scores[i])
     if scores[order[0]] <= 0 or scores[order[0]] == scores[order[1]]:
         return chosen.unit.span

@@ -158,13 +158,15 @@ ANSWER_FACTS = {
 }
 
 
-_PLURAL_ASK = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(\w+)", re.I)
+_PLURAL_ASK = re.compile(r"\b(?:which|what)\s+(\w+)(?:\s+(\w+))?", re.I)
 
 
 def asks_plural(question: str) -> bool:
-    """Whether the question asks for several things ("which countries", "what UN bodies"): a plural head noun."""
+    """Whether the question asks for several things ("which countries gave", "what UN bodies"): a plural head
+    noun, one of the two words after the interrogative that is not a function word ("what does" is not one)."""
     m = _PLURAL_ASK.search(question)
-    return bool(m) and m.group(1).lower().endswith("s") and not m.group(1).lower().endswith("ss")
+    heads = [w.lower() for w in (m.groups() if m else ()) if w and w.lower() not in STOPWORDS]
+    return any(w.endswith("s") and not w.endswith("ss") for w in heads)
 
 
 def ordinals(text: str) -> frozenset[int]:

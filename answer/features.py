@@ -41,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     *(f"holds_{h}" for h in HOLDS),
     *(f"{k}_x_{h}" for k in SPECIFIC for h in HOLDS),
     "first", "relative_position", "sentences", "length", "question_length", "opens_list", "follow_up",
+    "two_sentences",
 )
 
 _INDEX = {name: i for i, name in enumerate(FEATURES)}
@@ -106,7 +107,7 @@ def question_names(question: str, corpus: Corpus | None) -> set[str]:
 def candidates(
     question: Question, hits: list[NodeWithScore], corpus: Corpus | None, vector: np.ndarray | None
 ) -> list[Candidate]:
-    """Every sentence of the retrieved paragraphs, with its features."""
+    """Every unit (a sentence, or two adjacent ones) of the retrieved paragraphs, with its features."""
     all_units = [unit for hit in hits for unit in units(hit, corpus)]
     if not all_units:
         return []
@@ -127,12 +128,7 @@ def candidates(
     def share(present: frozenset[str]) -> float:
         return sum(w for t, w in weights.items() if t in present) / total
 
-    cos = np.zeros(len(all_units), dtype=np.float32)
-    if vector is not None and corpus is not None and corpus.sentence_vectors.size:
-        rows = [u.row for u in all_units]
-        known = [i for i, r in enumerate(rows) if r is not None]
-        if known:
-            cos[known] = corpus.sentence_vectors[[rows[i] for i in known]] @ vector
+    cos = _cosines(all_units, corpus, vector)
     order = np.argsort(-cos, kind="stable")
     cos_rank = np.empty(len(all_units))
     cos_rank[order] = np.arange(len(all_units))
@@ -207,6 +203,7 @@ def candidates(
             "question_length": math.log1p(len(q_terms)),
             "opens_list": float(unit.opens_list),
             "follow_up": float(question.topic is not None),
+            "two_sentences": float(unit.size == 2),
         }
         f[f"kind_{kind}"] = 1.0
         for h in HOLDS:
@@ -218,6 +215,19 @@ def candidates(
             x[_INDEX[name]] = value
         rows_out.append(Candidate(unit, x))
     return rows_out
+
+
+def _cosines(all_units: list[Unit], corpus: Corpus | None, vector: np.ndarray | None) -> np.ndarray:
+    """The question's cosine with each unit: with its sentence's stored vector, or with the mean direction of its
+    sentences' vectors (a two-sentence unit; no model pass); 0 where no vector is stored."""
+    cos = np.zeros(len(all_units), dtype=np.float32)
+    if vector is None or corpus is None or not corpus.sentence_vectors.size:
+        return cos
+    for i, unit in enumerate(all_units):
+        if unit.rows:
+            summed = corpus.sentence_vectors[list(unit.rows)].sum(axis=0)
+            cos[i] = summed @ vector / (float(np.linalg.norm(summed)) or 1.0)
+    return cos
 
 
 def _best_other(values: np.ndarray, order: np.ndarray, i: int) -> float:

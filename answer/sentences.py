@@ -1,6 +1,6 @@
-"""The quotable units of a retrieved paragraph: its sentences (with the context a bulletin gives them), their
-clauses, and the list items a lead-in introduces. Shared by the scorer (candidates), the decision (what to
-quote) and the LLM path's checks (what a model's sentence is compared with).
+"""The quotable units of a retrieved paragraph: its sentences and its pairs of adjacent sentences (with the context
+a bulletin gives them), their clauses, and the list items a lead-in introduces. Shared by the scorer (candidates),
+the decision (what to quote) and the LLM path's checks (what a model's sentence is compared with).
 
 Bulletin sentences often lean on what came before: "Participants benefited from …" and "The workshops produced …"
 take their event from the paragraph's first sentence and its section title; a bulleted item ("Provide leadership
@@ -30,15 +30,21 @@ __all__ = ["Span", "Unit", "clauses", "lead_in", "list_items", "split", "units"]
 
 @dataclass(frozen=True)
 class Unit:
-    """A sentence (or clause) of a retrieved paragraph, with what the scorer reads around it."""
+    """One sentence, or two adjacent ones, of a retrieved paragraph, with what the scorer reads around it."""
 
     hit: NodeWithScore
-    span: Span
-    index: int  # the sentence's place in its paragraph, from 0
+    span: Span  # the quoted text: from the start of its first sentence to the end of its last
+    index: int  # its first sentence's place in the paragraph, from 0
     count: int  # sentences in the paragraph
-    row: int | None  # its vector's row in `Corpus.sentence_vectors` (None: not stored, e.g. a clause)
+    rows: tuple[int, ...]  # its sentences' vector rows in `Corpus.sentence_vectors` (empty: not stored)
     context: str  # section title, the paragraph's first sentence and the list's lead-in, as text
-    trailing: str = ""  # the paragraph's closing date "(29-31 March)" when it is not in this sentence: its date too
+    trailing: str = ""  # the paragraph's closing date "(29-31 March)" when it is not in this unit: its date too
+    size: int = 1  # sentences it quotes
+
+    @property
+    def last(self) -> int:
+        """Its last sentence's place in the paragraph."""
+        return self.index + self.size - 1
 
     @property
     def text(self) -> str:
@@ -51,7 +57,7 @@ class Unit:
     @property
     def opens_list(self) -> bool:
         """A lead-in that ends its paragraph with ":": the paragraphs after it are its items."""
-        return self.text.rstrip().endswith(":") and self.index == self.count - 1
+        return self.text.rstrip().endswith(":") and self.last == self.count - 1
 
 
 def sentences_of(node: TextNode, corpus: Corpus | None) -> list[tuple[Span, int | None]]:
@@ -63,20 +69,29 @@ def sentences_of(node: TextNode, corpus: Corpus | None) -> list[tuple[Span, int 
 
 
 def units(hit: NodeWithScore, corpus: Corpus | None) -> list[Unit]:
+    """Every sentence of the paragraph, then every two adjacent sentences as one unit: a follow-up sentence states
+    the fact ("It expects rainfall 20–30% below normal") while the one before names what it is about ("… presented
+    the first drought outlook …"), and quoting both answers with what the choice relied on."""
     node = hit.node
     spans = sentences_of(node, corpus)
     lead = lead_in(node, corpus)
     first = spans[0][0].text if spans else ""
     closing = _TRAILING.search(spans[-1][0].text) if spans else None
     out = []
-    for i, (span, row) in enumerate(spans):
-        context = [node.metadata.get("section") or ""]
-        if i > 0:
-            context.append(first)
-        if lead:
-            context.append(lead)
-        trailing = closing.group(1) if closing and i < len(spans) - 1 else ""
-        out.append(Unit(hit, span, i, len(spans), row, "\n".join(c for c in context if c), trailing))
+    for size in (1, 2):
+        for i in range(len(spans) - size + 1):
+            chosen = spans[i : i + size]
+            context = [node.metadata.get("section") or ""]
+            if i > 0:
+                context.append(first)
+            if lead:
+                context.append(lead)
+            last = i + size - 1
+            trailing = closing.group(1) if closing and last < len(spans) - 1 else ""
+            start, end = chosen[0][0].start, chosen[-1][0].end
+            span = Span(start, end, node.text[start:end]) if size > 1 else chosen[0][0]
+            rows = tuple(row for _, row in chosen if row is not None)
+            out.append(Unit(hit, span, i, len(spans), rows, "\n".join(c for c in context if c), trailing, size))
     return out
 
 

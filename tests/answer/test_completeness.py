@@ -18,9 +18,11 @@ SALW = "Which countries' officials joined the workshop on judicial and law enfor
 AI_REPORT = "Who did UNCCT work with on the report about leveraging artificial intelligence against terrorist use of the internet?"
 
 
-# A known miss of the shipped weights (strict: a model that gets it right fails the marker, and the marker must go).
-WRONG_PILLARS_SENTENCE = pytest.mark.xfail(strict=True, reason="the extractive answer quotes the mandate's sentence "
-                                           "that mentions 'the four pillars', not the pillars' list (README)")
+# Known misses of the shipped weights (strict: a model that gets one right fails the marker, and the marker must go).
+TWO_SENTENCES = pytest.mark.xfail(strict=True, reason="the extractive answer quotes the meeting's sentence with the "
+                                  "next one (the experts' insights), so an answer naming UNICRI alone leaves that out")
+WRONG_FOUNDING = pytest.mark.xfail(strict=True, reason="the extractive answer to when the Office was established "
+                                   "quotes UNCCT's founding sentence, not the Office's (README)")
 
 
 def left_out(qa, question: str, answer: str, context: str | None = None, carried: tuple[str, ...] = ()) -> list[str]:
@@ -33,15 +35,17 @@ def left_out(qa, question: str, answer: str, context: str | None = None, carried
 @pytest.mark.parametrize("question, answer", [
     pytest.param(PILLARS, "The four pillars are addressing the conditions conducive to the spread of terrorism, "
                  "preventing and combating terrorism, building States' capacity and strengthening the UN's role, and "
-                 "ensuring human rights and the rule of law [1].", marks=WRONG_PILLARS_SENTENCE),
+                 "ensuring human rights and the rule of law [1]."),
     pytest.param(CANADA, "Canada gave US$1,139,987 to the Gender and Identities Platform [1].", marks=pytest.mark.xfail(
         strict=True, reason="the extractive answer to a what-question quotes the whole two-donor sentence, so "
         "Canada's part alone counts as leaving India's out")),
-    (ESTABLISHED, "The Office of Counter-Terrorism was established on 15 June 2017 [1]."),  # no resolution number
+    pytest.param(ESTABLISHED, "The Office of Counter-Terrorism was established on 15 June 2017 [1].",  # no resolution
+                 marks=WRONG_FOUNDING),
     (BIOMETRICS, "The panel brought together 45 participants [1]."),  # not the date it was held
     (CT_TRAVEL, "India funded CT Travel [1]."),  # not the name of the other programme India's money went to
     (SALW, "Officials from Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan joined [1]."),
-    (AI_REPORT, "UNCCT worked with the UN Interregional Crime and Justice Research Institute (UNICRI) [1]."),
+    pytest.param(AI_REPORT, "UNCCT worked with the UN Interregional Crime and Justice Research Institute (UNICRI) [1].",
+                 marks=TWO_SENTENCES),
 ])
 def test_an_answer_that_says_as_much_in_other_words_is_complete(qa, question, answer):
     assert left_out(qa, question, answer) == []
@@ -50,9 +54,10 @@ def test_an_answer_that_says_as_much_in_other_words_is_complete(qa, question, an
 @pytest.mark.parametrize("question, answer, missed", [
     pytest.param(PILLARS, "Addressing the condition conducive to the spread of terrorism; [1] Preventing and "
                  "combating terrorism; [1] Building States' capacity and strengthening the role of the UN; [1]",
-                 "Pillar IV", marks=WRONG_PILLARS_SENTENCE),
+                 "Pillar IV"),
     (CANADA, "Canada funded $1,139,987 in March [1].", "Gender and Identities Platform"),
-    (ESTABLISHED, "The Office of Counter-Terrorism was established in 2017 [1].", "15 June 2017"),
+    pytest.param(ESTABLISHED, "The Office of Counter-Terrorism was established in 2017 [1].", "15 June 2017",
+                 marks=WRONG_FOUNDING),
     (BIOMETRICS, "The panel brought together participants from Member States [1].", "45 participants"),
     (CT_TRAVEL, "CT Travel was funded by a Member State [1].", "India"),
     (SALW, "Officials from Kazakhstan, Kyrgyzstan and Uzbekistan joined [1].", "Tajikistan"),
@@ -62,8 +67,6 @@ def test_an_answer_that_leaves_out_a_fact_of_the_extractive_one_is_not(qa, quest
     assert any(missed in part for part in left_out(qa, question, answer))
 
 
-@pytest.mark.xfail(strict=True, reason="a known miss of the shipped weights: the reference extractive answer to "
-                   "'How much was it?' after Canada abstains (confidence under the threshold), so nothing is left out")
 def test_a_follow_up_counts_what_the_earlier_question_said(qa):
     context = CANADA
     carried = tuple(c["paragraph_id"] for c in qa.ask(CANADA, url_for)["citations"])  # as the pipeline carries them

@@ -45,6 +45,26 @@ def test_one_donor_of_a_two_donor_sentence_is_the_whole_answer():
     assert answer.text.startswith("… from India ($500,000)") and "Canada" not in answer.text
 
 
+def test_a_follow_up_picks_its_clause_by_what_this_turn_names_not_by_the_carried_topic():
+    q = Question("How much did India give?", "How much did India give?",
+                 topic="Who put money into the Gender and Identities Platform?")
+    answer = decide(q, candidates(q, [hit(DONORS)], None, None), scorer(2.0), 0.5, None)
+    assert answer.text.startswith("… from India ($500,000)") and "Canada" not in answer.text
+
+
+def test_a_question_for_several_gets_the_whole_sentence():
+    answer = ask("Which countries gave money to UNOCT in March?", DONORS)
+    assert answer.text == f"{DONORS} [1]"
+
+
+def test_a_fact_in_a_follow_up_sentence_is_quoted_with_the_sentence_naming_its_event():
+    workshop = ("MLEA and the Coast Guard Academy organized a workshop on firearms trafficking by sea. "
+                "The workshop brought together officials from Jamaica and Haiti. (17-18 May)")
+    answer = ask("Which countries sent officials to the firearms trafficking workshop?", DONORS, workshop)
+    assert answer.text == f"{workshop} [1]"  # both sentences, as written, from the first one's start
+    assert answer.citations[0].paragraph_id == "p-1"
+
+
 def test_a_what_question_gets_the_whole_sentence():
     answer = ask("What did UNOCT receive in March?", DONORS)
     assert answer.text == f"{DONORS} [1]"
@@ -75,12 +95,12 @@ def test_the_confidence_reads_how_the_choice_stands_among_paragraphs_and_retriev
     q = Question("How many experts joined the webinar?", "How many experts joined the webinar?")
     found = candidates(q, [hit(WEBINAR, pid="p-0", dense=0.6, keyword=2.0), hit(DONORS, pid="p-1", dense=0.5,
                                                                                 keyword=1.0)], None, None)
-    assert [c.unit.node.node_id for c in found] == ["p-0", "p-0", "p-1"]
+    assert [c.unit.node.node_id for c in found] == ["p-0", "p-0", "p-0", "p-1"]  # the webinar's sentences and both
     named = lambda x: dict(zip(CHOICE_FEATURES, x))  # noqa: E731
-    features = named(choice_features(found, np.array([3.0, 2.5, 0.0]), 0))
+    features = named(choice_features(found, np.array([3.0, 2.5, 1.0, 0.0]), 0))
     assert features["choose_margin"] == 0.5 and features["paragraph_margin"] == 3.0
     assert features["paragraph_share"] > 0.9 > features["choose_share"]
     assert features["close_candidates"] == np.log1p(1) and features["retrievers_agree"] == 1.0
     disagreeing = candidates(q, [hit(WEBINAR, pid="p-0", dense=0.5, keyword=2.0), hit(DONORS, pid="p-1", dense=0.6,
                                                                                      keyword=1.0)], None, None)
-    assert named(choice_features(disagreeing, np.array([3.0, 2.5, 0.0]), 0))["retrievers_agree"] == 0.0
+    assert named(choice_features(disagreeing, np.array([3.0, 2.5, 1.0, 0.0]), 0))["retrievers_agree"] == 0.0

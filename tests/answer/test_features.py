@@ -19,19 +19,20 @@ def features(question: str, *texts: str) -> list[dict[str, float]]:
     return [dict(zip(FEATURES, c.x)) for c in candidates(Question(question, question), hits, None, None)]
 
 
-def test_every_sentence_of_every_hit_is_a_candidate_with_every_feature():
+def test_every_sentence_and_sentence_pair_of_every_hit_is_a_candidate_with_every_feature():
     found = features("How many experts joined the webinar?", DONORS, WEBINAR)
-    assert len(found) == 3
+    assert len(found) == 4  # the donors' sentence, the webinar's two, and those two as one unit
+    assert [f["two_sentences"] for f in found] == [0.0, 0.0, 0.0, 1.0]
     assert all(len(f) == len(FEATURES) and all(np.isfinite(v) for v in f.values()) for f in found)
 
 
 def test_overlap_is_higher_for_the_sentence_that_shares_the_rare_words():
-    donors, webinar, overview = features("How many experts joined the webinar?", DONORS, WEBINAR)
+    donors, webinar, overview, _ = features("How many experts joined the webinar?", DONORS, WEBINAR)
     assert webinar["overlap"] > donors["overlap"] and webinar["overlap"] > 0
 
 
 def test_the_kind_asked_meets_the_facts_the_sentence_holds():
-    donors, webinar, overview = features("How many experts joined the webinar?", DONORS, WEBINAR)
+    donors, webinar, overview, _ = features("How many experts joined the webinar?", DONORS, WEBINAR)
     assert webinar["kind_how_many"] == 1.0 and webinar["how_many_x_number"] == 1.0
     assert overview["how_many_x_number"] == 0.0
 
@@ -50,7 +51,7 @@ def test_negation_and_ordering_words_in_only_one_side_are_flagged():
 
 
 def test_a_later_sentence_reads_its_paragraphs_first_sentence():
-    _, overview = features("What did the CT Travel webinar give an overview of?", WEBINAR)
+    _, overview, _ = features("What did the CT Travel webinar give an overview of?", WEBINAR)
     assert overview["overlap_context"] >= overview["overlap"]
     assert overview["first"] == 0.0 and overview["relative_position"] == 1.0
 
@@ -73,3 +74,9 @@ def test_an_amount_is_a_currency_figure_and_a_year_is_not():
     assert holds("They gave $500,000 in 2011.", "who gave")["amount"] == 1.0
     assert holds("It was founded in 2011.", "when was it founded")["amount"] == 0.0
     assert holds("It was founded in 2011.", "when was it founded")["year"] == 1.0
+
+
+def test_a_sentence_pair_reads_as_what_both_sentences_say():
+    webinar, overview, both = features("What did the CT Travel webinar give an overview of?", WEBINAR)
+    assert both["overlap"] >= max(webinar["overlap"], overview["overlap"])
+    assert both["first"] == 1.0 and both["length"] > max(webinar["length"], overview["length"])

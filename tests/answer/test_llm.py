@@ -113,10 +113,9 @@ def test_a_correct_answer_passes_unchanged_with_its_citation(qa, vcr):
     assert "45 participants" in citation["quote"] and citation["quote"] in citation["text"]
 
 
-@pytest.mark.xfail(strict=True, reason="recorded again on 2026-12-01 (the int8 embeddings reordered the passages): "
-                   "the model now writes 'established in 2017 [4]', whose [4] is corrected to [1], but it says less than "
-                   "the extractive '15 June 2017', so the completeness check rightly gives the extractive answer "
-                   "(tests/answer/cassettes/README.md)")
+@pytest.mark.xfail(strict=True, reason="recorded again on 2026-12-01: the model writes 'established in 2017 [4]', "
+                   "whose [4] is corrected to [1], but the extractive answer it is checked against quotes UNCCT's "
+                   "founding sentence, so the check gives that instead (tests/answer/cassettes/README.md)")
 @pytest.mark.vcr
 def test_a_wrong_passage_number_is_corrected(qa, vcr):
     response = ask(with_llm(qa, *SMOLLM), "When was the Office of Counter-Terrorism established?")
@@ -128,9 +127,6 @@ def test_a_wrong_passage_number_is_corrected(qa, vcr):
     assert citation["n"] == 1 and citation["paragraph_id"] == paragraph_holding(qa, "15 June 2017")
 
 
-@pytest.mark.xfail(strict=True, reason="a known miss of the shipped weights: the extractive answer to the pillars "
-                   "question quotes the mandate's sentence that mentions them, not their list, so the model's partial "
-                   "list leaves nothing of it out (README)")
 @pytest.mark.vcr
 def test_a_list_left_incomplete_by_the_check_gives_the_extractive_answer(qa, vcr, caplog):
     caplog.set_level(logging.INFO, logger="answer.llm")

@@ -48,7 +48,20 @@ def test_a_sentence_without_clauses_has_none():
 
 def test_a_later_sentence_takes_the_first_sentence_and_section_as_context():
     text = "UNCCT launched four workshops in Tunisia. Participants benefited from experts of Belgium."
-    first, second = units(hit(text, section="Capacity Building"), None)
+    first, second, _ = units(hit(text, section="Capacity Building"), None)
     assert first.context == "Capacity Building"
     assert second.context == "Capacity Building\nUNCCT launched four workshops in Tunisia."
     assert (second.index, second.count) == (1, 2)
+
+
+def test_two_adjacent_sentences_are_also_one_unit_quoting_the_paragraph_as_written():
+    text = "UNCCT ran a webinar.  It had 25 experts. They met twice. (2 March)"
+    found = units(hit(text, section="Events"), None)
+    pairs = [u for u in found if u.size == 2]
+    assert [u.text for u in pairs] == ["UNCCT ran a webinar.  It had 25 experts.",
+                                      "It had 25 experts. They met twice. (2 March)"]
+    assert all(text[u.span.start : u.span.end] == u.text for u in pairs)
+    first, second = pairs
+    assert (first.index, first.last, first.trailing) == (0, 1, "(2 March)")  # the date after it is its date too
+    assert (second.index, second.last, second.trailing) == (1, 2, "")
+    assert second.context == "Events\nUNCCT ran a webinar."

@@ -37,16 +37,11 @@ def donor(period: str) -> str:
     return MONTHLY[period][1].split(" (")[0]
 
 
-# a known miss of the shipped weights (README): the question quotes the CT Travel webinar sentence, not the donor's
-QUOTES_THE_WEBINAR = pytest.mark.xfail(strict=True, reason="a known miss of the shipped weights: the question quotes "
-                                       "the bulletin's CT Travel webinar sentence instead of its donor sentence")
-
-
 @pytest.mark.parametrize("question, period", [
-    pytest.param("Who funded CT Travel in January 2021?", "2021-01", marks=QUOTES_THE_WEBINAR),
-    pytest.param("who funded ct travel in february", "2021-02", marks=QUOTES_THE_WEBINAR),
-    pytest.param("Who funded CT Travel in the latest bulletin?", NEWEST, marks=QUOTES_THE_WEBINAR),
-    pytest.param("Who funded CT Travel last month?", NEWEST, marks=QUOTES_THE_WEBINAR),
+    ("Who funded CT Travel in January 2021?", "2021-01"),
+    ("who funded ct travel in february", "2021-02"),
+    ("Who funded CT Travel in the latest bulletin?", NEWEST),
+    ("Who funded CT Travel last month?", NEWEST),
     ("Who funded CT Travel two months ago?", "2021-03"),
     pytest.param("Who funded CT Travel in 2020?", "2020-12", marks=QUOTES_THE_WEBINAR),
 ])
