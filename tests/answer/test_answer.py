@@ -12,7 +12,6 @@ from service.evaluate import includes
 
 # Known misses of the shipped weights, kept visible: strict, so a model that gets them right fails the marker and
 # the marker must go. The scorer chooses the right sentence here, but its confidence stays under the threshold.
-UNDER_THRESHOLD = pytest.mark.xfail(strict=True, reason="right sentence, confidence under the threshold (README)")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +34,7 @@ def ask(qa, question, conversation_id=None):
     "question, expected",
     [
         ("Who paid for the Countering Terrorist Travel programme this month?", "India"),
-        pytest.param("In what year was UNCCT set up?", "2011", marks=UNDER_THRESHOLD),  # since two-sentence units
+        ("In what year was UNCCT set up?", "2011"),
         ("How many Member States sit on the UNCCT Advisory Board?", "21"),
         ("who put money into the gender and identities platform?", "Canada"),
     ],

@@ -114,8 +114,8 @@ def test_a_correct_answer_passes_unchanged_with_its_citation(qa, vcr):
 
 
 @pytest.mark.xfail(strict=True, reason="recorded again on 2026-12-01: the model writes 'established in 2017 [4]', "
-                   "whose [4] is corrected to [1], but the extractive answer it is checked against quotes UNCCT's "
-                   "founding sentence, so the check gives that instead (tests/answer/cassettes/README.md)")
+                   "whose [4] is corrected to [1], but the extractive answer it is checked against quotes the founding "
+                   "sentence with the list of functions it leads into, so the check gives that instead (README)")
 @pytest.mark.vcr
 def test_a_wrong_passage_number_is_corrected(qa, vcr):
     response = ask(with_llm(qa, *SMOLLM), "When was the Office of Counter-Terrorism established?")
@@ -127,6 +127,8 @@ def test_a_wrong_passage_number_is_corrected(qa, vcr):
     assert citation["n"] == 1 and citation["paragraph_id"] == paragraph_holding(qa, "15 June 2017")
 
 
+@pytest.mark.xfail(strict=True, reason="the extractive answer to the four pillars quotes the Compact sentence that "
+                   "mentions them, not the Strategy's list (README), so the list check has no pillars to compare")
 @pytest.mark.vcr
 def test_a_list_left_incomplete_by_the_check_gives_the_extractive_answer(qa, vcr, caplog):
     caplog.set_level(logging.INFO, logger="answer.llm")
