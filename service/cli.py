@@ -14,10 +14,11 @@ from service.config import Config
 
 
 def _progress(total: int):
-    """A tqdm bar for embedding `total` chunks; returns the callback the store ticks after each batch."""
+    """A tqdm bar for embedding `total` texts (the chunks, then every sentence of them, which the answerer compares
+    questions with); returns the callback the store ticks after each batch."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
+    bar = tqdm(total=total, unit="text", desc="Embedding", file=sys.stderr)
 
     def tick(n: int) -> None:
         bar.update(n)
