@@ -34,7 +34,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -432,55 +432,59 @@ class Store:
                         sentence_collection(previous), embedding_function=None).count()
                 self.ensure_space(records=kept_records + len(nodes) + len(rows))
                 bar.start(len(nodes) + len(rows))
-            except BaseException:
-                bar.stop()
-                raise
-            try:
-                with self._writing():
-                    target = self.client.create_collection(
-                        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-                        metadata={MODEL_KEY: self.embedding_model},
-                    )
-                    sentences = self.client.create_collection(
-                        sentence_collection(name), embedding_function=None,
-                        configuration={"hnsw": {"space": "cosine"}},
-                    )
-                    copied = self._copy(previous, target, keep) if previous and keep else 0
-                    copied_sentences = (
-                        self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
-                    )
-                    for node, vector in zip(nodes, chunk_vectors.result()):
-                        node.embedding = vector
-                    sentence_vectors = embed_texts([row[3] for row in rows], bar.tick)
-                    vectors = ChromaVectorStore(chroma_collection=target)
-                    batch = self._add_batch()
-                    for start in range(0, len(nodes), batch):
-                        vectors.add(nodes[start : start + batch])
-                    for start in range(0, len(rows), batch):
-                        part = rows[start : start + batch]
-                        sentences.add(
-                            ids=[row[0] for row in part],
-                            embeddings=sentence_vectors[start : start + batch],
-                            metadatas=[row[1] | row[2] for row in part],
-                        )
-                    expected = copied + len(nodes)
-                    if target.count() != expected:
-                        raise StorageError(
-                            f"index generation {name} holds {target.count()} chunks, expected {expected}")
-                    if sentences.count() != copied_sentences + len(rows):
-                        raise StorageError(f"index generation {name} lost sentences: {sentences.count()} stored")
-                    self._point_to(name, previous)
-            except BaseException as exc:
-                bar.stop()
-                self._abandon(name)
-                if isinstance(exc, STORAGE_FAILURES):
-                    raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
-                raise
+                expected = self._write(name, previous, keep, nodes, chunk_vectors, rows, bar.tick)
+            finally:
+                bar.stop()  # a build that failed before the chunks' vectors were needed ends their embedding
         try:
             self.drop_unused()
         except (StorageError, *STORAGE_FAILURES):  # the switch is done; cleanup retries what is left
             log.exception("index generations older than %s could not be deleted", previous)
         return name, expected, len(nodes)
+
+    def _write(self, name: str, previous: str | None, keep: list[str], nodes: list, chunk_vectors: Future,
+               rows: list[tuple[str, dict, dict, str]], tick: Callable[[int], None]) -> int:
+        """Generation `name`: its collections first, then the records of `keep` copied from the previous one, the
+        chunks' vectors (`chunk_vectors`, still being embedded) and the sentences' embedded here, all added and
+        counted, and the index switched to it; its chunk count. A failure deletes what was written."""
+        try:
+            with self._writing():
+                target = self.client.create_collection(
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                    metadata={MODEL_KEY: self.embedding_model},
+                )
+                sentences = self.client.create_collection(
+                    sentence_collection(name), embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+                copied = self._copy(previous, target, keep) if previous and keep else 0
+                copied_sentences = (
+                    self._copy(sentence_collection(previous), sentences, keep) if previous and keep else 0
+                )
+                for node, vector in zip(nodes, chunk_vectors.result()):
+                    node.embedding = vector
+                sentence_vectors = embed_texts([row[3] for row in rows], tick)
+                vectors = ChromaVectorStore(chroma_collection=target)
+                batch = self._add_batch()
+                for start in range(0, len(nodes), batch):
+                    vectors.add(nodes[start : start + batch])
+                for start in range(0, len(rows), batch):
+                    part = rows[start : start + batch]
+                    sentences.add(
+                        ids=[row[0] for row in part],
+                        embeddings=sentence_vectors[start : start + batch],
+                        metadatas=[row[1] | row[2] for row in part],
+                    )
+                expected = copied + len(nodes)
+                if target.count() != expected:
+                    raise StorageError(f"index generation {name} holds {target.count()} chunks, expected {expected}")
+                if sentences.count() != copied_sentences + len(rows):
+                    raise StorageError(f"index generation {name} lost sentences: {sentences.count()} stored")
+                self._point_to(name, previous)
+        except BaseException as exc:
+            self._abandon(name)
+            if isinstance(exc, STORAGE_FAILURES):
+                raise StorageError(f"the index could not be written ({type(exc).__name__}: {exc})") from exc
+            raise
+        return expected
 
     def _abandon(self, name: str) -> None:
         """After a failed build: delete the half-built generation if the store lets us (the cleanup at start and
