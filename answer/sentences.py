@@ -77,21 +77,19 @@ def units(hit: NodeWithScore, corpus: Corpus | None) -> list[Unit]:
     lead = lead_in(node, corpus)
     first = spans[0][0].text if spans else ""
     closing = _TRAILING.search(spans[-1][0].text) if spans else None
+    section = node.metadata.get("section") or ""
+    # a unit's context is its first sentence's: the section title, the paragraph's first sentence after it, the lead-in
+    contexts = ["\n".join(c for c in (section, first if i > 0 else "", lead) if c) for i in range(len(spans))]
     out = []
     for size in (1, 2):
         for i in range(len(spans) - size + 1):
             chosen = spans[i : i + size]
-            context = [node.metadata.get("section") or ""]
-            if i > 0:
-                context.append(first)
-            if lead:
-                context.append(lead)
             last = i + size - 1
             trailing = closing.group(1) if closing and last < len(spans) - 1 else ""
             start, end = chosen[0][0].start, chosen[-1][0].end
             span = Span(start, end, node.text[start:end]) if size > 1 else chosen[0][0]
             rows = tuple(row for _, row in chosen if row is not None)
-            out.append(Unit(hit, span, i, len(spans), rows, "\n".join(c for c in context if c), trailing, size))
+            out.append(Unit(hit, span, i, len(spans), rows, contexts[i], trailing, size))
     return out
 
 
