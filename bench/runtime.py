@@ -380,24 +380,21 @@ def main(argv=None) -> int:
     if not SQUAD.is_dir():
         parser.error(f"{SQUAD} is not there: this script reads ../shared beside the checkout it is run from")
     labels = args.labels.split(",") if args.labels else [str(root) for root in args.roots]
+    results = []
     if args.builds:
         report = builds(args.roots, labels, args.builds)
-        print(report)
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(report)
-        return 0
-    results = []
-    for label, root in zip(labels, args.roots):
-        with tempfile.TemporaryDirectory(prefix="bqa-runtime-") as scratch:
-            results.append(measure(root.resolve(), Path(scratch), args.reuse_venv))
-        log(f"{label}: {json.dumps(results[-1])}")  # kept in the log should a later root fail
-    report = render(labels, results)
+    else:
+        for label, root in zip(labels, args.roots):
+            with tempfile.TemporaryDirectory(prefix="bqa-runtime-") as scratch:
+                results.append(measure(root.resolve(), Path(scratch), args.reuse_venv))
+            log(f"{label}: {json.dumps(results[-1])}")  # kept in the log should a later root fail
+        report = render(labels, results)
     print(report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report)
-        args.out.with_suffix(".json").write_text(json.dumps(dict(zip(labels, results)), indent=1))
+        if results:
+            args.out.with_suffix(".json").write_text(json.dumps(dict(zip(labels, results)), indent=1))
     return 0
 
 

@@ -14,9 +14,9 @@ bulletins: the paragraph holding `evidence`).
 Data (bench/data; see its README): SQuAD 2.0's six calibration articles, indexed as ONE collection, and every
 labelled bulletin question set: the seed bulletin's (over corpus/), the three synthetic bulletins' (over the
 whole synthetic/ folder, indexed as one corpus) and the four train-2/ bulletins' (likewise over their folder).
-The unseen/ bulletins' questions are never trained or tuned on:
-the shipped weights are scored on them once, at the end, through the pipeline. Follow-up turns are resolved against the gold earlier turns while
-building the training table; the report's bulletin and dev figures come from the real pipeline (`BulletinQA.ask`,
+The unseen/ bulletins' questions are never trained or tuned on: the shipped weights are scored on them once, at
+the end, through the pipeline. Follow-up turns are resolved against the gold earlier turns while building the
+training table; the report's bulletin and dev figures come from the real pipeline (`BulletinQA.ask`,
 conversations and all) with weights that never saw those questions.
 
 Models: two L2-regularised models over standardised features (numpy Newton steps; the run-time side,
