@@ -11,7 +11,8 @@ records `MODEL_ID` and is re-embedded when opened with another model (index/stor
 
 Every text is a run of its own: the activations' int8 scale is taken over the whole run, so in a run of several
 texts a vector would depend on its neighbours (cosine 0.992 between the two, measured), and one text per run also
-costs the least CPU (no padding). One session with one intra-op thread serves the whole process. A question (its
+costs the least CPU (no padding). A run can also give vectors of parts of its text (the mean of their tokens'
+states in it): the index stores its sentences' vectors that way, from their chunks' runs. One session with one intra-op thread serves the whole process. A question (its
 vector, and the texts the LLM path's citation check compares) runs on the thread that asks it and waits for no
 lock; bulletin text goes to every core at once (ONNX Runtime's `run` is thread-safe and releases the GIL).
 The threads running those runs have the lowest CPU priority, so a question takes a core before them: sharing the
@@ -29,9 +30,10 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, TypeVar
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -48,6 +50,7 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2's window ([CLS] and [SEP] included); longer
 DIMENSIONS = 384
 BULK_NICENESS = 19  # of the threads embedding bulletin runs: the lowest Linux nice value, questions have 0
 BATCH_SIZE = 64  # texts per llama-index batch, and per progress tick: a few runs for each core
+T = TypeVar("T")
 
 
 GLIBC_ARENA_MAX = -8  # glibc's mallopt() parameter M_ARENA_MAX (malloc.h)
@@ -128,6 +131,10 @@ def read_verified(path: Path, sha256: str) -> bytes:
     return data
 
 
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / np.linalg.norm(vector)
+
+
 class MiniLMEmbedding(BaseEmbedding):
     """all-MiniLM-L6-v2 for llama-index: the mean of the token vectors, normalised, as sentence-transformers
     computes it. Loads and checks its files when built; build one per process (`embedding_model()`)."""
@@ -163,15 +170,32 @@ class MiniLMEmbedding(BaseEmbedding):
     def class_name(cls) -> str:
         return "MiniLMEmbedding"
 
-    def _run(self, text: str) -> np.ndarray:
-        """The unit vector of `text`, in one ONNX run on the calling thread."""
+    def _states(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The token states of `text` in one ONNX run on the calling thread ([CLS] first, [SEP] last), and the
+        character span in `text` of every token (the window's and those cut off after it)."""
         first, last = self._ends
-        tokens = self._tokenizer.encode(text, add_special_tokens=False).ids[: MAX_TOKENS - 2]
-        ids = np.array([first + tokens + last], dtype=np.int64)  # what truncation at the window gives, unpadded
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        ids = np.array([first + encoding.ids[: MAX_TOKENS - 2] + last], dtype=np.int64)  # truncated, unpadded
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
         [hidden] = self._session.run(None, feed)
-        mean = hidden[0].mean(axis=0)  # no padding: every token, [CLS] and [SEP] included, is the text's
-        return mean / np.linalg.norm(mean)
+        return hidden[0], encoding.offsets
+
+    def _run(self, text: str) -> np.ndarray:
+        """The unit vector of `text`, in one ONNX run on the calling thread."""
+        return _unit(self._states(text)[0].mean(axis=0))  # no padding: every token, [CLS] and [SEP] included
+
+    def _run_with_parts(self, text: str, parts: dict[Hashable, tuple[int, int]]) -> tuple[np.ndarray, dict]:
+        """The unit vector of `text`, and of each part of it (`parts`: key -> character span) the mean of the
+        states of the tokens inside that span, from the same run. A part with a token past the window, or none,
+        has no vector."""
+        hidden, offsets = self._states(text)
+        starts = [start for start, _ in offsets]
+        pooled = {}
+        for key, (start, end) in parts.items():
+            first, stop = bisect_left(starts, start), bisect_left(starts, end)
+            if first < stop <= MAX_TOKENS - 2 and offsets[stop - 1][1] <= end:
+                pooled[key] = _unit(hidden[first + 1 : stop + 1].mean(axis=0))  # +1: [CLS] comes first
+        return _unit(hidden.mean(axis=0)), pooled
 
     def _run_all(self, texts: list[str], spread: bool = True) -> np.ndarray:
         """Unit vectors of `texts`, in input order: on every core (`spread`: at the lowest priority) or all on the
@@ -253,6 +277,33 @@ def embed_for_question(texts: list[str]) -> np.ndarray:
     thread answering the question: `embed_texts` spreads its runs over threads of the lowest priority, behind which
     a question would wait as long as a publish, or anything else, keeps the cores busy."""
     return embedding_model().embed_for_question(texts)
+
+
+def embed_with_parts(items: list[T], read: Callable[[T], tuple[str, dict[Hashable, tuple[int, int]]]],
+                     progress: Callable[[int], None] | None = None) -> tuple[list[list[float]], dict]:
+    """Unit vectors of texts and of parts of them, one run per text on every core at the lowest priority (as
+    `embed_texts`): `read(item)` gives an item's text and its parts (key -> character span), and is called on the
+    thread that embeds it, so preparing one item overlaps another's run. Returns the texts' vectors in input order
+    and {key: vector} of every part the window holds; `progress(n)` is called after each batch with the texts and
+    parts it embedded."""
+    model = embedding_model()
+
+    def run(item: T) -> tuple[np.ndarray, dict]:
+        return model._run_with_parts(*read(item))
+
+    vectors: list[list[float]] = []
+    parts: dict = {}
+    for start in range(0, len(items), BATCH_SIZE):
+        batch = list(model._pool.map(run, items[start : start + BATCH_SIZE]))
+        vectors.extend(vector.tolist() for vector, _ in batch)
+        known = len(parts)
+        for _, pooled in batch:
+            for key, vector in pooled.items():
+                parts.setdefault(key, vector.tolist())  # a part two texts hold: the first text's
+        release_freed_memory()
+        if progress:
+            progress(len(batch) + len(parts) - known)
+    return vectors, parts
 
 
 def embed_texts(texts: list[str], progress: Callable[[int], None] | None = None) -> list[list[float]]:

@@ -21,8 +21,6 @@ AI_REPORT = "Who did UNCCT work with on the report about leveraging artificial i
 # Known misses of the shipped weights (strict: a model that gets one right fails the marker, and the marker must go).
 TWO_SENTENCES = pytest.mark.xfail(strict=True, reason="the extractive answer quotes the meeting's sentence with the "
                                   "next one (the experts' insights), so an answer naming UNICRI alone leaves that out")
-WRONG_PILLARS = pytest.mark.xfail(strict=True, reason="the extractive answer to the four pillars quotes the Compact "
-                                  "sentence that mentions them, not the Strategy's list of pillars (README)")
 
 
 def left_out(qa, question: str, answer: str, context: str | None = None, carried: tuple[str, ...] = ()) -> list[str]:
@@ -35,7 +33,7 @@ def left_out(qa, question: str, answer: str, context: str | None = None, carried
 @pytest.mark.parametrize("question, answer", [
     pytest.param(PILLARS, "The four pillars are addressing the conditions conducive to the spread of terrorism, "
                  "preventing and combating terrorism, building States' capacity and strengthening the UN's role, and "
-                 "ensuring human rights and the rule of law [1].", marks=WRONG_PILLARS),
+                 "ensuring human rights and the rule of law [1]."),
     pytest.param(CANADA, "Canada gave US$1,139,987 to the Gender and Identities Platform [1].", marks=pytest.mark.xfail(
         strict=True, reason="the extractive answer to a what-question quotes the whole two-donor sentence, so "
         "Canada's part alone counts as leaving India's out")),
@@ -53,7 +51,7 @@ def test_an_answer_that_says_as_much_in_other_words_is_complete(qa, question, an
 @pytest.mark.parametrize("question, answer, missed", [
     pytest.param(PILLARS, "Addressing the condition conducive to the spread of terrorism; [1] Preventing and "
                  "combating terrorism; [1] Building States' capacity and strengthening the role of the UN; [1]",
-                 "Pillar IV", marks=WRONG_PILLARS),
+                 "Pillar IV"),
     (CANADA, "Canada funded $1,139,987 in March [1].", "Gender and Identities Platform"),
     (ESTABLISHED, "The Office of Counter-Terrorism was established in 2017 [1].", "15 June 2017"),
     (BIOMETRICS, "The panel brought together participants from Member States [1].", "45 participants"),
@@ -65,8 +63,6 @@ def test_an_answer_that_leaves_out_a_fact_of_the_extractive_one_is_not(qa, quest
     assert any(missed in part for part in left_out(qa, question, answer))
 
 
-@pytest.mark.xfail(strict=True, reason="the follow-up's extractive answer quotes Canada's clause, amount and all, but "
-                   "the check counts 'a generous contribution', words of that clause, as saying as much (README)")
 def test_a_follow_up_counts_what_the_earlier_question_said(qa):
     context = CANADA
     carried = tuple(c["paragraph_id"] for c in qa.ask(CANADA, url_for)["citations"])  # as the pipeline carries them

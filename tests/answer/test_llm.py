@@ -127,8 +127,6 @@ def test_a_wrong_passage_number_is_corrected(qa, vcr):
     assert citation["n"] == 1 and citation["paragraph_id"] == paragraph_holding(qa, "15 June 2017")
 
 
-@pytest.mark.xfail(strict=True, reason="the extractive answer to the four pillars quotes the Compact sentence that "
-                   "mentions them, not the Strategy's list (README), so the list check has no pillars to compare")
 @pytest.mark.vcr
 def test_a_list_left_incomplete_by_the_check_gives_the_extractive_answer(qa, vcr, caplog):
     caplog.set_level(logging.INFO, logger="answer.llm")

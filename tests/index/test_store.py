@@ -5,6 +5,7 @@ Real Chroma on disk under tmp_path and real embeddings; each test indexes its ow
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from index.chunk import chunk, embedding_text
-from index.embed import MODEL_ID, embed_texts
+from index.embed import MODEL_ID, embed_texts, embed_with_parts
 from index.parse import ParseError, load, parse
 from index.retrieve import Corpus, Filters, Searcher
 from index.sentences import split
@@ -113,8 +114,14 @@ def test_first_sync_indexes_and_second_sync_changes_nothing(store, corpus, seed_
     assert "0 embedded" in second.summary()
 
 
-def test_every_stored_vector_is_its_own_text_embedded_alone_and_the_bar_counts_each_once(store, corpus):
-    # the chunks embed while the sentences are split, the sentences after: same vectors as one text at a time
+def sentence_vectors(corpus_: Corpus) -> dict[tuple[str, int], np.ndarray]:
+    """(paragraph id, start) -> the served vector of that sentence."""
+    return {(pid, span.start): corpus_.sentence_vectors[row] for pid in corpus_.order
+            for span, row in corpus_.sentences[pid]}
+
+
+def test_a_chunk_is_one_run_whose_token_states_give_its_sentences_vectors_and_the_bar_counts_each_once(store, corpus):
+    # each chunk is embedded alone; each sentence's vector is the mean of its tokens' states in its chunk's run
     ticks: list[tuple[int, int]] = []
     report = store.sync([corpus], progress=lambda total: lambda n: ticks.append((total, n)))
     nodes = chunk(load(corpus / SEED_NAME))
@@ -124,12 +131,33 @@ def test_every_stored_vector_is_its_own_text_embedded_alone_and_the_bar_counts_e
     expected = embed_texts([embedding_text(node) for node in nodes])
     assert all(np.allclose(stored[node.node_id], vector, atol=1e-6) for node, vector in zip(nodes, expected))
 
-    corpus_ = served(store)
-    spans = [(pid, span) for pid in corpus_.order for span, _ in corpus_.sentences[pid]]
-    vectors = corpus_.sentence_vectors[[row for pid in corpus_.order for _, row in corpus_.sentences[pid]]]
-    assert np.allclose(vectors, embed_texts([span.text for _, span in spans]), atol=1e-6)
+    served_sentences = sentence_vectors(served(store))
+    checked = set()
+    for node in nodes:
+        text = embedding_text(node)
+        for pid, _, paragraph in json.loads(node.metadata["paragraphs"]):
+            spans = {(pid, s.start): (text.index(s.text), text.index(s.text) + len(s.text)) for s in split(paragraph)}
+            _, pooled = embed_with_parts([text], lambda t: (t, spans))
+            for key, vector in pooled.items():
+                assert np.allclose(served_sentences[key], vector, atol=1e-6)
+            checked |= set(pooled)
+    assert checked == set(served_sentences)  # the seed's chunks hold every sentence whole
     assert len({total for total, _ in ticks}) == 1
-    assert sum(n for _, n in ticks) == ticks[0][0] == report.chunks + len(spans)
+    assert sum(n for _, n in ticks) == ticks[0][0] == report.chunks + len(served_sentences)
+
+
+def test_a_sentence_no_chunk_holds_whole_is_embedded_alone(store, corpus):
+    # a run-on sentence longer than the model's window is cut into several chunks: it gets a run of its own
+    run_on = "The keepers inspected " + ", ".join(f"beacon {i} on the {i}th reef" for i in range(120)) + "."
+    (corpus / "weekly-brief-2021-04.md").write_text(f"# Weekly Brief, April 2021\n\n## Beacons\n\n{run_on} "
+                                                    "Norway paid for the repairs.\n", encoding="utf-8")
+    store.sync([corpus])
+    served_ = served(store)
+    [pid] = [pid for pid in served_.order if served_.paragraphs[pid].text.startswith("The keepers")]
+    [(long, long_row), (short, short_row)] = served_.sentences[pid]
+    assert long.text == run_on and short.text == "Norway paid for the repairs."
+    assert np.allclose(served_.sentence_vectors[long_row], embed_texts([run_on])[0], atol=1e-6)
+    assert np.dot(served_.sentence_vectors[short_row], embed_texts([short.text])[0]) > 0.5  # pooled, yet itself
 
 
 def test_a_restarted_process_serves_the_same_index(store, corpus, tmp_path):
