@@ -13,8 +13,9 @@ measures both in one run, side by side. For each, in a temporary folder:
 - `bqa serve` (one process, then `--workers 2`): seconds from launch to `/healthz` answering 200, then the RSS of
   each serving process after 100 different questions over HTTP;
 - the model's own speed on the six SQuAD articles of ../shared/eval/squad2 (their paragraphs embedded alone),
-  the index build throughput there (the model already loaded; since issue 12 a build embeds every sentence too),
-  and retrieval recall@1/@5: is the paragraph a question was written on among the top 1/5 retrieved;
+  the index build throughput there (the model already loaded; since issue 12 a build stores every sentence's vector
+  too, taken from its chunk's run), and retrieval recall@1/@5: is the paragraph a question was written on among the
+  top 1/5 retrieved;
 - `bqa eval` on ../shared/eval/dev.jsonl.
 
 In-process figures come from this script run by ROOT's own venv (`--worker`), so each checkout is measured with
