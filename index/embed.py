@@ -12,13 +12,13 @@ records `MODEL_ID` and is re-embedded when opened with another model (index/stor
 Every text is a run of its own: the activations' int8 scale is taken over the whole run, so in a run of several
 texts a vector would depend on its neighbours (cosine 0.992 between the two, measured), and one text per run also
 costs the least CPU (no padding). A run can also give vectors of parts of its text (the mean of their tokens'
-states in it): the index stores its sentences' vectors that way, from their chunks' runs. One session with one intra-op thread serves the whole process. A question (its
-vector, and the texts the LLM path's citation check compares) runs on the thread that asks it and waits for no
-lock; bulletin text goes to every core at once (ONNX Runtime's `run` is thread-safe and releases the GIL).
-The threads running those runs have the lowest CPU priority, so a question takes a core before them: sharing the
-cores evenly, new questions during a 3,000-paragraph publish had a p95 5.6 times the idle one
-(bench/publish_load.py); a batch alone still gets every core. The citation check on those threads took 38 s
-instead of 3.5 s for one sentence on this machine under a load of 11.
+states in it): the index stores its sentences' vectors that way, from their chunks' runs. One session with one
+intra-op thread serves the whole process. A question (its vector, and the texts the LLM path's citation check
+compares) runs on the thread that asks it and waits for no lock; bulletin text goes to every core at once (ONNX
+Runtime's `run` is thread-safe and releases the GIL). The threads running those runs have the lowest CPU priority,
+so a question takes a core before them: sharing the cores evenly, new questions during a 3,000-paragraph publish
+had a p95 5.6 times the idle one (bench/publish_load.py); a batch alone still gets every core. The citation check
+on those threads took 38 s instead of 3.5 s for one sentence on this machine under a load of 11.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import hashlib
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from bisect import bisect_left
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Hashable, TypeVar

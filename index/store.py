@@ -593,7 +593,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-
 def _chunk_sentences(node: TextNode) -> tuple[str, dict[str, tuple[int, int]]]:
     """What the model reads for a chunk, and where in it each sentence of the chunk's paragraphs is: {sentence id:
     (start, end)}, for the sentences it holds whole (a long paragraph's chunks each hold some of its sentences)."""
