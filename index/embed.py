@@ -182,7 +182,7 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _run(self, text: str) -> np.ndarray:
         """The unit vector of `text`, in one ONNX run on the calling thread."""
-        return _unit(self._states(text)[0].mean(axis=0))  # no padding: every token, [CLS] and [SEP] included
+        return self._run_with_parts(text, {})[0]
 
     def _run_with_parts(self, text: str, parts: dict[Hashable, tuple[int, int]]) -> tuple[np.ndarray, dict]:
         """The unit vector of `text`, and of each part of it (`parts`: key -> character span) the mean of the
@@ -195,7 +195,7 @@ class MiniLMEmbedding(BaseEmbedding):
             first, stop = bisect_left(starts, start), bisect_left(starts, end)
             if first < stop <= MAX_TOKENS - 2 and offsets[stop - 1][1] <= end:
                 pooled[key] = _unit(hidden[first + 1 : stop + 1].mean(axis=0))  # +1: [CLS] comes first
-        return _unit(hidden.mean(axis=0)), pooled
+        return _unit(hidden.mean(axis=0)), pooled  # no padding: every token, [CLS] and [SEP] included
 
     def _run_all(self, texts: list[str], spread: bool = True) -> np.ndarray:
         """Unit vectors of `texts`, in input order: on every core (`spread`: at the lowest priority) or all on the
@@ -308,11 +308,4 @@ def embed_with_parts(items: list[T], read: Callable[[T], tuple[str, dict[Hashabl
 
 def embed_texts(texts: list[str], progress: Callable[[int], None] | None = None) -> list[list[float]]:
     """Unit vectors of `texts`, in batches; `progress(n)` is called after each batch with its size."""
-    model = embedding_model()
-    out: list[list[float]] = []
-    for start in range(0, len(texts), BATCH_SIZE):
-        batch = texts[start : start + BATCH_SIZE]
-        out.extend(model.get_text_embedding_batch(batch))
-        if progress:
-            progress(len(batch))
-    return out
+    return embed_with_parts(texts, lambda text: (text, {}), progress)[0]
