@@ -28,7 +28,8 @@ Held-out folds: SQuAD leave-one-article-out, and leave-one-bulletin-out for the 
 bulletin, UNOMCP, OHEC, AWLP, CCRN, BST, ICSCD, LCCS: a model is never scored on a bulletin whose questions it was
 trained on). The regularisation strength and the threshold are the ones that come nearest issue 12's targets on
 those folds (`objective`: per data set the target furthest from being met, answered correctly or abstained); the
-report holds the whole held-out operating curve and a reliability table of the confidence.
+report holds the whole held-out operating curve, a reliability table of the confidence, and where the held-out
+answerable questions are lost (`losses`: retrieval, candidates, choice or threshold).
 """
 
 from __future__ import annotations
@@ -187,14 +188,18 @@ def label(turn: Turn, question: Question, candidate: Candidate, corpus) -> bool:
     """Whether the answer quoting `candidate` (as `decide` would give it) is right, from the right paragraph."""
     if not turn.answerable:
         return False
-    items = list_items(candidate.unit, corpus)
     said = answer_with(question, candidate, 1.0, corpus).text
-    if not all(includes(said, m) for m in turn.must_include):
-        return False
+    return all(includes(said, m) for m in turn.must_include) and in_gold_paragraph(turn, candidate, corpus)
+
+
+def in_gold_paragraph(turn: Turn, candidate: Candidate, corpus) -> bool:
+    """Whether `candidate` quotes the paragraph the answer is expected from (SQuAD: the question's context;
+    bulletins: the one holding `evidence`, or a list item the candidate's lead-in brings); any, without evidence."""
     if turn.context is not None:
         return normalise(candidate.unit.node.text)[:200] == normalise(turn.context)[:200]
     if turn.evidence:
-        return any(includes(text, turn.evidence) for text in [candidate.unit.node.text] + [i.node.text for i in items])
+        texts = [candidate.unit.node.text] + [i.node.text for i in list_items(candidate.unit, corpus)]
+        return any(includes(text, turn.evidence) for text in texts)
     return True
 
 
@@ -349,6 +354,7 @@ class Outcome:
     confidence: float
     correct: bool  # the chosen sentence holds the answer
     reachable: bool = False  # some candidate holds it
+    retrieved: bool = False  # some candidate is from the gold paragraph
 
 
 def predict(rows: list[Row], scorer: Scorer) -> list[Outcome]:
@@ -359,7 +365,8 @@ def predict(rows: list[Row], scorer: Scorer) -> list[Outcome]:
             continue
         logits, best = chosen(row, scorer.choose)
         confidence = scorer.confidence(row.found, logits, best)
-        out.append(Outcome(row.turn, confidence, bool(row.labels[best]), row.positive))
+        retrieved = row.turn.answerable and any(in_gold_paragraph(row.turn, c, row.corpus) for c in row.found)
+        out.append(Outcome(row.turn, confidence, bool(row.labels[best]), row.positive, retrieved))
     return out
 
 
@@ -520,6 +527,25 @@ def diagnostics(outcomes: list[Outcome]) -> dict:
     return out
 
 
+LOSSES = ("not_retrieved", "no_right_candidate", "not_chosen", "under_threshold", "answered_right")
+
+
+def losses(outcomes: list[Outcome], threshold: float) -> dict[str, dict[str, int]]:
+    """Where each held-out answerable question is lost, per data set, at the first step that fails: its gold
+    paragraph was not retrieved, no candidate of it gives the answer, the chooser picked a wrong one, or the right
+    choice fell under the threshold; else it is answered right. Tells which part a change should aim at."""
+    out = {}
+    for name, group in by_dataset(outcomes).items():
+        counts = dict.fromkeys(LOSSES, 0)
+        for o in (o for o in group if o.turn.answerable):
+            step = ("not_retrieved" if not o.retrieved else "no_right_candidate" if not o.reachable
+                    else "not_chosen" if not o.correct else "under_threshold" if o.confidence < threshold
+                    else "answered_right")
+            counts[step] += 1
+        out[name] = counts
+    return out
+
+
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
@@ -565,7 +591,8 @@ def main() -> int:
     report["held_out_diagnostics"] = diagnostics(outcomes[C])
     report["operating_curve"] = operating_curve(outcomes[C])
     report["reliability"] = reliability(outcomes[C])
-    log(f"held-out choice and confidence: {report['held_out_diagnostics']}")
+    report["losses"] = losses(outcomes[C], threshold)
+    log(f"held-out choice and confidence: {report['held_out_diagnostics']}; losses: {report['losses']}")
     report["squad_leave_one_article_out"] = squad_report(rows, C, threshold)
     log(f"SQuAD LOAO: {report['squad_leave_one_article_out']}")
     final = replace(fit(rows, C), threshold=threshold)

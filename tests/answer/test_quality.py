@@ -98,6 +98,27 @@ def test_the_training_procedure_learns_what_holds_out_of_fold():
     assert min(aucs) > 0.95
 
 
+def test_the_losses_count_each_held_out_answerable_question_once(report):
+    losses = report["losses"]
+    assert sum(losses["squad"].values()) == report["squad_leave_one_article_out"]["answerable_turns"]
+    assert sum(losses["bulletins"].values()) == report["bulletin_folds"]["answerable_turns"]
+
+
+def test_a_question_is_lost_at_the_first_step_that_fails():
+    trainer = _trainer()
+    turn = lambda answerable=True: trainer.Turn("squad", "a", "c", "q?", answerable, [])  # noqa: E731
+    outcomes = [
+        trainer.Outcome(turn(), 0.0, False, False, False),  # gold paragraph not retrieved
+        trainer.Outcome(turn(), 0.9, False, False, True),  # retrieved, but no candidate gives the answer
+        trainer.Outcome(turn(), 0.9, False, True, True),  # a right candidate, another one chosen
+        trainer.Outcome(turn(), 0.3, True, True, True),  # the right one chosen, too unsure
+        trainer.Outcome(turn(), 0.7, True, True, True),
+        trainer.Outcome(turn(answerable=False), 0.9, False),  # unanswerable: not a loss of this kind
+    ]
+    assert trainer.losses(outcomes, 0.5) == {"squad": {
+        "not_retrieved": 1, "no_right_candidate": 1, "not_chosen": 1, "under_threshold": 1, "answered_right": 1}}
+
+
 def test_the_weights_fit_the_features_this_code_computes():
     scorer = Scorer.load()
     assert len(scorer.choose.coef) == len(FEATURES)
