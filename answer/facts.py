@@ -42,6 +42,11 @@ _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n[
 _RELATION = re.compile(
     r"\b(?:before|after|since|until|prior|following|former|latter|earlier|later|first|last|most|least|only)\b", re.I
 )
+# Words that pick one occurrence of a recurring event or role: "the next course", "the previous bond", "her
+# predecessor". A question with one asks about another instance than a sentence without it describes.
+_SEQUENCE = re.compile(
+    r"\b(?:next|previous|preceding|subsequent|upcoming|another|again|predecessors?|successors?)\b", re.I
+)
 _TEMPORAL_NOUN = r"(?:(?:year|date|day|month|decade|time|period|age|era|week)s?|centur(?:y|ies))"
 _PLACE_NOUN = r"(?:(?:place|region|state|location|nation|venue|town|province)s?|countr(?:y|ies)|cit(?:y|ies))"
 # A figure that measures a length of time ("3-day", "three-day", "two weeks") or ranks ("2nd", "third") counts
@@ -176,6 +181,41 @@ def ordinals(text: str) -> frozenset[int]:
     )
 
 
+def sequence(text: str) -> set[str]:
+    """The words of `text` that pick one occurrence among several ("next", "previous", "another"), lower-cased."""
+    return {re.sub(r"ors$", "or", m.group(0).lower()) for m in _SEQUENCE.finditer(text)}
+
+
+# A numbered item: "Pillar IV", "pillar 4", "objective (v)", "(iii)". The head is the word before the number
+# (stemmed) or "(" for a parenthesised marker; a lone lower-case "v" counts only here, where a head or brackets
+# say it is a numeral.
+_ITEM = re.compile(r"(?:\b([A-Za-z]{3,})\s+|(\())([ivxIVX]{1,5}|\d{1,2})\b\)?")
+_ROMAN_NUMERAL = re.compile(r"(?:x{0,3})(?:ix|iv|v?i{0,3})", re.I)
+
+
+def items(text: str) -> set[tuple[str, int]]:
+    """(head, number) of the numbered items `text` names, Roman numerals as their values: a question's "pillar v"
+    and a list's "Pillar IV" share the head "pillar"."""
+    found = set()
+    for m in _ITEM.finditer(text):
+        head, bracket, token = m.groups()
+        if head and head.lower() in STOPWORDS:
+            continue
+        if token.isdigit():
+            value = int(token)
+        elif _ROMAN_NUMERAL.fullmatch(token):
+            value = sum(_ROMAN[c] for c in token.lower())
+            value -= 2 * sum(_ROMAN[a] for a, b in zip(token.lower(), token.lower()[1:]) if _ROMAN[a] < _ROMAN[b])
+        else:
+            continue
+        if value:
+            found.add(("(" if bracket else stem(head), value))
+    return found
+
+
+_ROMAN = {"i": 1, "v": 5, "x": 10}
+
+
 def negated(text: str) -> bool:
     return bool(_NEGATION.search(text))
 
@@ -198,6 +238,7 @@ class Stated:
     names: frozenset[str]
     countries: frozenset[str]
     relations: frozenset[str]
+    sequence: frozenset[str]
     ordinals: frozenset[int]
     reasons: int
     negated: bool
@@ -217,6 +258,7 @@ def stated(text: str) -> Stated:
         names=frozenset(names(text)),
         countries=frozenset(countries_in(text)),
         relations=frozenset(relations(text)),
+        sequence=frozenset(sequence(text)),
         ordinals=ordinals(text),
         reasons=len(REASON.findall(text)),
         negated=negated(text),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
+from index import periods
 from index.retrieve import Corpus
 from index.text import STOPWORDS, terms, words
 from answer import facts
@@ -35,7 +36,7 @@ FEATURES: tuple[str, ...] = (
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
     "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
-    "ordinal_conflict",
+    "ordinal_conflict", "instance_only_question", "period_conflict", "item_beyond_list",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
     *(f"holds_{h}" for h in HOLDS),
@@ -123,6 +124,11 @@ def candidates(
     q_negated = facts.negated(question.asked)
     q_relations = facts.relations(question.asked)
     q_ordinals = facts.ordinals(question.asked)
+    q_instances = facts.sequence(question.asked) | {str(n) for n in q_ordinals - {1}}
+    # the question's own words too: a period retrieval narrowed by is gone from what it asks
+    own_words = f"{question.text}\n{question.asked}"
+    q_periods = periods.stated(own_words, _newest(corpus, hits)) if _newest(corpus, hits) else []
+    q_items = facts.items(own_words)
     carried = set(question.carried)
 
     def share(present: frozenset[str]) -> float:
@@ -161,6 +167,7 @@ def candidates(
         missing_here = [w for t, w in weights.items() if t not in context]
         held = facts.holds(f"{unit.text} {unit.trailing}", text)
         unit_words = terms(unit.text)
+        near = facts.stated(f"{unit.text}\n{unit.context}")
         f = {
             "cos": float(cos[i]),
             "cos_rank": 1.0 / (1.0 + cos_rank[i]),
@@ -193,6 +200,10 @@ def candidates(
             "numbers_missing": float(bool(asked_numbers - around.numbers)),
             # a rank the question asks for ("the second workshop") and a different one the sentence states
             "ordinal_conflict": float(bool(q_ordinals) and bool(own.ordinals) and not q_ordinals & own.ordinals),
+            # "the next course", "the second truck" against a sentence about one occurrence, naming none
+            "instance_only_question": float(bool(q_instances - near.sequence - {str(n) for n in near.ordinals})),
+            "period_conflict": float(_period_conflict(q_periods, unit)),
+            "item_beyond_list": float(_beyond_list(q_items, f"{node.text}\n{unit.context}\n{unit.text}")),
             "negation_mismatch": float(q_negated != own.negated),
             "relation_only_question": float(bool(q_relations - around.relations)),
             "relation_only_unit": float(bool(own.relations - q_relations)),
@@ -215,6 +226,42 @@ def candidates(
             x[_INDEX[name]] = value
         rows_out.append(Candidate(unit, x))
     return rows_out
+
+
+def _month(number) -> int | None:
+    """The month index (`periods.month_index`) of a node's integer period (202103), None when unknown."""
+    return int(number) // 100 * 12 + int(number) % 100 - 1 if number else None
+
+
+def _newest(corpus: Corpus | None, hits: list[NodeWithScore]) -> int | None:
+    """The newest month indexed: what "last year" or "in March" in a question is read against."""
+    if corpus is not None and corpus.periods:
+        return max(periods.month_index(end) for _, end in corpus.periods)
+    return max((_month(h.node.metadata.get("period_end")) or 0 for h in hits), default=0) or None
+
+
+def _period_conflict(asked: list[tuple[int, int]], unit: Unit) -> bool:
+    """Whether the question names a period and the unit is about another one: the periods its own words state
+    (read against its bulletin's month), else its context's, else its bulletin's. "How many … in July?" is
+    not answered by "… in August", nor "… in 2023" by an August bulletin's sentence without a year."""
+    meta = unit.node.metadata
+    start, end = _month(meta.get("period_start")), _month(meta.get("period_end"))
+    if not asked or end is None and not unit.text:
+        return False
+    reference = end if end is not None else max(e for _, e in asked)
+    own = periods.stated(f"{unit.text} {unit.trailing}", reference) or periods.stated(unit.context, reference)
+    if not own and start is not None and end is not None:
+        own = [(start, end)]
+    return bool(own) and not any(a <= e and s <= b for a, b in asked for s, e in own)
+
+
+def _beyond_list(asked: set[tuple[str, int]], text: str) -> bool:
+    """Whether the question asks for an item past the end of the numbered list `text` holds: "pillar v" of a
+    list of Pillar I to Pillar IV, "objective (v)" of (i) to (iv)."""
+    if not asked:
+        return False
+    listed = facts.items(text)
+    return any((numbers := [v for h, v in listed if h == head]) and n > max(numbers) for head, n in asked)
 
 
 def _cosines(all_units: list[Unit], corpus: Corpus | None, vector: np.ndarray | None) -> np.ndarray:

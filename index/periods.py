@@ -217,3 +217,85 @@ def _month_alone(text, now, newest, spans):
         month = _latest(_month_of(m.group(1)), newest)
         return month, month, m
     return None
+
+
+# --- every period a text states, for comparing a question's period with a sentence's ----------------------------
+
+_QUARTER_ORDINALS = {k: v for k, v in _ORDINALS.items() if k != "last"}
+_STATED = re.compile(
+    rf"(?P<range>\b(?:{_PREPOSITION}\s+)?{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|until|through)\s*{_MONTH}\s*{_YEAR}\b)"
+    rf"|(?P<quarter>\bq([1-4])\b|\b({'|'.join(_QUARTER_ORDINALS)})\s+quarter\b)(?:\s*(?:of\s+)?{_YEAR}\b)?"
+    rf"|(?P<month_year>\b(?:{_PREPOSITION}\s+)?(?:\d{{1,2}}(?:\s*[-–]\s*\d{{1,2}})?\s+)?{_MONTH}\s*(?:of\s+|,\s*)?{_YEAR}\b)"
+    r"|(?P<last_year>\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b)"
+    r"|(?P<this_year>\b(?:this|current)\s+year\b)"
+    r"|(?P<last_month>\b(?:last|past|previous)\s+month\b)"
+    rf"|(?P<years>(?<![$€£\d.,]){_YEAR}\s*[-–/]\s*((?:19|20)?\d{{2}})\b(?![.,]?\d))"
+    rf"|(?P<year>(?<![$€£\d.,]){_YEAR}\b(?![.,]?\d))"
+    rf"|(?P<month>(?:\b{_PREPOSITION}\s+(?:the\s+month\s+of\s+)?|\b\d{{1,2}}(?:\s*[-–]\s*\d{{1,2}})?\s+){_MONTH}(?![\w-])"
+    r"|\b(?:january|february|april|june|july|august|september|october|november|december)\b)",
+    re.I,
+)
+
+
+# What may stand before a year that dates something ("in 2023", "the 2022 cohort", "and 2026"); after any other
+# word the year is part of a name ("Strategy 2030", "Vision 2030").
+_YEAR_LEAD = re.compile(rf"(?:{_PREPOSITION}|the|and|or|to|until|till|between|than|early|late|mid|end|start)", re.I)
+
+
+def stated(text: str, newest: int) -> list[tuple[int, int]]:
+    """Every period `text` states, as (first, last) month indices (`month_index`): ranges, quarters (the latest
+    such quarter not after `newest` when no year is given), months with or without a year, years and spans of
+    years, and last/this year and last month read against `newest`, the month the text was written in or
+    after. Used to tell a question about one period from a sentence about another ("in July" against "in
+    August", "in 2023" against "in August 2025"), not to narrow retrieval (`find_period` does that)."""
+    now = newest + 1
+    found = []
+    for m in _STATED.finditer(text):
+        if m.group("range"):
+            months = re.findall(rf"\b{_MONTH}", m.group(0), re.I)
+            years = re.findall(_YEAR, m.group(0))
+            end = int(years[-1]) * 12 + _month_of(months[-1]) - 1
+            start_year = int(years[0]) if len(years) == 2 else (
+                end // 12 if _month_of(months[0]) <= _month_of(months[-1]) else end // 12 - 1)
+            start = start_year * 12 + _month_of(months[0]) - 1
+            if start <= end:
+                found.append((start, end))
+        elif m.group("quarter"):
+            token = m.group(0).lower()
+            digit = re.search(r"q([1-4])", token)
+            quarter = int(digit.group(1)) if digit else _QUARTER_ORDINALS[token.split()[0]]
+            year = re.search(_YEAR, token)
+            if year:
+                start = int(year.group(1)) * 12 + 3 * (quarter - 1)
+            else:
+                start = _latest(3 * (quarter - 1) + 1, newest)
+            found.append((start, start + 2))
+        elif m.group("month_year"):
+            name = re.search(rf"\b{_MONTH}", m.group(0), re.I).group(1)
+            month = int(re.search(_YEAR, m.group(0)).group(1)) * 12 + _month_of(name) - 1
+            found.append((month, month))
+        elif m.group("last_year"):
+            start = (now // 12 - 1) * 12
+            found.append((start, start + 11))
+        elif m.group("this_year"):
+            found.append((now // 12 * 12, newest))
+        elif m.group("last_month"):
+            found.append((now - 1, now - 1))
+        elif m.group("years"):
+            first, last = re.findall(r"\d+", m.group(0))[:2]
+            last = first[:2] + last if len(last) == 2 else last
+            if int(first) <= int(last):
+                found.append((int(first) * 12, int(last) * 12 + 11))
+        elif m.group("year"):
+            before = re.search(r"([A-Za-z]+)[^\w]*$", text[: m.start()])
+            if before and not _YEAR_LEAD.fullmatch(before.group(1)) and text[m.start() - 1:m.start()].isspace():
+                continue
+            if before and before.group(1).lower() == "since":  # "since 2017": up to the text's own month
+                found.append((int(m.group(0)) * 12, newest))
+                continue
+            found.append((int(m.group(0)) * 12, int(m.group(0)) * 12 + 11))
+        else:
+            month = re.findall(rf"\b{_MONTH}", m.group(0), re.I)[-1]
+            latest = _latest(_month_of(month), newest)
+            found.append((latest, latest))
+    return found

@@ -80,3 +80,40 @@ def test_a_sentence_pair_reads_as_what_both_sentences_say():
     webinar, overview, both = features("What did the CT Travel webinar give an overview of?", WEBINAR)
     assert both["overlap"] >= max(webinar["overlap"], overview["overlap"])
     assert both["first"] == 1.0 and both["length"] > max(webinar["length"], overview["length"])
+
+
+def test_a_question_about_another_period_than_the_sentences_is_a_near_miss():
+    august = "Fourteen new leprosy cases were detected in August, three of them with visible disabilities."
+    [july] = features("How many leprosy cases were detected in July?", august)
+    [same] = features("How many leprosy cases were detected in August?", august)
+    [year] = features("How many leprosy cases were detected in 2023?", august)
+    assert july["period_conflict"] == 1.0 and year["period_conflict"] == 1.0 and same["period_conflict"] == 0.0
+    # a sentence without a date is about its bulletin's period (March 2021 here)
+    [undated] = features("How many cases were detected in the second quarter?", "Fourteen cases were detected.")
+    [in_march] = features("How many cases were detected in March?", "Fourteen cases were detected.")
+    assert undated["period_conflict"] == 1.0 and in_march["period_conflict"] == 0.0
+    # a year in a name is no period
+    [named] = features("What is pillar 3 of Strategy 2030?", "Pillar III of the strategy is resilience.")
+    assert named["period_conflict"] == 0.0
+
+
+def test_an_item_past_the_end_of_a_numbered_list_is_a_near_miss():
+    pillars = "The strategy rests on four pillars: Pillar I – Connectivity; Pillar II – Climate; Pillar III – Trade; " \
+              "Pillar IV – Skills."
+    [fifth] = features("what is pillar v of the strategy", pillars)
+    [fourth] = features("what is pillar 4 of the strategy", pillars)
+    assert fifth["item_beyond_list"] == 1.0 and fourth["item_beyond_list"] == 0.0
+    objectives = "The plan has four objectives: (i) find cases; (ii) treat them; (iii) prevent; (iv) protect."
+    [beyond] = features("what is objective (v) of the plan", objectives)
+    [within] = features("what is objective (ii) of the plan", objectives)
+    assert beyond["item_beyond_list"] == 1.0 and within["item_beyond_list"] == 0.0
+
+
+def test_another_occurrence_asked_about_on_the_question_side_only_is_flagged():
+    camp = "A skin camp in Sosiot county examined 400 people."
+    [plain] = features("When was the skin camp in Sosiot county?", camp)
+    [following] = features("When is the next skin camp in Sosiot county?", camp)
+    [second] = features("When did the second skin camp open?", camp)
+    [stated] = features("When is the next skin camp?", "The next skin camp will be held in May.")
+    assert following["instance_only_question"] == 1.0 and second["instance_only_question"] == 1.0
+    assert plain["instance_only_question"] == 0.0 and stated["instance_only_question"] == 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.periods import find_period
+from index.periods import find_period, month_index, month_text, stated
 
 MONTHS = [("2020-11", "2020-11"), ("2020-12", "2020-12"), ("2021-01", "2021-01"), ("2021-02", "2021-02"),
           ("2021-03", "2021-03")]
@@ -75,3 +75,16 @@ def test_a_range_covers_bulletins_of_several_months():
 def test_a_period_every_bulletin_is_of_narrows_nothing():
     assert find_period("Who funded CT Travel in March?", [("2021-03", "2021-03")]) is None
     assert find_period("what happened in 2021", [("2021-01", "2021-01"), ("2021-03", "2021-03")]) is None
+
+
+@pytest.mark.parametrize("text, periods", [
+    ("reviewed 164 applications in October", [("2025-10", "2025-10")]),
+    ("in the third quarter of 2025, up from the second quarter", [("2025-07", "2025-09"), ("2025-04", "2025-06")]),
+    ("Shareholders have until 30 June 2026", [("2026-06", "2026-06")]),
+    ("from January to March 2021", [("2021-01", "2021-03")]),
+    ("The Strategic Plan 2023–2027 has four objectives", [("2023-01", "2027-12")]),
+    ("the 2022 cohort, not last year's", [("2022-01", "2022-12"), ("2024-01", "2024-12")]),
+    ("Strategy 2030 was adopted", []),  # a year in a name dates nothing
+])
+def test_stated_reads_every_period_a_text_names_against_its_month(text, periods):
+    assert [(month_text(a), month_text(b)) for a, b in stated(text, month_index("2025-11"))] == periods
