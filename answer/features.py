@@ -36,7 +36,7 @@ FEATURES: tuple[str, ...] = (
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
     "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
-    "ordinal_conflict", "instance_only_question", "period_conflict", "item_beyond_list",
+    "ordinal_conflict", "instance_only_question", "period_conflict",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
     *(f"holds_{h}" for h in HOLDS),
@@ -197,13 +197,15 @@ def candidates(
             "missing_rarest_unit": max(missing_here, default=0.0) / heaviest,
             "names_missing_paragraph": _missing_share(names, paragraph | context, weights),
             "names_missing_unit": _missing_share(names, context, weights),
-            "numbers_missing": float(bool(asked_numbers - around.numbers)),
+            # a figure of the question absent, or an item past the end of the paragraph's numbered list ("pillar v"
+            # of Pillar I to IV)
+            "numbers_missing": float(bool(asked_numbers - around.numbers)
+                                     or _beyond_list(q_items, f"{node.text}\n{unit.context}\n{unit.text}")),
             # a rank the question asks for ("the second workshop") and a different one the sentence states
             "ordinal_conflict": float(bool(q_ordinals) and bool(own.ordinals) and not q_ordinals & own.ordinals),
             # "the next course", "the second truck" against a sentence about one occurrence, naming none
             "instance_only_question": float(bool(q_instances - near.sequence - {str(n) for n in near.ordinals})),
             "period_conflict": float(_period_conflict(q_periods, unit)),
-            "item_beyond_list": float(_beyond_list(q_items, f"{node.text}\n{unit.context}\n{unit.text}")),
             "negation_mismatch": float(q_negated != own.negated),
             "relation_only_question": float(bool(q_relations - around.relations)),
             "relation_only_unit": float(bool(own.relations - q_relations)),
