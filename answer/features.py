@@ -5,8 +5,9 @@ Every feature is a measurement that means the same on any corpus: the cosine of 
 its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole paragraph,
 retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states, the
 near-miss signs (a name or number of the question absent from the paragraph, a negation or an ordering word in
-only one of them), position and length. None of them names a word of any bulletin: what they are worth is learned
-(bench/train_scorer.py), which is what lets them carry over to questions nobody wrote rules for.
+only one of them, another occurrence or another period asked for than the sentence's), position and length. None
+of them names a word of any bulletin: what they are worth is learned (bench/train_scorer.py), which is what lets
+them carry over to questions nobody wrote rules for.
 """
 
 from __future__ import annotations
