@@ -126,10 +126,9 @@ def candidates(
     q_relations = facts.relations(question.asked)
     q_ordinals = facts.ordinals(question.asked)
     q_instances = facts.sequence(question.asked) | {str(n) for n in q_ordinals - {1}}
-    # the question's own words too: a period retrieval narrowed by is gone from what it asks
-    own_words = f"{question.text}\n{question.asked}"
-    q_periods = periods.stated(own_words, _newest(corpus, hits)) if _newest(corpus, hits) else []
-    q_items = facts.items(own_words)
+    # the question as typed too: a period retrieval narrowed by is gone from what it asks
+    newest = _newest(corpus, hits)
+    q_periods = periods.stated(f"{question.text}\n{question.asked}", newest) if newest is not None else []
     carried = set(question.carried)
 
     def share(present: frozenset[str]) -> float:
@@ -198,10 +197,7 @@ def candidates(
             "missing_rarest_unit": max(missing_here, default=0.0) / heaviest,
             "names_missing_paragraph": _missing_share(names, paragraph | context, weights),
             "names_missing_unit": _missing_share(names, context, weights),
-            # a figure of the question absent, or an item past the end of the paragraph's numbered list ("pillar v"
-            # of Pillar I to IV)
-            "numbers_missing": float(bool(asked_numbers - around.numbers)
-                                     or _beyond_list(q_items, f"{node.text}\n{unit.context}\n{unit.text}")),
+            "numbers_missing": float(bool(asked_numbers - around.numbers)),
             # a rank the question asks for ("the second workshop") and a different one the sentence states
             "ordinal_conflict": float(bool(q_ordinals) and bool(own.ordinals) and not q_ordinals & own.ordinals),
             # "the next course", "the second truck" against a sentence about one occurrence, naming none
@@ -256,15 +252,6 @@ def _period_conflict(asked: list[tuple[int, int]], unit: Unit) -> bool:
     if not own and start is not None and end is not None:
         own = [(start, end)]
     return bool(own) and not any(a <= e and s <= b for a, b in asked for s, e in own)
-
-
-def _beyond_list(asked: set[tuple[str, int]], text: str) -> bool:
-    """Whether the question asks for an item past the end of the numbered list `text` holds: "pillar v" of a
-    list of Pillar I to Pillar IV, "objective (v)" of (i) to (iv)."""
-    if not asked:
-        return False
-    listed = facts.items(text)
-    return any((numbers := [v for h, v in listed if h == head]) and n > max(numbers) for head, n in asked)
 
 
 def _cosines(all_units: list[Unit], corpus: Corpus | None, vector: np.ndarray | None) -> np.ndarray:
