@@ -186,6 +186,36 @@ def sequence(text: str) -> set[str]:
     return {re.sub(r"ors$", "or", m.group(0).lower()) for m in _SEQUENCE.finditer(text)}
 
 
+# A numbered item: "Pillar IV", "pillar 4", "objective (v)", "(iii)". The head is the word before the number
+# (stemmed) or "(" for a parenthesised marker; a lone lower-case "v" counts only here, where a head or brackets
+# say it is a numeral.
+_ITEM = re.compile(r"(?:\b([A-Za-z]{3,})\s+|(\())([ivxIVX]{1,5}|\d{1,2})\b\)?")
+_ROMAN_NUMERAL = re.compile(r"(?:x{0,3})(?:ix|iv|v?i{0,3})", re.I)
+
+
+def items(text: str) -> set[tuple[str, int]]:
+    """(head, number) of the numbered items `text` names, Roman numerals as their values: a question's "pillar v"
+    and a list's "Pillar IV" share the head "pillar"."""
+    found = set()
+    for m in _ITEM.finditer(text):
+        head, bracket, token = m.groups()
+        if head and head.lower() in STOPWORDS:
+            continue
+        if token.isdigit():
+            value = int(token)
+        elif _ROMAN_NUMERAL.fullmatch(token):
+            value = sum(_ROMAN[c] for c in token.lower())
+            value -= 2 * sum(_ROMAN[a] for a, b in zip(token.lower(), token.lower()[1:]) if _ROMAN[a] < _ROMAN[b])
+        else:
+            continue
+        if value:
+            found.add(("(" if bracket else stem(head), value))
+    return found
+
+
+_ROMAN = {"i": 1, "v": 5, "x": 10}
+
+
 def negated(text: str) -> bool:
     return bool(_NEGATION.search(text))
 

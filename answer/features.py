@@ -5,9 +5,9 @@ Every feature is a measurement that means the same on any corpus: the cosine of 
 its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole paragraph,
 retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states, the
 near-miss signs (a name or number of the question absent from the paragraph, a negation or an ordering word in
-only one of them, another occurrence or another period asked for than the sentence's), position and length. None
-of them names a word of any bulletin: what they are worth is learned (bench/train_scorer.py), which is what lets
-them carry over to questions nobody wrote rules for.
+only one of them, another occurrence, item or period asked for than the sentence's), position and length. None of
+them names a word of any bulletin: what they are worth is learned (bench/train_scorer.py), which is what lets them
+carry over to questions nobody wrote rules for.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ FEATURES: tuple[str, ...] = (
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
     "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
-    "ordinal_conflict", "instance_only_question", "period_conflict",
+    "ordinal_conflict", "instance_only_question", "period_conflict", "item_beyond_list",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
     *(f"holds_{h}" for h in HOLDS),
@@ -127,8 +127,10 @@ def candidates(
     q_ordinals = facts.ordinals(question.asked)
     q_instances = facts.sequence(question.asked) | {str(n) for n in q_ordinals - {1}}
     # the question as typed too: a period retrieval narrowed by is gone from what it asks
+    own_words = f"{question.text}\n{question.asked}"
     newest = _newest(corpus, hits)
-    q_periods = periods.stated(f"{question.text}\n{question.asked}", newest) if newest is not None else []
+    q_periods = periods.stated(own_words, newest) if newest is not None else []
+    q_items = facts.items(own_words)
     carried = set(question.carried)
 
     def share(present: frozenset[str]) -> float:
@@ -203,6 +205,7 @@ def candidates(
             # "the next course", "the second truck" against a sentence about one occurrence, naming none
             "instance_only_question": float(bool(q_instances - near.sequence - {str(n) for n in near.ordinals})),
             "period_conflict": float(_period_conflict(q_periods, unit)),
+            "item_beyond_list": float(_beyond_list(q_items, f"{node.text}\n{unit.context}\n{unit.text}")),
             "negation_mismatch": float(q_negated != own.negated),
             "relation_only_question": float(bool(q_relations - around.relations)),
             "relation_only_unit": float(bool(own.relations - q_relations)),
@@ -252,6 +255,15 @@ def _period_conflict(asked: list[tuple[int, int]], unit: Unit) -> bool:
     if not own and start is not None and end is not None:
         own = [(start, end)]
     return bool(own) and not any(a <= e and s <= b for a, b in asked for s, e in own)
+
+
+def _beyond_list(asked: set[tuple[str, int]], text: str) -> bool:
+    """Whether the question asks for an item past the end of the numbered list `text` holds: "pillar v" of a
+    list of Pillar I to Pillar IV, "objective (v)" of (i) to (iv)."""
+    if not asked:
+        return False
+    listed = facts.items(text)
+    return any((numbers := [v for h, v in listed if h == head]) and n > max(numbers) for head, n in asked)
 
 
 def _cosines(all_units: list[Unit], corpus: Corpus | None, vector: np.ndarray | None) -> np.ndarray:

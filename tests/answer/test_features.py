@@ -97,6 +97,18 @@ def test_a_question_about_another_period_than_the_sentences_is_a_near_miss():
     assert named["period_conflict"] == 0.0
 
 
+def test_an_item_past_the_end_of_a_numbered_list_is_a_near_miss():
+    pillars = "The strategy rests on four pillars: Pillar I – Connectivity; Pillar II – Climate; Pillar III – Trade; " \
+              "Pillar IV – Skills."
+    [fifth] = features("what is pillar v of the strategy", pillars)
+    [fourth] = features("what is pillar 4 of the strategy", pillars)
+    assert fifth["item_beyond_list"] == 1.0 and fourth["item_beyond_list"] == 0.0
+    objectives = "The plan has four objectives: (i) find cases; (ii) treat them; (iii) prevent; (iv) protect."
+    [beyond] = features("what is objective (v) of the plan", objectives)
+    [within] = features("what is objective (ii) of the plan", objectives)
+    assert beyond["item_beyond_list"] == 1.0 and within["item_beyond_list"] == 0.0
+
+
 def test_another_occurrence_asked_about_on_the_question_side_only_is_flagged():
     camp = "A skin camp in Sosiot county examined 400 people."
     [plain] = features("When was the skin camp in Sosiot county?", camp)
