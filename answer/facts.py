@@ -42,11 +42,6 @@ _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n[
 _RELATION = re.compile(
     r"\b(?:before|after|since|until|prior|following|former|latter|earlier|later|first|last|most|least|only)\b", re.I
 )
-# Words that pick one occurrence of a recurring event or role: "the next course", "the previous bond", "her
-# predecessor". A question with one asks about another instance than a sentence without it describes.
-_SEQUENCE = re.compile(
-    r"\b(?:next|previous|preceding|subsequent|upcoming|another|again|predecessors?|successors?)\b", re.I
-)
 _TEMPORAL_NOUN = r"(?:(?:year|date|day|month|decade|time|period|age|era|week)s?|centur(?:y|ies))"
 _PLACE_NOUN = r"(?:(?:place|region|state|location|nation|venue|town|province)s?|countr(?:y|ies)|cit(?:y|ies))"
 # A figure that measures a length of time ("3-day", "three-day", "two weeks") or ranks ("2nd", "third") counts
@@ -181,11 +176,6 @@ def ordinals(text: str) -> frozenset[int]:
     )
 
 
-def sequence(text: str) -> set[str]:
-    """The words of `text` that pick one occurrence among several ("next", "previous", "another"), lower-cased."""
-    return {re.sub(r"ors$", "or", m.group(0).lower()) for m in _SEQUENCE.finditer(text)}
-
-
 # A numbered item: "Pillar IV", "pillar 4", "objective (v)", "(iii)". The head is the word before the number
 # (stemmed) or "(" for a parenthesised marker; a lone lower-case "v" counts only here, where a head or brackets
 # say it is a numeral.
@@ -238,7 +228,6 @@ class Stated:
     names: frozenset[str]
     countries: frozenset[str]
     relations: frozenset[str]
-    sequence: frozenset[str]
     ordinals: frozenset[int]
     reasons: int
     negated: bool
@@ -258,7 +247,6 @@ def stated(text: str) -> Stated:
         names=frozenset(names(text)),
         countries=frozenset(countries_in(text)),
         relations=frozenset(relations(text)),
-        sequence=frozenset(sequence(text)),
         ordinals=ordinals(text),
         reasons=len(REASON.findall(text)),
         negated=negated(text),

@@ -5,7 +5,7 @@ Every feature is a measurement that means the same on any corpus: the cosine of 
 its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole paragraph,
 retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states, the
 near-miss signs (a name or number of the question absent from the paragraph, a negation or an ordering word in
-only one of them, another occurrence, item or period asked for than the sentence's), position and length. None of
+only one of them, another item or period asked for than the sentence's), position and length. None of
 them names a word of any bulletin: what they are worth is learned (bench/train_scorer.py), which is what lets them
 carry over to questions nobody wrote rules for.
 """
@@ -37,7 +37,7 @@ FEATURES: tuple[str, ...] = (
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
     "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
-    "ordinal_conflict", "instance_only_question", "period_conflict", "item_beyond_list",
+    "ordinal_conflict", "period_conflict", "item_beyond_list",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
     *(f"holds_{h}" for h in HOLDS),
@@ -125,7 +125,6 @@ def candidates(
     q_negated = facts.negated(question.asked)
     q_relations = facts.relations(question.asked)
     q_ordinals = facts.ordinals(question.asked)
-    q_instances = facts.sequence(question.asked) | {str(n) for n in q_ordinals - {1}}
     # the question as typed too: a period retrieval narrowed by is gone from what it asks
     own_words = f"{question.text}\n{question.asked}"
     newest = _newest(corpus, hits)
@@ -169,7 +168,6 @@ def candidates(
         missing_here = [w for t, w in weights.items() if t not in context]
         held = facts.holds(f"{unit.text} {unit.trailing}", text)
         unit_words = terms(unit.text)
-        near = facts.stated(f"{unit.text}\n{unit.context}")
         f = {
             "cos": float(cos[i]),
             "cos_rank": 1.0 / (1.0 + cos_rank[i]),
@@ -202,8 +200,6 @@ def candidates(
             "numbers_missing": float(bool(asked_numbers - around.numbers)),
             # a rank the question asks for ("the second workshop") and a different one the sentence states
             "ordinal_conflict": float(bool(q_ordinals) and bool(own.ordinals) and not q_ordinals & own.ordinals),
-            # "the next course", "the second truck" against a sentence about one occurrence, naming none
-            "instance_only_question": float(bool(q_instances - near.sequence - {str(n) for n in near.ordinals})),
             "period_conflict": float(_period_conflict(q_periods, unit)),
             "item_beyond_list": float(_beyond_list(q_items, f"{node.text}\n{unit.context}\n{unit.text}")),
             "negation_mismatch": float(q_negated != own.negated),

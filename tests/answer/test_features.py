@@ -108,12 +108,3 @@ def test_an_item_past_the_end_of_a_numbered_list_is_a_near_miss():
     [within] = features("what is objective (ii) of the plan", objectives)
     assert beyond["item_beyond_list"] == 1.0 and within["item_beyond_list"] == 0.0
 
-
-def test_another_occurrence_asked_about_on_the_question_side_only_is_flagged():
-    camp = "A skin camp in Sosiot county examined 400 people."
-    [plain] = features("When was the skin camp in Sosiot county?", camp)
-    [following] = features("When is the next skin camp in Sosiot county?", camp)
-    [second] = features("When did the second skin camp open?", camp)
-    [stated] = features("When is the next skin camp?", "The next skin camp will be held in May.")
-    assert following["instance_only_question"] == 1.0 and second["instance_only_question"] == 1.0
-    assert plain["instance_only_question"] == 0.0 and stated["instance_only_question"] == 0.0
