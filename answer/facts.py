@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pycountry
 
-from index.text import MONTH_NAMES, NUMBER_WORDS, STOPWORDS, stem, words
+from index.text import MONTH_NAMES, NUMBER_WORDS, STOPWORDS, roman_value, stem, words
 
 KINDS = ("who", "when", "where", "which", "what", "why", "how_many", "how_much", "how", "other")
 
@@ -180,7 +180,6 @@ def ordinals(text: str) -> frozenset[int]:
 # (stemmed) or "(" for a parenthesised marker; a lone lower-case "v" counts only here, where a head or brackets
 # say it is a numeral.
 _ITEM = re.compile(r"(?:\b([A-Za-z]{3,})\s+|(\())([ivxIVX]{1,5}|\d{1,2})\b\)?")
-_ROMAN_NUMERAL = re.compile(r"(?:x{0,3})(?:ix|iv|v?i{0,3})", re.I)
 
 
 def items(text: str) -> set[tuple[str, int]]:
@@ -191,19 +190,11 @@ def items(text: str) -> set[tuple[str, int]]:
         head, bracket, token = m.groups()
         if head and head.lower() in STOPWORDS:
             continue
-        if token.isdigit():
-            value = int(token)
-        elif _ROMAN_NUMERAL.fullmatch(token):
-            value = sum(_ROMAN[c] for c in token.lower())
-            value -= 2 * sum(_ROMAN[a] for a, b in zip(token.lower(), token.lower()[1:]) if _ROMAN[a] < _ROMAN[b])
-        else:
-            continue
+        # upper-cased and read as after a name: the head or the brackets make even a lone "v" a numeral
+        value = int(token) if token.isdigit() else roman_value(token.upper(), after_name=True)
         if value:
             found.add(("(" if bracket else stem(head), value))
     return found
-
-
-_ROMAN = {"i": 1, "v": 5, "x": 10}
 
 
 def negated(text: str) -> bool:

@@ -21,6 +21,7 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from index import periods
+from index.chunk import month_string
 from index.retrieve import Corpus
 from index.text import STOPWORDS, terms, words
 from answer import facts
@@ -228,7 +229,7 @@ def candidates(
 
 def _month(number) -> int | None:
     """The month index (`periods.month_index`) of a node's integer period (202103), None when unknown."""
-    return int(number) // 100 * 12 + int(number) % 100 - 1 if number else None
+    return periods.month_index(month_string(int(number))) if number else None
 
 
 def _newest(corpus: Corpus | None, hits: list[NodeWithScore]) -> int | None:

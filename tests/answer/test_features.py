@@ -107,4 +107,3 @@ def test_an_item_past_the_end_of_a_numbered_list_is_a_near_miss():
     [beyond] = features("what is objective (v) of the plan", objectives)
     [within] = features("what is objective (ii) of the plan", objectives)
     assert beyond["item_beyond_list"] == 1.0 and within["item_beyond_list"] == 0.0
-
