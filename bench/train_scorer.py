@@ -122,6 +122,7 @@ class Row:
     question: Question
     found: list[Candidate]
     labels: np.ndarray  # per candidate
+    retrieved: bool = False  # answerable, and some candidate is from the gold paragraph (`losses`)
     corpus: object = field(repr=False, default=None)
 
     @property
@@ -214,7 +215,8 @@ def build_rows(turns: list[Turn], qa: BulletinQA) -> list[Row]:
         hits = qa.retrieve(question, corpus, TOP_K)
         found = answerer.candidates(question, hits, corpus) if hits else []
         labels = np.array([label(turn, question, c, corpus) for c in found], dtype=bool)
-        rows.append(Row(turn, question, found, labels, corpus))
+        retrieved = turn.answerable and any(in_gold_paragraph(turn, c, corpus) for c in found)
+        rows.append(Row(turn, question, found, labels, retrieved, corpus))
         earlier = earlier + [(question, gold_answer(turn, corpus))]
         if (i + 1) % 500 == 0:
             log(f"  {i + 1}/{len(turns)} questions")
@@ -365,8 +367,7 @@ def predict(rows: list[Row], scorer: Scorer) -> list[Outcome]:
             continue
         logits, best = chosen(row, scorer.choose)
         confidence = scorer.confidence(row.found, logits, best)
-        retrieved = row.turn.answerable and any(in_gold_paragraph(row.turn, c, row.corpus) for c in row.found)
-        out.append(Outcome(row.turn, confidence, bool(row.labels[best]), row.positive, retrieved))
+        out.append(Outcome(row.turn, confidence, bool(row.labels[best]), row.positive, row.retrieved))
     return out
 
 
