@@ -34,6 +34,22 @@ _PREPOSITION = r"(?:in|during|for|of|from|since|throughout|over|about|on|by)"
 _BULLETIN = r"(?:bulletins?|issues?|editions?|newsletters?|reports?|updates?|highlights|numbers?|months?|ones?)"
 _LEAD_IN = re.compile(rf"[,;]?\s*\b{_PREPOSITION}?(?:\s+the)?\s*$", re.I)
 
+# Each phrasing of a period is spelled once, for `find_period` and `stated`: they differ in what may stand around it.
+_DAYS = r"\d{1,2}(?:\s*[-–]\s*\d{1,2})?"  # "30 June", "12-14 February"
+_MONTH_YEAR = rf"{_MONTH}\s*(?:of\s+|,\s*)?{_YEAR}\b"  # "March 2021", "mar. 2021", "March of 2021"
+_IN_MONTH = rf"\b{_PREPOSITION}\s+(?:the\s+month\s+of\s+)?"  # what lets a month alone date: "in may"
+_Q_NUMBER = r"\bq([1-4])"
+_NTH_QUARTER = rf"\b({'|'.join(_ORDINALS)})\s+quarter"
+_OF_YEAR = rf"(?:of\s+)?{_YEAR}\b"  # after a quarter
+_THIS_YEAR = r"\b(?:this|current)\s+year\b"
+_LAST_YEAR = r"\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b"
+_LAST_MONTH = r"\b(?:last|past|previous)\s+month\b"
+
+
+def _month_range(joins: str) -> str:
+    """ "Jan-Mar 2021", "December 2020 to February 2021": groups first month, its year or None, last month, year."""
+    return rf"{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|until|through{joins})\s*{_MONTH}\s*{_YEAR}\b"
+
 
 @dataclass(frozen=True)
 class Period:
@@ -104,64 +120,69 @@ def _read(question: str, newest: int, spans: list[tuple[int, int]]) -> tuple[int
     return None
 
 
-def _latest(month: int, newest: int) -> int:
-    """The latest `month` (1-12) not after `newest`."""
-    year, current = divmod(newest, 12)
-    return (year if month - 1 <= current else year - 1) * 12 + month - 1
+def _in_year(month: int, year: str | int | None, newest: int) -> int:
+    """Month `month` (1-12) of `year`, or without a year the latest such month not after `newest`."""
+    if year is None:
+        year = newest // 12 if month - 1 <= newest % 12 else newest // 12 - 1
+    return int(year) * 12 + month - 1
+
+
+def _whole_year(year: int) -> tuple[int, int]:
+    return year * 12, year * 12 + 11
+
+
+def _range_span(first: str, first_year: str | None, last: str, last_year: str, newest: int) -> tuple[int, int] | None:
+    """The months from `first` to `last`, None when backwards. A first month without a year is of the last one's
+    year, or of the year before when it comes later in the year ("Nov-Jan 2021")."""
+    end = _in_year(_month_of(last), last_year, newest)
+    if first_year is None:
+        first_year = end // 12 - 1 if _month_of(first) > _month_of(last) else end // 12
+    start = _in_year(_month_of(first), first_year, newest)
+    return (start, end) if start <= end else None
+
+
+def _quarter_span(quarter: str, year: str | None, newest: int) -> tuple[int, int]:
+    """The months of quarter "2" (or "second") of `year`, read as `_in_year` reads a month."""
+    start = _in_year(3 * (int(quarter) if quarter.isdigit() else _ORDINALS[quarter.lower()]) - 2, year, newest)
+    return start, start + 2
 
 
 def _ranges(text, now, newest, spans):
     """ "from January to March 2021", "between jan and mar 2021", "Jan-Mar 2021", "since January", "since 2020"."""
-    m = _find(rf"\b(?:from|between)?\s*{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|and|until|through|till)\s*{_MONTH}\s*{_YEAR}\b",
-                  text)
-    if m:
-        end = int(m.group(4)) * 12 + _month_of(m.group(3)) - 1
-        start_year = int(m.group(2)) if m.group(2) else (end // 12 if _month_of(m.group(1)) <= _month_of(m.group(3))
-                                                          else end // 12 - 1)
-        start = start_year * 12 + _month_of(m.group(1)) - 1
-        if start <= end:
-            return start, end, m
+    m = _find(rf"\b(?:from|between)?\s*{_month_range('|and|till')}", text)
+    if m and (span := _range_span(*m.groups(), newest)):
+        return *span, m
     if m := _find(rf"\bsince\s+{_YEAR}\b", text):
         return int(m.group(1)) * 12, newest, m
-    m = _find(rf"\bsince\s+{_MONTH}\s*{_YEAR}?\b", text)
-    if m:
-        month = _month_of(m.group(1))
-        start = int(m.group(2)) * 12 + month - 1 if m.group(2) else _latest(month, newest)
-        return start, newest, m
+    if m := _find(rf"\bsince\s+{_MONTH}\s*{_YEAR}?\b", text):
+        return _in_year(_month_of(m.group(1)), m.group(2), newest), newest, m
     return None
 
 
 def _quarter(text, now, newest, spans):
     """ "Q1 2021", "the first quarter of 2021"."""
-    m = _find(rf"\bq([1-4])\s*{_YEAR}\b", text) or _find(
-        rf"\b({'|'.join(_ORDINALS)})\s+quarter\s+(?:of\s+)?{_YEAR}\b", text)
-    if m is None:
-        return None
-    quarter = int(m.group(1)) if m.group(1).isdigit() else _ORDINALS[m.group(1)]
-    start = int(m.group(2)) * 12 + 3 * (quarter - 1)
-    return start, start + 2, m
+    if m := _find(rf"{_Q_NUMBER}\s*{_YEAR}\b", text) or _find(rf"{_NTH_QUARTER}\s+{_OF_YEAR}", text):
+        return *_quarter_span(*m.groups(), newest), m
+    return None
 
 
 def _month_year(text, now, newest, spans):
     """ "March 2021", "mar. 2021", "March of 2021"."""
-    m = _find(rf"\b{_MONTH}\s*(?:of\s+|,\s*)?{_YEAR}\b", text)
-    if m is None:
-        return None
-    month = int(m.group(2)) * 12 + _month_of(m.group(1)) - 1
-    return month, month, m
+    if m := _find(rf"\b{_MONTH_YEAR}", text):
+        month = _in_year(_month_of(m.group(1)), m.group(2), newest)
+        return month, month, m
+    return None
 
 
 def _numeric(text, now, newest, spans):
     """ "2021-03", "2021/03", "03/2021"."""
-    m = _find(rf"(?<![\d/.-]){_YEAR}[-/](0?[1-9]|1[0-2])(?![\d/.-])", text)
-    if m:
-        month = int(m.group(1)) * 12 + int(m.group(2)) - 1
-        return month, month, m
-    m = _find(rf"(?<![\d/.-])(0?[1-9]|1[0-2])/{_YEAR}(?![\d/.-])", text)
-    if m:
-        month = int(m.group(2)) * 12 + int(m.group(1)) - 1
-        return month, month, m
-    return None
+    if m := _find(rf"(?<![\d/.-]){_YEAR}[-/](0?[1-9]|1[0-2])(?![\d/.-])", text):
+        month = _in_year(int(m.group(2)), m.group(1), newest)
+    elif m := _find(rf"(?<![\d/.-])(0?[1-9]|1[0-2])/{_YEAR}(?![\d/.-])", text):
+        month = _in_year(int(m.group(1)), m.group(2), newest)
+    else:
+        return None
+    return month, month, m
 
 
 def _count(token: str) -> int:
@@ -177,13 +198,12 @@ def _relative(text, now, newest, spans):
         return now - _count(m.group(1)), newest, m
     if m := _find(r"\b(?:this|current)\s+month\b", text):  # no bulletin covers it yet: the newest
         return newest, newest, m
-    if m := _find(r"\b(?:last|past|previous)\s+month\b|\ba\s+month\s+ago\b", text):
+    if m := _find(rf"{_LAST_MONTH}|\ba\s+month\s+ago\b", text):
         return now - 1, now - 1, m
-    if m := _find(r"\b(?:this|current)\s+year\b", text):
+    if m := _find(_THIS_YEAR, text):
         return now // 12 * 12, newest, m
-    if m := _find(r"\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b", text):
-        start = (now // 12 - 1) * 12
-        return start, start + 11, m
+    if m := _find(_LAST_YEAR, text):
+        return *_whole_year(now // 12 - 1), m
     return None
 
 
@@ -206,35 +226,32 @@ def _bulletin(text, now, newest, spans):
 def _year(text, now, newest, spans):
     """ "in 2021", "during 2020" (a bare number may be anything: a resolution, an agenda)."""
     if m := _find(rf"\b{_PREPOSITION}\s+(?:the\s+year\s+)?{_YEAR}\b(?![-/]\d)", text):
-        start = int(m.group(1)) * 12
-        return start, start + 11, m
+        return *_whole_year(int(m.group(1))), m
     return None
 
 
 def _month_alone(text, now, newest, spans):
     """ "in March", "during may", "for jan": the latest such month not after the newest period."""
-    if m := _find(rf"\b{_PREPOSITION}\s+(?:the\s+month\s+of\s+)?{_MONTH}(?![\w-])", text):
-        month = _latest(_month_of(m.group(1)), newest)
+    if m := _find(rf"{_IN_MONTH}{_MONTH}(?![\w-])", text):
+        month = _in_year(_month_of(m.group(1)), None, newest)
         return month, month, m
     return None
 
 
 # --- every period a text states, for comparing a question's period with a sentence's ----------------------------
 
-_QUARTER_ORDINALS = {k: v for k, v in _ORDINALS.items() if k != "last"}
-_STATED = re.compile(
-    rf"(?P<range>\b(?:{_PREPOSITION}\s+)?{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|until|through)\s*{_MONTH}\s*{_YEAR}\b)"
-    rf"|(?P<quarter>\bq([1-4])\b|\b({'|'.join(_QUARTER_ORDINALS)})\s+quarter\b)(?:\s*(?:of\s+)?{_YEAR}\b)?"
-    rf"|(?P<month_year>\b(?:{_PREPOSITION}\s+)?(?:\d{{1,2}}(?:\s*[-–]\s*\d{{1,2}})?\s+)?{_MONTH}\s*(?:of\s+|,\s*)?{_YEAR}\b)"
-    r"|(?P<last_year>\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b)"
-    r"|(?P<this_year>\b(?:this|current)\s+year\b)"
-    r"|(?P<last_month>\b(?:last|past|previous)\s+month\b)"
-    rf"|(?P<years>(?<![$€£\d.,]){_YEAR}\s*[-–/]\s*((?:19|20)?\d{{2}})\b(?![.,]?\d))"
-    rf"|(?P<year>(?<![$€£\d.,]){_YEAR}\b(?![.,]?\d))"
-    rf"|(?P<month>(?:\b{_PREPOSITION}\s+(?:the\s+month\s+of\s+)?|\b\d{{1,2}}(?:\s*[-–]\s*\d{{1,2}})?\s+){_MONTH}(?![\w-])"
-    r"|\b(?:january|february|april|june|july|august|september|october|november|december)\b)",
-    re.I,
-)
+_STATED = re.compile("|".join(rf"(?P<{kind}>{pattern})" for kind, pattern in {
+    "range": rf"\b(?:{_PREPOSITION}\s+)?{_month_range('')}",
+    "quarter": rf"(?:{_Q_NUMBER}\b|(?!last\b){_NTH_QUARTER}\b)(?:\s*{_OF_YEAR})?",
+    "month_year": rf"\b(?:{_PREPOSITION}\s+)?(?:{_DAYS}\s+)?{_MONTH_YEAR}",
+    "last_year": _LAST_YEAR,
+    "this_year": _THIS_YEAR,
+    "last_month": _LAST_MONTH,
+    "years": rf"(?<![$€£\d.,]){_YEAR}\s*[-–/]\s*((?:19|20)?\d{{2}})\b(?![.,]?\d)",
+    "year": rf"(?<![$€£\d.,]){_YEAR}\b(?![.,]?\d)",
+    "month": rf"(?:{_IN_MONTH}|\b{_DAYS}\s+){_MONTH}(?![\w-])"
+             r"|\b(january|february|april|june|july|august|september|october|november|december)\b",
+}.items()), re.I)
 
 
 # What may stand before a year that dates something ("in 2023", "the 2022 cohort", "and 2026"); after any other
@@ -251,51 +268,35 @@ def stated(text: str, newest: int) -> list[tuple[int, int]]:
     now = newest + 1
     found = []
     for m in _STATED.finditer(text):
-        if m.group("range"):
-            months = re.findall(rf"\b{_MONTH}", m.group(0), re.I)
-            years = re.findall(_YEAR, m.group(0))
-            end = int(years[-1]) * 12 + _month_of(months[-1]) - 1
-            start_year = int(years[0]) if len(years) == 2 else (
-                end // 12 if _month_of(months[0]) <= _month_of(months[-1]) else end // 12 - 1)
-            start = start_year * 12 + _month_of(months[0]) - 1
-            if start <= end:
-                found.append((start, end))
-        elif m.group("quarter"):
-            token = m.group(0).lower()
-            digit = re.search(r"q([1-4])", token)
-            quarter = int(digit.group(1)) if digit else _QUARTER_ORDINALS[token.split()[0]]
-            year = re.search(_YEAR, token)
-            if year:
-                start = int(year.group(1)) * 12 + 3 * (quarter - 1)
-            else:
-                start = _latest(3 * (quarter - 1) + 1, newest)
-            found.append((start, start + 2))
-        elif m.group("month_year"):
-            name = re.search(rf"\b{_MONTH}", m.group(0), re.I).group(1)
-            month = int(re.search(_YEAR, m.group(0)).group(1)) * 12 + _month_of(name) - 1
-            found.append((month, month))
-        elif m.group("last_year"):
-            start = (now // 12 - 1) * 12
-            found.append((start, start + 11))
-        elif m.group("this_year"):
-            found.append((now // 12 * 12, newest))
-        elif m.group("last_month"):
-            found.append((now - 1, now - 1))
-        elif m.group("years"):
-            first, last = re.findall(r"\d+", m.group(0))[:2]
-            last = first[:2] + last if len(last) == 2 else last
-            if int(first) <= int(last):
-                found.append((int(first) * 12, int(last) * 12 + 11))
-        elif m.group("year"):
+        kind, groups = m.lastgroup, m.groups()[m.lastindex:]  # the phrasing that matched, and its own groups
+        if kind == "range":
+            span = _range_span(*groups[:4], newest)
+        elif kind == "quarter":
+            span = _quarter_span(groups[0] or groups[1], groups[2], newest)
+        elif kind == "month_year":
+            month = _in_year(_month_of(groups[0]), groups[1], newest)
+            span = month, month
+        elif kind == "last_year":
+            span = _whole_year(now // 12 - 1)
+        elif kind == "this_year":
+            span = now // 12 * 12, newest
+        elif kind == "last_month":
+            span = now - 1, now - 1
+        elif kind == "years":
+            first, last = groups[:2]
+            last = first[:2] + last if len(last) == 2 else last  # "2019-21"
+            span = (int(first) * 12, int(last) * 12 + 11) if int(first) <= int(last) else None
+        elif kind == "year":
             before = re.search(r"([A-Za-z]+)[^\w]*$", text[: m.start()])
             if before and not _YEAR_LEAD.fullmatch(before.group(1)) and text[m.start() - 1:m.start()].isspace():
-                continue
-            if before and before.group(1).lower() == "since":  # "since 2017": up to the text's own month
-                found.append((int(m.group(0)) * 12, newest))
-                continue
-            found.append((int(m.group(0)) * 12, int(m.group(0)) * 12 + 11))
+                span = None  # part of a name
+            elif before and before.group(1).lower() == "since":  # "since 2017": up to the text's own month
+                span = int(groups[0]) * 12, newest
+            else:
+                span = _whole_year(int(groups[0]))
         else:
-            month = re.findall(rf"\b{_MONTH}", m.group(0), re.I)[-1]
-            latest = _latest(_month_of(month), newest)
-            found.append((latest, latest))
+            month = _in_year(_month_of(groups[0] or groups[1]), None, newest)
+            span = month, month
+        if span is not None:
+            found.append(span)
     return found
