@@ -186,7 +186,7 @@ def _numeric(text, now, newest, spans):
 
 
 def _count(token: str) -> int:
-    return int(token) if token.isdigit() else _NUMBERS[token]
+    return int(token) if token.isdigit() else _NUMBERS[token.lower()]
 
 
 def _relative(text, now, newest, spans):

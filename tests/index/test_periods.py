@@ -36,6 +36,8 @@ MONTHS = [("2020-11", "2020-11"), ("2020-12", "2020-12"), ("2021-01", "2021-01")
     ("in the most recent issue", "2021-03", "2021-03"),
     ("and in the previous bulletin?", "2021-02", "2021-02"),
     ("what happened last year", "2020-01", "2020-12"),
+    ("Two months ago, who gave money?", "2021-02", "2021-02"),  # capitals: no KeyError on the word
+    ("First quarter of 2021", "2021-01", "2021-03"),
 ])
 def test_a_period_the_question_names_is_found(question, start, end):
     period = find_period(question, MONTHS)
