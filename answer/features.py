@@ -4,10 +4,11 @@ Every feature is a measurement that means the same on any corpus: the cosine of 
 (MiniLM vectors stored at index time, so no model pass here), rarity-weighted word overlap with the sentence, with
 its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole paragraph,
 retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states, the
-near-miss signs (a name or number of the question absent from the paragraph, a negation or an ordering word in
-only one of them, another item or period asked for than the sentence's), position and length. None of
-them names a word of any bulletin: what they are worth is learned (bench/train_scorer.py), which is what lets them
-carry over to questions nobody wrote rules for.
+near-miss signs (how many and how rare of this turn's words the sentence leaves unsaid, a name or number of the
+question absent from the paragraph, a negation or an ordering word in only one of them, another item or period
+asked for than the sentence's), position and length. The bulletin's own title and id count as said by every
+sentence of it. None of them names a word of any bulletin: what they are worth is learned
+(bench/train_scorer.py), which is what lets them carry over to questions nobody wrote rules for.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ FEATURES: tuple[str, ...] = (
     "dense", "dense_gap", "paragraph_rank", "fused_ratio", "keyword_ratio", "carried",
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
-    "missing_rarest", "missing_rarest_unit", "names_missing_paragraph", "names_missing_unit", "numbers_missing",
+    "missing_rarest", "missing_rarest_unit",
+    "unmatched_paragraph", "unmatched_unit", "unmatched_weight_unit", "unknown_unmatched", "asked_missing_unit",
+    "names_missing_paragraph", "names_missing_unit", "numbers_missing",
     "ordinal_conflict", "period_conflict", "item_beyond_list",
     "negation_mismatch", "relation_only_question", "relation_only_unit",
     *(f"kind_{k}" for k in facts.KINDS),
@@ -96,15 +99,39 @@ def idf(corpus: Corpus | None, term: str) -> float:
 
 
 def question_names(question: str, corpus: Corpus | None) -> set[str]:
-    """Stems of the names and numbers a question uses: capitalised past its first word, written as a name in the
-    bulletins (so a question typed in lower case counts too), an acronym, or a figure."""
-    proper = corpus.proper if corpus is not None else frozenset()
+    """Stems of the names and numbers a question uses: capitalised past its first word, an acronym, a figure, or
+    (a question typed in lower case) a word the bulletins write capitalised even once ("japan") or do not know at
+    all, nor one typo away ("malaysia": a name they never mention is still a name the answer must hold)."""
     found = set()
     for i, word in enumerate(words(question)):
         low = word.lower()
-        if word[0].isdigit() or (i > 0 and word[0].isupper() and low not in STOPWORDS) or low in proper:
+        if word[0].isdigit() or (i > 0 and word[0].isupper() and low not in STOPWORDS) or _named(low, corpus):
             found.update(terms(word))
     return found
+
+
+def _named(low: str, corpus: Corpus | None) -> bool:
+    """Whether the corpus reads a lower-cased question word as a name (see `question_names`)."""
+    if corpus is None or low in STOPWORDS:
+        return False
+    if low in corpus.capitalised:
+        return True
+    stems = terms(low)
+    return bool(stems) and not any(
+        corpus.document_frequency.get(t) or (corpus.keyword is not None and corpus.keyword.correct(t) != t)
+        for t in stems)
+
+
+def _known(corpus: Corpus | None, term: str) -> bool:
+    """Whether some paragraph of the corpus uses the term (without a corpus: assume so)."""
+    return corpus is None or bool(corpus.document_frequency.get(term))
+
+
+def own_name(corpus: Corpus | None, node) -> frozenset[str]:
+    """The terms of the bulletin's own title and id ("northbridge-research-news"): what every sentence of it is
+    about, though none repeats it."""
+    meta = node.metadata
+    return expanded_terms(corpus, f"{meta.get('bulletin_title', '')}\n{meta.get('bulletin_id', '')}")
 
 
 def candidates(
@@ -120,6 +147,8 @@ def candidates(
     total = sum(weights.values()) or 1.0
     heaviest = max(weights.values(), default=1.0) or 1.0
     q_bigrams = set(zip(q_terms, q_terms[1:]))
+    asked = {t: idf(corpus, t) for t in dict.fromkeys(terms(question.asked))}
+    asked_total = sum(asked.values()) or 1.0
     names = question_names(text, corpus)
     asked_numbers = facts.numbers(text)
     kind = question.kind
@@ -159,14 +188,13 @@ def candidates(
     for i, unit in enumerate(all_units):
         node = unit.node
         meta = node.metadata
-        surroundings = expanded_terms(corpus, f"{meta.get('section', '')}\n{meta.get('bulletin_title', '')}")
-        paragraph = expanded_terms(corpus, node.text) | surroundings
-        context = unit_terms[i] | expanded_terms(corpus, unit.context)
+        named = own_name(corpus, node)
+        paragraph = expanded_terms(corpus, f"{meta.get('section', '')}\n{node.text}") | named
+        context = unit_terms[i] | expanded_terms(corpus, unit.context) | named
+        everywhere = paragraph | context
         siblings = by_paragraph[node.node_id]
         around = facts.stated(f"{node.text}\n{unit.context}")
         own = facts.stated(unit.text)
-        missing = [w for t, w in weights.items() if t not in paragraph]
-        missing_here = [w for t, w in weights.items() if t not in context]
         held = facts.holds(f"{unit.text} {unit.trailing}", text)
         unit_words = terms(unit.text)
         f = {
@@ -194,9 +222,17 @@ def candidates(
             / total,
             "clauses": math.log1p(len(clauses(node.text, unit.span))),
             "trailing_date": float(bool(unit.trailing)),
-            "missing_rarest": max(missing, default=0.0) / heaviest,
-            "missing_rarest_unit": max(missing_here, default=0.0) / heaviest,
-            "names_missing_paragraph": _missing_share(names, paragraph | context, weights),
+            # the rarest question word's absence, and, graded, how many of this turn's words the unit leaves
+            # unsaid and how rare they are: the flag alone fires for paraphrases about as often as for near misses
+            "missing_rarest": max((w for t, w in weights.items() if t not in everywhere), default=0.0) / heaviest,
+            "missing_rarest_unit": max((w for t, w in weights.items() if t not in context), default=0.0) / heaviest,
+            "unmatched_paragraph": math.log1p(sum(t not in everywhere for t in asked)),
+            "unmatched_unit": math.log1p(sum(t not in context for t in asked)),
+            "unmatched_weight_unit": math.log1p(sum(w for t, w in asked.items() if t not in context)),
+            "unknown_unmatched": float(any(t not in context and not _known(corpus, t) for t in asked)),
+            # this turn's own words, not the earlier question a follow-up carries (which its answer repeats)
+            "asked_missing_unit": sum(w for t, w in asked.items() if t not in context) / asked_total,
+            "names_missing_paragraph": _missing_share(names, everywhere, weights),
             "names_missing_unit": _missing_share(names, context, weights),
             "numbers_missing": float(bool(asked_numbers - around.numbers)),
             # a rank the question asks for ("the second workshop") and a different one the sentence states
@@ -245,7 +281,7 @@ def _period_conflict(asked: list[tuple[int, int]], unit: Unit) -> bool:
     not answered by "… in August", nor "… in 2023" by an August bulletin's sentence without a year."""
     meta = unit.node.metadata
     start, end = _month(meta.get("period_start")), _month(meta.get("period_end"))
-    if not asked or end is None and not unit.text:
+    if not asked:
         return False
     reference = end if end is not None else max(e for _, e in asked)
     own = periods.stated(f"{unit.text} {unit.trailing}", reference) or periods.stated(unit.context, reference)

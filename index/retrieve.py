@@ -107,6 +107,7 @@ class Corpus:
     sentences: dict[str, list[tuple[Span, int]]] = field(default_factory=dict)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     proper: frozenset[str] = frozenset()  # lower-cased words the bulletins write as names (see proper_words)
+    capitalised: frozenset[str] = frozenset()  # … and those they write as a name even once (a question's names)
     copies: dict[str, str] = field(default_factory=dict)  # paragraph id -> its text, for paragraphs repeated verbatim
     epoch: int = 0  # the store's epoch when loaded: its collection belongs to a client reopened since if lower
     _results: OrderedDict = field(default_factory=OrderedDict, repr=False)  # recent retrievals, newest last
@@ -197,6 +198,7 @@ class Corpus:
             sentences=sentences,
             sentence_vectors=vectors,
             proper=proper_words(paragraphs[p].text for p in order),
+            capitalised=proper_words((paragraphs[p].text for p in order), minimum=1),
             copies=copies,
             epoch=epoch,
         )

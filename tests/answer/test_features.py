@@ -6,7 +6,7 @@ import numpy as np
 
 from answer import Question
 from answer.facts import holds, question_kind
-from answer.features import FEATURES, candidates
+from answer.features import FEATURES, candidates, question_names
 from tests.answer.hits import hit
 
 DONORS = ("In March, UNOCT received a contribution from Canada (US$1,139,987) in support of the Gender and Identities "
@@ -14,9 +14,13 @@ DONORS = ("In March, UNOCT received a contribution from Canada (US$1,139,987) in
 WEBINAR = "CT Travel hosted a webinar with 25 experts. The webinar gave an overview of the programme. (2 March)"
 
 
-def features(question: str, *texts: str) -> list[dict[str, float]]:
+def features(question: str | Question, *texts: str, title: str = "Bulletin") -> list[dict[str, float]]:
     hits = [hit(text, pid=f"p-{i}") for i, text in enumerate(texts)]
-    return [dict(zip(FEATURES, c.x)) for c in candidates(Question(question, question), hits, None, None)]
+    for h in hits:
+        h.node.metadata["bulletin_title"] = title
+    if isinstance(question, str):
+        question = Question(question, question)
+    return [dict(zip(FEATURES, c.x)) for c in candidates(question, hits, None, None)]
 
 
 def test_every_sentence_and_sentence_pair_of_every_hit_is_a_candidate_with_every_feature():
@@ -107,3 +111,41 @@ def test_an_item_past_the_end_of_a_numbered_list_is_a_near_miss():
     [beyond] = features("what is objective (v) of the plan", objectives)
     [within] = features("what is objective (ii) of the plan", objectives)
     assert beyond["item_beyond_list"] == 1.0 and within["item_beyond_list"] == 0.0
+
+
+COLLEGE = "The Doctoral College welcomed 187 new PhD students this autumn."
+
+
+def test_a_follow_up_is_covered_by_its_own_words_not_by_the_question_it_carries():
+    """The carried question's words are in the earlier answer's sentence whatever this turn asks."""
+    topic = "how many phd students did the doctoral college welcome"
+    [partners] = features(Question("which universities are the partners?", "which universities are the partners",
+                                   topic), COLLEGE)
+    [autumn] = features(Question("and this autumn?", "when did the doctoral college welcome phd students",
+                                 topic), COLLEGE)
+    assert partners["overlap_context"] > 0.4  # the carried words
+    assert partners["asked_missing_unit"] == 1.0 and autumn["asked_missing_unit"] == 0.0
+
+
+def test_unmatched_words_are_counted_not_only_the_rarest_flagged():
+    question = "How many experts joined the webinar?"
+    donors, webinar, *_ = features(question, DONORS, WEBINAR)
+    [one_more] = features("How many experts from Africa joined the webinar?", WEBINAR.split(". ")[0] + ".")
+    assert webinar["unmatched_unit"] < one_more["unmatched_unit"] < donors["unmatched_unit"]
+
+
+def test_the_bulletins_own_name_is_said_by_every_sentence_of_it():
+    question = "how many visitors attended the northbridge festival of research"
+    festival = "More than 600 visitors attended the Festival of Research on the Harbour Campus."
+    [own] = features(question, festival, title="Northbridge Research News")
+    [other] = features(question, festival, title="Research News")
+    assert own["unmatched_unit"] == 0.0 and other["unmatched_unit"] > 0.0
+    assert own["names_missing_unit"] == 0.0
+
+
+def test_a_lower_case_name_is_one_the_corpus_writes_capitalised_once_or_does_not_know(qa):
+    corpus = qa.searcher.corpus()
+    assert "canada" not in corpus.proper  # written as a name once only
+    assert {"canada", "malaysia"} <= question_names("how much did canada and malaysia give", corpus)
+    # a typo of a corpus word, and a word the corpus writes in lower case, are not names
+    assert not {"canda", "contribut"} & question_names("how much did canda contribute", corpus)
