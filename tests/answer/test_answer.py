@@ -62,6 +62,8 @@ def test_one_donor_of_a_two_donor_sentence_is_quoted_alone(qa):
     [
         "What is the annual budget of the UNOCT Doha Hub?",
         "How many staff work at the UNOCT Doha Hub?",
+        pytest.param("Who contributed to the Cybersecurity Programme?", marks=pytest.mark.xfail(
+            strict=True, reason="answers with Canada's contribution to another programme, at confidence 0.58")),
     ],
 )
 def test_an_abstention_quotes_the_closest_sentence_marked_as_not_an_answer(qa, question):

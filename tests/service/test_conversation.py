@@ -74,8 +74,6 @@ def test_topic_change_is_not_dragged_back(client):
         assert country in third["answer"]
 
 
-@pytest.mark.xfail(strict=True, reason="a known miss of the shipped weights (README): 'When was it held?' quotes the "
-                   "workshop's sentence but abstains, its confidence under the threshold")
 def test_three_turn_chain_keeps_its_topic(client):
     _, countries, when, who = chain(
         client,
