@@ -161,6 +161,13 @@ def candidates(
     q_periods = periods.stated(own_words, newest) if newest is not None else []
     q_items = facts.items(own_words)
     carried = set(question.carried)
+    # an acronym the bulletins use but never define says the name the question spells it with ("UNOCT" says
+    # "Office of Counter-Terrorism"), as a defined one says its long form
+    spelled = corpus.aliases.spelled(text) if corpus is not None else {}
+    spelled = [(frozenset(terms(acronym)), frozenset(terms(name))) for acronym, name in spelled.items()]
+
+    def said(found: frozenset[str]) -> frozenset[str]:
+        return found.union(*(name for acronym, name in spelled if acronym and acronym <= found))
 
     def share(present: frozenset[str]) -> float:
         return sum(w for t, w in weights.items() if t in present) / total
@@ -175,7 +182,7 @@ def candidates(
     max_keyword = max((h.node.metadata.get("keyword_score") or 0.0) for h in hits) or 1.0
     paragraph_rank = {h.node.node_id: r for r, h in enumerate(hits)}
 
-    unit_terms = [expanded_terms(corpus, u.text) for u in all_units]
+    unit_terms = [said(expanded_terms(corpus, u.text)) for u in all_units]
     overlaps = np.array([share(t) for t in unit_terms])
     overlap_order = np.argsort(-overlaps, kind="stable")
     overlap_rank = np.empty(len(all_units))
@@ -189,8 +196,8 @@ def candidates(
         node = unit.node
         meta = node.metadata
         named = own_name(corpus, node)
-        paragraph = expanded_terms(corpus, f"{meta.get('section', '')}\n{node.text}") | named
-        context = unit_terms[i] | expanded_terms(corpus, unit.context) | named
+        paragraph = said(expanded_terms(corpus, f"{meta.get('section', '')}\n{node.text}")) | named
+        context = unit_terms[i] | said(expanded_terms(corpus, unit.context)) | named
         everywhere = paragraph | context
         siblings = by_paragraph[node.node_id]
         around = facts.stated(f"{node.text}\n{unit.context}")

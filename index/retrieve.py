@@ -22,7 +22,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from chromadb.api.models.Collection import Collection
 from chromadb.errors import NotFoundError
 
-from index.aliases import Aliases, mine
+from index.aliases import Aliases, acronyms, mine
 from index.chunk import month_number, month_string
 from index.embed import embed_query
 from index.keyword import KeywordIndex
@@ -179,6 +179,7 @@ class Corpus:
         for text in searchable:
             frequency.update(set(terms(text)))
         titles = [title for b in bulletins.values() for title, _ in b["sections"]]
+        named = titles + [paragraphs[p].text for p in order]  # where aliases are mined from
         sentences, vectors = _sentences(store, generation, paragraphs)
         normalised = {pid: " ".join(node.text.split()) for pid, node in paragraphs.items()}
         texts = Counter(normalised.values())
@@ -192,7 +193,7 @@ class Corpus:
             position={pid: i for i, pid in enumerate(order)},
             bulletins=bulletins,
             periods=_periods(bulletins),
-            aliases=Aliases(mine(titles + [paragraphs[p].text for p in order])),
+            aliases=Aliases(mine(named), acronyms(named)),
             keyword=KeywordIndex(searchable) if order else None,
             document_frequency=frequency,
             sentences=sentences,

@@ -140,21 +140,25 @@ def roman_value(token: str, after_name: bool = False) -> int | None:
     return total
 
 
-_CONNECTOR = {"of", "and", "for", "the", "on", "&", "de", "in"}
+CONNECTORS = frozenset({"of", "and", "for", "the", "on", "&", "de", "in"})  # words between a name's words
 _NOT_NAMES = set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES} | {"who", "what", "when", "where", "which", "how", "why"}
 
 
 def entity_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the names in a text: runs of capitalised words, acronyms and their connectors
-    ("the Global Counter-Terrorism Coordination Compact"), months and the opening wh-word excluded."""
+    ("the Global Counter-Terrorism Coordination Compact", "the Office of the High Commissioner for Human Rights"),
+    months, the opening wh-word and punctuation excluded."""
     spans, run = [], None
     tokens = list(re.finditer(r"[\w&'’-]+", text))
     for i, token in enumerate(tokens):
         word = token.group(0)
+        if run and text[tokens[i - 1].end() : token.start()].strip():  # punctuation ends a name: "Canada, India"
+            spans.append(run)
+            run = None
         capitalised = word[0].isupper() and i > 0 and word.lower() not in _NOT_NAMES
         if capitalised:
             run = (run[0] if run else token.start(), token.end())
-        elif run and word.lower() in _CONNECTOR and i + 1 < len(tokens) and tokens[i + 1].group(0)[0].isupper():
+        elif run and word.lower() in CONNECTORS and _named_next(tokens[i + 1 :]):
             continue
         elif run:
             spans.append(run)
@@ -162,6 +166,12 @@ def entity_spans(text: str) -> list[tuple[int, int]]:
     if run:
         spans.append(run)
     return spans
+
+
+def _named_next(tokens) -> bool:
+    """Whether the first word of `tokens` past any connectors is capitalised: "of the" may join a name's words."""
+    following = next((t.group(0) for t in tokens if t.group(0).lower() not in CONNECTORS), "")
+    return following[:1].isupper()
 
 
 PROPER_SHARE = 0.6  # share of a word's occurrences, past a sentence's first word, that must be capitalised

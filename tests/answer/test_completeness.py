@@ -21,9 +21,6 @@ AI_REPORT = "Who did UNCCT work with on the report about leveraging artificial i
 # Known misses of the shipped weights (strict: a model that gets one right fails the marker, and the marker must go).
 TWO_SENTENCES = pytest.mark.xfail(strict=True, reason="the extractive answer quotes the meeting's sentence with the "
                                   "next one (the experts' insights), so an answer naming UNICRI alone leaves that out")
-QUOTES_UNCCT = pytest.mark.xfail(strict=True, reason="the extractive answer quotes UNCCT's founding sentence (2011): the "
-                                 "bulletin calls the Office UNOCT, never by its long name, and 'UN Counter-Terrorism "
-                                 "Centre' holds every other word of the question")
 
 
 def left_out(qa, question: str, answer: str, context: str | None = None, carried: tuple[str, ...] = ()) -> list[str]:
@@ -40,8 +37,7 @@ def left_out(qa, question: str, answer: str, context: str | None = None, carried
     pytest.param(CANADA, "Canada gave US$1,139,987 to the Gender and Identities Platform [1].", marks=pytest.mark.xfail(
         strict=True, reason="the extractive answer to a what-question quotes the whole two-donor sentence, so "
         "Canada's part alone counts as leaving India's out")),
-    pytest.param(ESTABLISHED, "The Office of Counter-Terrorism was established on 15 June 2017 [1].",  # no resolution
-                 marks=QUOTES_UNCCT),
+    (ESTABLISHED, "The Office of Counter-Terrorism was established on 15 June 2017 [1]."),  # no resolution
     (BIOMETRICS, "The panel brought together 45 participants [1]."),  # not the date it was held
     (CT_TRAVEL, "India funded CT Travel [1]."),  # not the name of the other programme India's money went to
     (SALW, "Officials from Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan joined [1]."),
@@ -57,8 +53,7 @@ def test_an_answer_that_says_as_much_in_other_words_is_complete(qa, question, an
                  "combating terrorism; [1] Building States' capacity and strengthening the role of the UN; [1]",
                  "Pillar IV"),
     (CANADA, "Canada funded $1,139,987 in March [1].", "Gender and Identities Platform"),
-    pytest.param(ESTABLISHED, "The Office of Counter-Terrorism was established in 2017 [1].", "15 June 2017",
-                 marks=QUOTES_UNCCT),
+    (ESTABLISHED, "The Office of Counter-Terrorism was established in 2017 [1].", "15 June 2017"),
     (BIOMETRICS, "The panel brought together participants from Member States [1].", "45 participants"),
     (CT_TRAVEL, "CT Travel was funded by a Member State [1].", "India"),
     (SALW, "Officials from Kazakhstan, Kyrgyzstan and Uzbekistan joined [1].", "Tajikistan"),

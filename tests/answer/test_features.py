@@ -149,3 +149,14 @@ def test_a_lower_case_name_is_one_the_corpus_writes_capitalised_once_or_does_not
     assert {"canada", "malaysia"} <= question_names("how much did canada and malaysia give", corpus)
     # a typo of a corpus word, and a word the corpus writes in lower case, are not names
     assert not {"canda", "contribut"} & question_names("how much did canda contribute", corpus)
+
+
+def test_an_acronym_the_corpus_never_defines_says_the_name_a_question_spells_it_with(qa):
+    """The seed bulletin writes "UNOCT" and "UN", never "Office of Counter-Terrorism (UNOCT)"."""
+    corpus = qa.searcher.corpus()
+    question = "When was the Office of Counter-Terrorism established?"
+    founding = "Established through GA resolution 71/291 on 15 June 2017, the Office has 5 functions:"
+    [unoct] = candidates(Question(question, question), [hit(founding, section="UNOCT Mandate")], corpus, None)
+    [unnamed] = candidates(Question(question, question), [hit(founding, section="Mandate")], corpus, None)
+    assert unoct.feature("unmatched_unit") == 0.0 and unoct.feature("names_missing_paragraph") == 0.0
+    assert unnamed.feature("unmatched_unit") > 0.0 and unnamed.feature("names_missing_paragraph") > 0.0

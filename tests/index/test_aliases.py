@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.aliases import Aliases, mine
+from index.aliases import Aliases, acronyms, mine
 from index.parse import load
 
 EXPECTED = {
@@ -30,8 +30,8 @@ def mined(seed_texts) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def aliases(mined) -> Aliases:
-    return Aliases(mined)
+def aliases(mined, seed_texts) -> Aliases:
+    return Aliases(mined, acronyms(seed_texts))
 
 
 def test_seed_pairs_are_mined(mined):
@@ -98,3 +98,51 @@ def test_short_forms_match_in_any_case_but_common_words_stay_words():
     assert "Countering Terrorist Travel Programme" in aliases.expand("who funded ct travel?")
     assert [a.short for a in aliases.found_in("who funded ct travel?")] == ["CT Travel"]
     assert [a.short for a in aliases.found_in("What did the WHO say?")] == ["WHO"]
+
+
+# The seed bulletin writes "UNOCT" and "UN" but never "Office of Counter-Terrorism (UNOCT)".
+@pytest.mark.parametrize(
+    "question, acronym",
+    [
+        ("When was the Office of Counter-Terrorism established?", "UNOCT"),  # "UN" + O, C, T
+        ("When was the UN Office of Counter-Terrorism established?", "UNOCT"),
+        ("When was the United Nations Office of Counter-Terrorism established?", "UNOCT"),
+        ("What did the Office of the High Commissioner for Human Rights do?", "OHCHR"),  # "of the", "for" skipped
+    ],
+)
+def test_a_name_spelling_an_acronym_the_corpus_never_defines_is_expanded_with_it(aliases, question, acronym):
+    assert aliases.spelled(question) == {acronym: question[question.index(" the ") + 5 : question.rindex(" ")]}
+    assert aliases.expand(question) == f"{question} ({acronym})"
+
+
+def test_a_spelled_name_is_not_taken_for_a_defined_acronym(aliases):
+    expanded = aliases.expand("When was the Office of Counter-Terrorism established?")
+    assert "UNCCT" not in expanded and "UN Counter-Terrorism Centre" not in expanded
+    assert aliases.spelled("Who founded the UN Counter-Terrorism Centre?") == {}  # UNCCT is defined: mined instead
+
+
+def test_names_whose_initials_spell_no_undefined_acronym_are_left_alone(aliases):
+    for question in (
+        "When was the Bureau of Labour Statistics founded?",  # BLS: no acronym of the corpus ends so
+        "What did the Office of Counter-Terrorism Director say?",  # OCTD: the whole name must spell it
+        "Did UNOCT and the Office of Counter-Terrorism meet?",  # the question uses the acronym already
+    ):
+        assert aliases.spelled(question) == {}
+
+
+def test_a_single_word_two_initials_or_punctuation_never_spell_an_acronym():
+    aliases = Aliases({}, frozenset({"CTO", "OC", "CIK"}))
+    assert aliases.spelled("Who runs the Counter-Terrorism Office?") == {"CTO": "Counter-Terrorism Office"}
+    assert aliases.spelled("Who runs the Counter-Terrorism-Office?") == {}  # one word, however hyphenated
+    assert aliases.spelled("What rivalry do Oxford and Cambridge have?") == {}  # two initials meet names by chance
+    assert aliases.spelled("Did Canada, India and Kenya give?") == {}  # a list of names is not one name
+
+
+def test_a_prefix_must_be_an_acronym_the_corpus_writes_on_its_own():
+    question = "When was the Office of Counter-Terrorism established?"
+    assert Aliases({}, frozenset({"XYOCT"})).spelled(question) == {}
+    assert Aliases({}, frozenset({"XYOCT", "XY"})).spelled(question) == {"XYOCT": "Office of Counter-Terrorism"}
+
+
+def test_the_served_corpus_reads_the_offices_long_name_as_unoct(qa):
+    assert qa.corpus().aliases.expand("When was the Office of Counter-Terrorism established?").endswith("(UNOCT)")
