@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from index.retrieve import Corpus
-from index.text import MONTH_NAMES, STOPWORDS, terms, words
+from index.text import CONNECTORS, MONTH_NAMES, STOPWORDS, terms, words
 from answer import facts
 from answer.types import Answer, Question
 
@@ -34,7 +34,6 @@ _NEW_SUBJECT = re.compile(
 )
 _WH_FRAME = re.compile(r"^\s*(how (?:many|much)(?: \w+)?|who|whom|when|where|which \w+|what \w+)\b", re.I)
 _MONTHS = set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES}
-_CONNECTORS = {"of", "and", "for", "the", "on", "&", "de", "in"}
 
 
 FOLLOW_UP_TERMS = 3  # a question naming nothing (no name, no figure) in this many content words or fewer leans on the conversation
@@ -110,7 +109,7 @@ def name_spans(text: str, corpus: Corpus | None = None) -> list[tuple[int, int]]
         )
         if is_name:
             run = (run[0] if run else token.start(), token.end())
-        elif run and low in _CONNECTORS and i + 1 < len(tokens) and _looks_named(tokens[i + 1].group(0), proper):
+        elif run and low in CONNECTORS and i + 1 < len(tokens) and _looks_named(tokens[i + 1].group(0), proper):
             continue
         elif run:
             spans.append(run)

@@ -28,7 +28,7 @@ from index.embed import embed_query
 from index.keyword import KeywordIndex
 from index.sentences import Span
 from index.store import Store
-from index.text import proper_words, terms
+from index.text import PROPER_MIN, proper_words, terms
 
 POINTER_MAX_AGE = 0.25  # seconds a query may serve a generation another process has already replaced
 RECENT_RESULTS = 1024  # retrievals remembered per generation
@@ -180,6 +180,7 @@ class Corpus:
             frequency.update(set(terms(text)))
         titles = [title for b in bulletins.values() for title, _ in b["sections"]]
         named = titles + [paragraphs[p].text for p in order]  # where aliases are mined from
+        names = proper_words(paragraphs[p].text for p in order)
         sentences, vectors = _sentences(store, generation, paragraphs)
         normalised = {pid: " ".join(node.text.split()) for pid, node in paragraphs.items()}
         texts = Counter(normalised.values())
@@ -198,8 +199,8 @@ class Corpus:
             document_frequency=frequency,
             sentences=sentences,
             sentence_vectors=vectors,
-            proper=proper_words(paragraphs[p].text for p in order),
-            capitalised=proper_words((paragraphs[p].text for p in order), minimum=1),
+            proper=frozenset(w for w, n in names.items() if n >= PROPER_MIN),
+            capitalised=frozenset(names),
             copies=copies,
             epoch=epoch,
         )

@@ -175,14 +175,14 @@ def _named_next(tokens) -> bool:
 
 
 PROPER_SHARE = 0.6  # share of a word's occurrences, past a sentence's first word, that must be capitalised
-PROPER_MIN = 2  # capitalised occurrences needed: one capitalised "Money" (in "Anti-Money Laundering Group") names nothing
+PROPER_MIN = 2  # capitalised occurrences needed: one "Money" (in "Anti-Money Laundering Group") names nothing
 
 
-def proper_words(texts, minimum: int = PROPER_MIN, share: float = PROPER_SHARE) -> frozenset[str]:
-    """Lower-cased words the texts write as names: capitalised in most (`share`) of their occurrences that do not
-    open a sentence, and in at least `minimum` of them ("canada"; "gender" where the corpus only says "Gender and
-    Identities Platform"), so a question typed in lower case can still be read for the names it uses. Learned from
-    the corpus, not listed."""
+def proper_words(texts) -> Counter:
+    """Lower-cased words the texts write as names, with how many times they are capitalised: words capitalised in
+    most (`PROPER_SHARE`) of their occurrences that do not open a sentence ("canada"; "gender" where the corpus only
+    says "Gender and Identities Platform"), so a question typed in lower case can still be read for the names it
+    uses. Learned from the corpus, not listed; `PROPER_MIN` of those times make a word a name to follow-ups."""
     capitalised: Counter = Counter()
     seen: Counter = Counter()
     for text in texts:
@@ -196,4 +196,5 @@ def proper_words(texts, minimum: int = PROPER_MIN, share: float = PROPER_SHARE) 
                 continue
             seen[low] += 1
             capitalised[low] += word[0].isupper()
-    return frozenset(w for w, n in seen.items() if capitalised[w] >= minimum and capitalised[w] / n >= share)
+    return Counter({w: capitalised[w] for w, n in seen.items()
+                    if capitalised[w] and capitalised[w] / n >= PROPER_SHARE})
