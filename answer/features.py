@@ -118,8 +118,7 @@ def _named(low: str, corpus: Corpus | None) -> bool:
         return True
     stems = terms(low)
     return bool(stems) and not any(
-        corpus.document_frequency.get(t) or (corpus.keyword is not None and corpus.keyword.correct(t) != t)
-        for t in stems)
+        _known(corpus, t) or (corpus.keyword is not None and corpus.keyword.correct(t) != t) for t in stems)
 
 
 def _known(corpus: Corpus | None, term: str) -> bool:
@@ -204,6 +203,7 @@ def candidates(
         own = facts.stated(unit.text)
         held = facts.holds(f"{unit.text} {unit.trailing}", text)
         unit_words = terms(unit.text)
+        unsaid = {t: w for t, w in asked.items() if t not in context}  # this turn's words the unit leaves out
         f = {
             "cos": float(cos[i]),
             "cos_rank": 1.0 / (1.0 + cos_rank[i]),
@@ -234,11 +234,11 @@ def candidates(
             "missing_rarest": max((w for t, w in weights.items() if t not in everywhere), default=0.0) / heaviest,
             "missing_rarest_unit": max((w for t, w in weights.items() if t not in context), default=0.0) / heaviest,
             "unmatched_paragraph": math.log1p(sum(t not in everywhere for t in asked)),
-            "unmatched_unit": math.log1p(sum(t not in context for t in asked)),
-            "unmatched_weight_unit": math.log1p(sum(w for t, w in asked.items() if t not in context)),
-            "unknown_unmatched": float(any(t not in context and not _known(corpus, t) for t in asked)),
+            "unmatched_unit": math.log1p(len(unsaid)),
+            "unmatched_weight_unit": math.log1p(sum(unsaid.values())),
+            "unknown_unmatched": float(any(not _known(corpus, t) for t in unsaid)),
             # this turn's own words, not the earlier question a follow-up carries (which its answer repeats)
-            "asked_missing_unit": sum(w for t, w in asked.items() if t not in context) / asked_total,
+            "asked_missing_unit": sum(unsaid.values()) / asked_total,
             "names_missing_paragraph": _missing_share(names, everywhere, weights),
             "names_missing_unit": _missing_share(names, context, weights),
             "numbers_missing": float(bool(asked_numbers - around.numbers)),
@@ -286,10 +286,10 @@ def _period_conflict(asked: list[tuple[int, int]], unit: Unit) -> bool:
     """Whether the question names a period and the unit is about another one: the periods its own words state
     (read against its bulletin's month), else its context's, else its bulletin's. "How many … in July?" is
     not answered by "… in August", nor "… in 2023" by an August bulletin's sentence without a year."""
-    meta = unit.node.metadata
-    start, end = _month(meta.get("period_start")), _month(meta.get("period_end"))
     if not asked:
         return False
+    meta = unit.node.metadata
+    start, end = _month(meta.get("period_start")), _month(meta.get("period_end"))
     reference = end if end is not None else max(e for _, e in asked)
     own = periods.stated(f"{unit.text} {unit.trailing}", reference) or periods.stated(unit.context, reference)
     if not own and start is not None and end is not None:
