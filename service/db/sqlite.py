@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +35,21 @@ def statements(sql: str) -> list[str]:
     if rest:
         raise ValueError(f"a schema step ends in an unfinished statement: {rest[:80]}")
     return out
+
+
+def _write_ahead(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a no-op once it is). Turning a new file to WAL needs it to itself, and SQLite
+    reports "database is locked" at once, without its busy timeout, while another worker holds a transaction, as
+    when workers start together on a new data folder and one is already migrating it: so wait here instead."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SQLiteDatabase(SQLDatabase):
@@ -65,7 +81,7 @@ class SQLiteDatabase(SQLDatabase):
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            _write_ahead(db)
             db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes, one fsync less a turn
             db.execute("PRAGMA foreign_keys=ON")
             db.row_factory = sqlite3.Row
