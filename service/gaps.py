@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.embed import embed_texts
+from index.embed import MODEL_ID, embed_texts
 from service.db.base import Database, GapQuestion
 
-# Cosine similarity (all-MiniLM-L6-v2, the shipped int8 ONNX file) every two questions of a gap reach; chosen by
+# Cosine similarity (all-MiniLM-L6-v2, the shipped uint8-weight ONNX file) every two questions of a gap reach; chosen by
 # bench/gap_threshold.py on bench/data/gap-questions.jsonl (pairwise F1 on held-out folds of information needs).
-SIMILARITY = 0.56
+SIMILARITY = 0.55
 LINKAGE = "complete"  # chosen there too, against single and average linkage: every two questions of a group are that close
 EXAMPLES = 5  # distinct example questions shown per group, most recent first
 
@@ -103,13 +103,19 @@ def _key(question: GapQuestion) -> str:
 
 def vectors(questions: list[GapQuestion]) -> tuple[dict[str, np.ndarray], list[tuple[str, int, bytes]]]:
     """(distinct question -> its vector, the vectors computed now by (conversation, turn)). Vectors already kept
-    in the database are reused, so a question is embedded once, however often the report is opened."""
-    known = {_key(q): np.frombuffer(q.vector, dtype=np.float32) for q in questions if q.vector is not None}
+    in the database are reused, so a question is embedded once, however often the report is opened; one kept by
+    another embedding model is computed again rather than compared with this model's."""
+    known = {_key(q): np.frombuffer(q.vector, dtype=np.float32) for q in questions if _current(q)}
     missing = list(dict.fromkeys(_key(q) for q in questions if _key(q) not in known))
     for text, vector in zip(missing, embed_texts(missing) if missing else []):
         known[text] = np.asarray(vector, dtype=np.float32)
-    fresh = [(q.conversation_id, q.turn, known[_key(q)].tobytes()) for q in questions if q.vector is None]
+    fresh = [(q.conversation_id, q.turn, known[_key(q)].tobytes()) for q in questions if not _current(q)]
     return known, fresh
+
+
+def _current(question: GapQuestion) -> bool:
+    """Whether the question's kept vector was computed by the model embedding now."""
+    return question.vector is not None and question.vector_model == MODEL_ID
 
 
 def group(questions: list[GapQuestion], vectors_of: dict[str, np.ndarray] | None = None) -> list[Group]:
@@ -141,5 +147,5 @@ def report(db: Database, days: int, limit: int) -> Report:
     questions = db.gap_questions(since, limit)
     known, fresh = vectors(questions)
     if fresh:
-        db.save_gap_vectors(fresh)
+        db.save_gap_vectors(fresh, MODEL_ID)
     return Report(tuple(group(questions, known)), len(questions), since)

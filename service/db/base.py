@@ -75,6 +75,7 @@ class GapQuestion:
     unanswered: bool
     disliked: bool
     vector: bytes | None = None  # the resolved question's embedding (float32), once the gap report computed it
+    vector_model: str | None = None  # the embedding model that computed `vector` (index.embed.MODEL_ID)
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,9 @@ class Database(Protocol):
     def gap_questions(self, since: float, limit: int) -> list[GapQuestion]:
         """Unanswered or 👎-rated questions asked at or after `since` (epoch seconds), newest first."""
 
-    def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]]) -> None:
-        """Keep the embeddings of gap questions, by (conversation id, turn), so each is computed once."""
+    def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]], model: str) -> None:
+        """Keep the embeddings of gap questions, by (conversation id, turn), with the model that computed them, so
+        each is computed once per model."""
 
     # --- Slack ---
 

@@ -35,6 +35,7 @@ def gap_question(row: Mapping) -> GapQuestion:
     return GapQuestion(
         row["conversation_id"], row["turn"], row["question"], row["resolved_question"], row["asked"],
         bool(row["unanswered"]), bool(row["disliked"]), bytes(row["vector"]) if row["vector"] is not None else None,
+        row["vector_model"],
     )
 
 

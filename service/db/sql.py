@@ -142,7 +142,7 @@ class SQLDatabase:
                           (conversation_id, n, *convert.turn_values(turn), now))
             if not turn["answerable"]:
                 self._execute(
-                    db, "INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    db, "INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                     (conversation_id, n, turn["question"], turn["resolved_question"], now, True, False),
                 )
             self._execute(db, "UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
@@ -171,7 +171,7 @@ class SQLDatabase:
             if rating == "down":
                 self._execute(
                     db,
-                    """INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+                    """INSERT INTO gap_questions VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)
                        ON CONFLICT (conversation_id, turn) DO UPDATE SET disliked = excluded.disliked""",
                     (conversation_id, turn, found["question"], found["resolved_question"], found["created"],
                      not found["answerable"], True),
@@ -203,11 +203,12 @@ class SQLDatabase:
         rows = self._all("SELECT * FROM gap_questions WHERE asked >= ? ORDER BY asked DESC LIMIT ?", (since, limit))
         return [convert.gap_question(row) for row in rows]
 
-    def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]]) -> None:
+    def save_gap_vectors(self, vectors: list[tuple[str, int, bytes]], model: str) -> None:
         with self._transaction() as db:
             self._execute_many(
-                db, self._sql("UPDATE gap_questions SET vector = ? WHERE conversation_id = ? AND turn = ?"),
-                [(vector, c, t) for c, t, vector in vectors],
+                db, self._sql(
+                    "UPDATE gap_questions SET vector = ?, vector_model = ? WHERE conversation_id = ? AND turn = ?"),
+                [(vector, model, c, t) for c, t, vector in vectors],
             )
 
     # --- Slack ---

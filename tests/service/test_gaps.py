@@ -115,6 +115,21 @@ def test_the_report_groups_what_users_asked_and_exports_csv(app):
     assert all(q.vector is not None for q in stored)  # embedded once, kept for the next report
 
 
+def test_a_vector_kept_by_another_embedding_model_is_computed_again():
+    """After a model change (an upgrade), kept vectors of the old model are not compared with the new model's."""
+    from index.embed import MODEL_ID, embed_texts
+
+    question = "who funded the Doha Hub?"
+    other = (np.ones(384) / np.sqrt(384)).astype(np.float32)
+    old = replace(asked(question), vector=other.tobytes(), vector_model="an-older-model")
+    current = replace(asked(question), turn=2, vector=other.tobytes(), vector_model=MODEL_ID)
+    known, fresh = gaps.vectors([old])
+    assert np.abs(known[question.lower()] - np.array(embed_texts([question])[0])).max() < 1e-6
+    assert [(c, t) for c, t, _ in fresh] == [("c", 1)]
+    known, fresh = gaps.vectors([current])
+    assert np.array_equal(known[question.lower()], other) and fresh == []  # this model's: reused as kept
+
+
 def test_a_question_written_as_a_formula_is_exported_as_text():
     report = gaps.Report(tuple(gaps.group([asked("=HYPERLINK(\"http://x\")")])), 1, time.time())
     row = list(csv.reader(io.StringIO(report.csv())))[1]

@@ -43,7 +43,7 @@ QUOTES_THE_PROGRAMME = pytest.mark.xfail(strict=True, reason="abstains, quoting 
 
 
 @pytest.mark.parametrize("question, period", [
-    pytest.param("Who funded CT Travel in January 2021?", "2021-01", marks=QUOTES_THE_PROGRAMME),
+    ("Who funded CT Travel in January 2021?", "2021-01"),
     pytest.param("who funded ct travel in february", "2021-02", marks=QUOTES_THE_PROGRAMME),
     pytest.param("Who funded CT Travel in the latest bulletin?", NEWEST, marks=QUOTES_THE_PROGRAMME),
     pytest.param("Who funded CT Travel last month?", NEWEST, marks=QUOTES_THE_PROGRAMME),

@@ -122,8 +122,9 @@ class DatabaseContract:
         assert db.gap_questions(time.time() + 60, 10) == []
         assert len(db.gap_questions(0, 1)) == 1
         assert all(g.vector is None for g in gaps)
-        db.save_gap_vectors([(conversation, 2, b"\x00\x00\x80?" * 3)])
-        assert {g.turn: g.vector for g in db.gap_questions(0, 10)} == {2: b"\x00\x00\x80?" * 3, 1: None}
+        db.save_gap_vectors([(conversation, 2, b"\x00\x00\x80?" * 3)], "model-a")
+        assert {g.turn: (g.vector, g.vector_model) for g in db.gap_questions(0, 10)} == {
+            2: (b"\x00\x00\x80?" * 3, "model-a"), 1: (None, None)}
 
     def test_a_slack_thread_is_a_conversation_and_a_delivery_is_claimed_once(self, db):
         conversation = db.start_conversation()
