@@ -7,7 +7,7 @@ bytes checked are the bytes loaded. Its weight products are `MatMulInteger`s on 
 quantized per run (ONNX Runtime's dynamic quantization). Unsigned weights because with signed ones the kernels of
 CPUs without VNNI (AVX2: most AMD and older Intel servers) add pairs of products in 16 bits and clip what does not
 fit: those machines got other vectors, and other answers, than the rest; uint8 × uint8 products are widened first
-on every CPU, so every CPU computes the same integers and the same vectors. On an AVX2 machine 1.3 times the speed of
+on every CPU, so every CPU computes the same integers and the same vectors. On an AVX2 machine 1.2 times the speed of
 the same weights in float (README, Measurements), with vectors within cosine 0.98-0.994 of the float model's
 (tests/index/data/): close but not equal, so an index records `MODEL_ID` and is re-embedded when opened with another
 model (index/store.py).
