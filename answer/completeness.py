@@ -23,10 +23,9 @@ import math
 import re
 
 from index.retrieve import Corpus
-from index.text import terms, words
+from index.text import name_spans, terms, words
 from answer import facts
 from answer.features import idf
-from answer.followup import name_spans
 from answer.sentences import clauses, split
 from answer.types import Answer, Question
 from answer.verify import MARKER, months, numbers

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from index.retrieve import Corpus
-from index.text import CONNECTORS, MONTH_NAMES, STOPWORDS, terms, words
+from index.text import name_spans, terms, words
 from answer import facts
 from answer.types import Answer, Question
 
@@ -33,7 +33,6 @@ _NEW_SUBJECT = re.compile(
     r"^\s*(?:(?:and|but|also)\s+)?(?:(?:what|how)\s+about\s+|and\s+)(?P<subject>.+?)\s*\??\s*$", re.I
 )
 _WH_FRAME = re.compile(r"^\s*(how (?:many|much)(?: \w+)?|who|whom|when|where|which \w+|what \w+)\b", re.I)
-_MONTHS = set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES}
 
 
 FOLLOW_UP_TERMS = 3  # a question naming nothing (no name, no figure) in this many content words or fewer leans on the conversation
@@ -47,7 +46,7 @@ def is_follow_up(text: str, corpus: Corpus | None = None) -> bool:
     own = len(terms(text))
     if own < 2 or (own <= 2 and bool(_ANAPHORA.search(text))):
         return True
-    return own <= FOLLOW_UP_TERMS and not name_spans(text, corpus) and not re.search(r"\d", text)
+    return own <= FOLLOW_UP_TERMS and not name_spans(text, _proper(corpus)) and not re.search(r"\d", text)
 
 
 def resolve(text: str, earlier: list[tuple[Question, Answer]], corpus: Corpus | None = None) -> Question:
@@ -84,7 +83,7 @@ def with_new_subject(previous: str, subject: str, corpus: Corpus | None = None) 
     if facts.country_spans(subject) and countries:
         start, end = countries[-1]
         return previous[:start] + subject + previous[end:]
-    spans = name_spans(previous, corpus)
+    spans = name_spans(previous, _proper(corpus))
     if spans:
         start, end = spans[-1]
         if previous[max(0, start - 4) : start].lower() == "the " and subject.lower().startswith("the "):
@@ -94,33 +93,9 @@ def with_new_subject(previous: str, subject: str, corpus: Corpus | None = None) 
     return f"{frame.group(1)} {subject}?" if frame else f"{subject}?"
 
 
-def name_spans(text: str, corpus: Corpus | None = None) -> list[tuple[int, int]]:
-    """Character spans of the names in `text`: runs of words that are capitalised past the first word, or that
-    the bulletins write as names (`Corpus.proper`), with their connectors ("Gender and Identities Platform");
-    months and the opening wh-word are not names."""
-    proper = corpus.proper if corpus is not None else frozenset()
-    tokens = list(re.finditer(r"[\w&'’-]+", text))
-    spans, run = [], None
-    for i, token in enumerate(tokens):
-        word = token.group(0)
-        low = word.lower()
-        is_name = low not in _MONTHS and low not in STOPWORDS and (
-            (word[0].isupper() and i > 0) or low in proper or (word.isupper() and len(word) > 1)
-        )
-        if is_name:
-            run = (run[0] if run else token.start(), token.end())
-        elif run and low in CONNECTORS and i + 1 < len(tokens) and _looks_named(tokens[i + 1].group(0), proper):
-            continue
-        elif run:
-            spans.append(run)
-            run = None
-    if run:
-        spans.append(run)
-    return spans
-
-
-def _looks_named(word: str, proper: frozenset[str]) -> bool:
-    return word[0].isupper() or word.lower() in proper
+def _proper(corpus: Corpus | None) -> frozenset[str]:
+    """The words the bulletins write as names (`Corpus.proper`), which a question typed in lower case still names."""
+    return corpus.proper if corpus is not None else frozenset()
 
 
 def _answer_name(question: Question, answer: Answer, corpus: Corpus | None) -> str | None:
@@ -129,7 +104,7 @@ def _answer_name(question: Question, answer: Answer, corpus: Corpus | None) -> s
         return None
     asked = {w.lower() for w in words(question.standalone)}
     quotes = "x " + " ".join(c.quote for c in answer.citations)
-    for start, end in name_spans(quotes, corpus):
+    for start, end in name_spans(quotes, _proper(corpus)):
         name = quotes[start:end]
         if not {w.lower() for w in words(name)} <= asked:
             return name

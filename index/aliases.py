@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.text import CONNECTORS, STOPWORDS, entity_spans, fold, terms
+from index.text import CONNECTORS, STOPWORDS, fold, name_spans, terms
 
 _PARENTHESIS = re.compile(r"\(([^()]{2,24})\)")
 _CAPITALS = re.compile(r"(?<![^\W\d_])[A-Z]{2,}(?![^\W\d_])")  # an all-caps word: "UN", "UNOCT" of "UNOCT/UNCCT"
@@ -114,7 +114,7 @@ class Aliases:
         """acronym -> name, for the undefined acronyms that names of `text` spell and `text` does not use itself:
         "Office of Counter-Terrorism" spells "UNOCT" when the corpus writes "UNOCT" and "UN", never "(UNOCT)"."""
         found: dict[str, str] = {}
-        for start, end in entity_spans(text):
+        for start, end in name_spans(text):
             names = [w for w in text[start:end].split() if w.lower() not in CONNECTORS]
             parts = [p for w in names for p in w.split("-") if p]  # "Counter-Terrorism" gives C and T
             if len(names) < 2 or len(parts) < SPELLED_MIN:  # one word is no name spelled out

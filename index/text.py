@@ -141,24 +141,27 @@ def roman_value(token: str, after_name: bool = False) -> int | None:
 
 
 CONNECTORS = frozenset({"of", "and", "for", "the", "on", "&", "de", "in"})  # words between a name's words
-_NOT_NAMES = set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES} | {"who", "what", "when", "where", "which", "how", "why"}
+_NOT_NAMES = STOPWORDS | set(MONTH_NAMES) | {m[:3] for m in MONTH_NAMES}  # capitalised, yet no name ("In", "March")
 
 
-def entity_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the names in a text: runs of capitalised words, acronyms and their connectors
-    ("the Global Counter-Terrorism Coordination Compact", "the Office of the High Commissioner for Human Rights"),
-    months, the opening wh-word and punctuation excluded."""
+def name_spans(text: str, proper: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Character spans of the names in a text: runs of words capitalised past the first word, acronyms, or words the
+    bulletins write as names (`proper`, `Corpus.proper`: "gender and identities platform" typed in lower case), with
+    the connectors between them ("the Office of the High Commissioner for Human Rights"). Punctuation ends a name
+    ("Canada, India" is two); months, stopwords and the opening word's capital are not names."""
     spans, run = [], None
     tokens = list(re.finditer(r"[\w&'’-]+", text))
     for i, token in enumerate(tokens):
         word = token.group(0)
-        if run and text[tokens[i - 1].end() : token.start()].strip():  # punctuation ends a name: "Canada, India"
+        low = word.lower()
+        if run and text[tokens[i - 1].end() : token.start()].strip():
             spans.append(run)
             run = None
-        capitalised = word[0].isupper() and i > 0 and word.lower() not in _NOT_NAMES
-        if capitalised:
+        named = low not in _NOT_NAMES and (
+            (word[0].isupper() and i > 0) or low in proper or (word.isupper() and len(word) > 1))
+        if named:
             run = (run[0] if run else token.start(), token.end())
-        elif run and word.lower() in CONNECTORS and _named_next(tokens[i + 1 :]):
+        elif run and low in CONNECTORS and _named_next(tokens[i + 1 :], proper):
             continue
         elif run:
             spans.append(run)
@@ -168,10 +171,10 @@ def entity_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _named_next(tokens) -> bool:
-    """Whether the first word of `tokens` past any connectors is capitalised: "of the" may join a name's words."""
+def _named_next(tokens, proper: frozenset[str]) -> bool:
+    """Whether the first word of `tokens` past any connectors reads as a name: "of the" may join a name's words."""
     following = next((t.group(0) for t in tokens if t.group(0).lower() not in CONNECTORS), "")
-    return following[:1].isupper()
+    return following[:1].isupper() or following.lower() in proper
 
 
 PROPER_SHARE = 0.6  # share of a word's occurrences, past a sentence's first word, that must be capitalised

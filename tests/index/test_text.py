@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from index.text import stem, words
+from index.text import name_spans, stem, words
 from service.config import PROJECT_ROOT
 
 
@@ -52,3 +52,15 @@ def test_stemming_from_many_threads_gives_the_same_stems():
 
 
 _MONTH_ABBREVIATIONS = {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+
+
+@pytest.mark.parametrize("text, proper, names", [
+    ("Funds came from the Office of the High Commissioner for Human Rights in March",
+     frozenset(), ["Office of the High Commissioner for Human Rights"]),
+    ("UNOCT thanked Canada, India.", frozenset(), ["UNOCT", "Canada", "India"]),
+    ("who funded the gender and identities platform?", frozenset({"gender", "identities", "platform"}),
+     ["gender and identities platform"]),
+    ("What did they fund In March?", frozenset(), []),
+])
+def test_names_are_runs_of_name_words_joined_by_connectors_and_ended_by_punctuation(text, proper, names):
+    assert [text[start:end] for start, end in name_spans(text, proper)] == names
