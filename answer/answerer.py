@@ -4,7 +4,7 @@ optional LLM rephrase what the checks allow.
 Built once per process from plain values (never from the service's Config), cheap to construct; `warm_up()`
 loads the weights before the first question. The question's vector is the one retrieval already computed
 (`index.embed.embed_query` remembers it), and the sentences' vectors were stored at index time, so answering costs
-no model pass.
+one short model pass: what the question asks without its names (`index.text.relation`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from index.embed import embed_query
+from index.text import relation
 from index.retrieve import Corpus
 from answer.decide import NOTHING_INDEXED, decide
 from answer.features import Candidate, candidates
@@ -107,9 +108,12 @@ class Answerer:
             yield from self.llm.stream(question, hits, corpus, extractive, self.on_topic(found))
 
     def candidates(self, question: Question, hits: list[NodeWithScore], corpus: Corpus) -> list[Candidate]:
-        """The candidate sentences with their features; the question's vector is the one retrieval computed."""
+        """The candidate sentences with their features; the question's vector is the one retrieval computed, and
+        what it asks without its names is embedded once more (`index.text.relation`)."""
         vector = np.asarray(embed_query(corpus.aliases.expand(question.standalone)), dtype=np.float32)
-        return candidates(question, hits, corpus, vector)
+        asks = relation(question.asked, corpus.proper)
+        relation_vector = np.asarray(embed_query(asks), dtype=np.float32) if asks else vector
+        return candidates(question, hits, corpus, vector, relation_vector)
 
     def on_topic(self, found: list[Candidate]) -> set[str]:
         """Paragraphs holding a sentence the scorer would quote as an answer on its own."""

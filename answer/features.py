@@ -1,7 +1,8 @@
 """Question × candidate sentence → a vector of general features, the scorer's input.
 
 Every feature is a measurement that means the same on any corpus: the cosine of the question with the sentence
-(MiniLM vectors stored at index time, so no model pass here), rarity-weighted word overlap with the sentence, with
+(MiniLM vectors stored at index time, so no model pass here) and of what it asks without its names
+(`index.text.relation`; the chooser's alone, see `answer.scorer.CHOOSER_ONLY`), rarity-weighted word overlap with the sentence, with
 its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole paragraph,
 retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states, the
 near-miss signs (how many and how rare of this turn's words the sentence leaves unsaid, a name or number of the
@@ -35,6 +36,7 @@ TERM_CACHE = 50_000  # texts whose expanded terms are remembered per process
 
 FEATURES: tuple[str, ...] = (
     "cos", "cos_rank", "cos_margin", "cos_gap", "cos_first", "cos_paragraph_max",
+    "cos_relation", "cos_relation_margin", "cos_relation_gap",
     "dense", "dense_gap", "paragraph_rank", "fused_ratio", "keyword_ratio", "carried",
     "overlap", "overlap_context", "overlap_paragraph", "overlap_margin", "overlap_rank", "bigrams",
     "repeated", "clauses", "trailing_date",
@@ -134,7 +136,8 @@ def own_name(corpus: Corpus | None, node) -> frozenset[str]:
 
 
 def candidates(
-    question: Question, hits: list[NodeWithScore], corpus: Corpus | None, vector: np.ndarray | None
+    question: Question, hits: list[NodeWithScore], corpus: Corpus | None, vector: np.ndarray | None,
+    relation_vector: np.ndarray | None = None,
 ) -> list[Candidate]:
     """Every unit (a sentence, or two adjacent ones) of the retrieved paragraphs, with its features."""
     all_units = [unit for hit in hits for unit in units(hit, corpus)]
@@ -175,6 +178,8 @@ def candidates(
     order = np.argsort(-cos, kind="stable")
     cos_rank = np.empty(len(all_units))
     cos_rank[order] = np.arange(len(all_units))
+    rel = _cosines(all_units, corpus, vector if relation_vector is None else relation_vector)
+    rel_order = np.argsort(-rel, kind="stable")
 
     max_fused = max((h.score or 0.0) for h in hits) or 1.0
     max_dense = max((h.node.metadata.get("dense_score") or 0.0) for h in hits)
@@ -211,6 +216,9 @@ def candidates(
             "cos_gap": float(cos[i] - cos[order[0]]),
             "cos_first": float(cos[siblings[0]]),
             "cos_paragraph_max": float(cos[siblings].max()),
+            "cos_relation": float(rel[i]),
+            "cos_relation_margin": float(rel[i] - _best_other(rel, rel_order, i)),
+            "cos_relation_gap": float(rel[i] - rel[rel_order[0]]),
             "dense": float(meta.get("dense_score") or 0.0),
             "dense_gap": float((meta.get("dense_score") or 0.0) - max_dense),
             "paragraph_rank": 1.0 / (1.0 + paragraph_rank.get(node.node_id, len(hits))),

@@ -23,6 +23,11 @@ WEIGHTS = Path(__file__).resolve().parent / "weights" / "scorer.json"
 CHOICE_FEATURES = ("choose_logit", "choose_margin", "choose_share", "paragraph_margin", "paragraph_share",
                    "choose_entropy", "close_candidates", "candidates", "retrievers_agree")
 CLOSE = 1.0  # `choose` logits: a candidate this near the best one (at most e times less likely) is a rival; set by hand
+# Read by `choose` only: the asking's cosine picks the sentence that answers, but a near miss asks the same thing of
+# another topic ("the annual budget of the Doha Hub" against the Trust Fund's pledges), so `answerable` leaves it out
+CHOOSER_ONLY = ("cos_relation", "cos_relation_margin", "cos_relation_gap")
+_ANSWERABLE_COLUMNS = np.array([i for i, name in enumerate(FEATURES) if name not in CHOOSER_ONLY])
+ANSWERABLE_FEATURES = CHOICE_FEATURES + tuple(FEATURES[i] for i in _ANSWERABLE_COLUMNS)  # what `answerable` reads
 
 
 class WeightsError(ValueError):
@@ -76,6 +81,11 @@ def choice_features(candidates: list[Candidate], logits: np.ndarray, best: int) 
     ])
 
 
+def confidence_input(candidates: list[Candidate], logits: np.ndarray, best: int) -> np.ndarray:
+    """What `answerable` reads: the choice features, then the chosen candidate's features less CHOOSER_ONLY."""
+    return np.concatenate([choice_features(candidates, logits, best), candidates[best].x[_ANSWERABLE_COLUMNS]])
+
+
 @dataclass(frozen=True)
 class Scorer:
     choose: Logistic
@@ -101,5 +111,4 @@ class Scorer:
 
     def confidence(self, candidates: list[Candidate], logits: np.ndarray, best: int) -> float:
         """P(candidate `best` answers the question)."""
-        x = np.concatenate([choice_features(candidates, logits, best), candidates[best].x])
-        return float(self.answerable.probability(x[None, :])[0])
+        return float(self.answerable.probability(confidence_input(candidates, logits, best)[None, :])[0])

@@ -57,7 +57,7 @@ from index import embed  # noqa: E402  (first: it pins the model offline)
 from answer import Answer, Answerer, Citation, Question  # noqa: E402
 from answer.decide import answer_with, decide  # noqa: E402
 from answer.features import FEATURES, Candidate  # noqa: E402
-from answer.scorer import Logistic, Scorer, choice_features  # noqa: E402
+from answer.scorer import Logistic, Scorer, confidence_input  # noqa: E402
 from answer.sentences import list_items  # noqa: E402
 from service.config import PROJECT_ROOT, Config  # noqa: E402
 from service.evaluate import evaluate, includes, load_items, normalise  # noqa: E402
@@ -318,7 +318,7 @@ def chosen(row: Row, choose: Logistic) -> tuple[np.ndarray, int]:
 
 def answerable_example(row: Row, choose: Logistic) -> tuple[np.ndarray, float]:
     logits, best = chosen(row, choose)
-    return np.concatenate([choice_features(row.found, logits, best), row.found[best].x]), float(row.labels[best])
+    return confidence_input(row.found, logits, best), float(row.labels[best])
 
 
 def folds_of(rows: list[Row], k: int) -> list[list[int]]:

@@ -267,19 +267,25 @@ class Searcher:
                     self._corpus = Corpus.load(self.store, self.store.active_name())
             return self._corpus
 
-    def retriever(self, top_k: int = 5, filters: Filters | None = None) -> "HybridRetriever":
-        return HybridRetriever(self, top_k=top_k, filters=filters or Filters())
+    def retriever(self, top_k: int = 5, filters: Filters | None = None,
+                  corpus: Corpus | None = None) -> "HybridRetriever":
+        """A retriever over the served generation, or over `corpus`: a caller that reads the answer's sentences
+        from a generation it loaded must retrieve from that one too, or a switch in between would hand it
+        paragraphs its generation does not hold."""
+        return HybridRetriever(self, top_k=top_k, filters=filters or Filters(), corpus=corpus)
 
 
 class HybridRetriever(BaseRetriever):
-    def __init__(self, searcher: Searcher, top_k: int = 5, filters: Filters | None = None):
+    def __init__(self, searcher: Searcher, top_k: int = 5, filters: Filters | None = None,
+                 corpus: Corpus | None = None):
         super().__init__()
         self.searcher = searcher
         self.top_k = top_k
         self.filters = filters or Filters()
+        self.pinned = corpus
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        corpus = self.searcher.corpus()
+        corpus = self.pinned if self.pinned is not None else self.searcher.corpus()
         if corpus is None or corpus.keyword is None:
             return []
         query = query_bundle.query_str

@@ -201,3 +201,16 @@ def proper_words(texts) -> Counter:
             capitalised[low] += word[0].isupper()
     return Counter({w: capitalised[w] for w, n in seen.items()
                     if capitalised[w] and capitalised[w] / n >= PROPER_SHARE})
+
+
+def relation(text: str, proper: frozenset[str] = frozenset()) -> str:
+    """`text` without its names and figures (`name_spans`): what a question asks of its topic ("Who funded CT
+    Travel?" -> "Who funded ?"). A question's own vector is mostly its topic, so the sentence that spells the topic
+    out outranks the one that answers; this part, embedded apart, is matched on what is asked."""
+    kept, end = [], 0
+    for start, stop in name_spans(text, proper):
+        kept.append(text[end:start])
+        end = stop
+    kept.append(text[end:])
+    out = re.sub(r"\d[\d,.]*", " ", "".join(kept))
+    return " ".join(out.split())

@@ -106,7 +106,7 @@ class BulletinQA:
                  filters: Filters | None = None) -> list[NodeWithScore]:
         """The paragraphs a resolved question is answered from: what retrieval finds for its standalone text, then
         the paragraphs a follow-up carries from the previous answer."""
-        hits = self.searcher.retriever(top_k or self.config.top_k, filters).retrieve(question.standalone)
+        hits = self.searcher.retriever(top_k or self.config.top_k, filters, corpus).retrieve(question.standalone)
         if question.carried and corpus is not None:
             hits += _carried(corpus, question, hits, filters or Filters())
         return hits

@@ -8,7 +8,7 @@ import numpy as np
 from answer import Question
 from answer.decide import decide
 from answer.features import FEATURES, candidates
-from answer.scorer import CHOICE_FEATURES, Logistic, Scorer, choice_features
+from answer.scorer import ANSWERABLE_FEATURES, CHOICE_FEATURES, CHOOSER_ONLY, Logistic, Scorer, choice_features
 from tests.answer.hits import hit
 
 DONORS = ("In March, UNOCT received a contribution from Canada (US$1,139,987) in support of the Gender and Identities "
@@ -20,9 +20,9 @@ def scorer(confidence_bias: float) -> Scorer:
     """Chooses by word overlap; its confidence is sigmoid(bias + the chosen overlap)."""
     n = len(FEATURES)
     choose = Logistic(np.zeros(n), np.ones(n), np.eye(n)[FEATURES.index("overlap")] * 5, 0.0)
-    m = len(CHOICE_FEATURES) + n
+    m = len(ANSWERABLE_FEATURES)
     coef = np.zeros(m)
-    coef[len(CHOICE_FEATURES) + FEATURES.index("overlap")] = 1.0
+    coef[ANSWERABLE_FEATURES.index("overlap")] = 1.0
     return Scorer(choose, Logistic(np.zeros(m), np.ones(m), coef, confidence_bias), 0.5, {})
 
 
@@ -104,3 +104,20 @@ def test_the_confidence_reads_how_the_choice_stands_among_paragraphs_and_retriev
     disagreeing = candidates(q, [hit(WEBINAR, pid="p-0", dense=0.5, keyword=2.0), hit(DONORS, pid="p-1", dense=0.6,
                                                                                      keyword=1.0)], None, None)
     assert named(choice_features(disagreeing, np.array([3.0, 2.5, 1.0, 0.0]), 0))["retrievers_agree"] == 0.0
+
+
+def test_the_askings_cosine_picks_the_sentence_but_does_not_raise_the_confidence():
+    """CHOOSER_ONLY features move `choose` and not `answerable`: a near miss asks the same thing of another topic."""
+    n = len(FEATURES)
+    question = Question("Who funded CT Travel?", "Who funded CT Travel?")
+    found = candidates(question, [hit(DONORS, pid="p-0"), hit(WEBINAR, pid="p-1")], None, None)
+    m = len(ANSWERABLE_FEATURES)
+    answerable = Logistic(np.zeros(m), np.ones(m), np.ones(m) * 0.01, 0.0)
+    weights = np.zeros(n)
+    weights[[FEATURES.index(name) for name in CHOOSER_ONLY]] = 1.0
+    chooser = Scorer(Logistic(np.zeros(n), np.ones(n), weights, 0.0), answerable, 0.5, {})
+    logits = chooser.rank(found)
+    confidence = chooser.confidence(found, logits, 0)
+    found[0].x[[FEATURES.index(name) for name in CHOOSER_ONLY]] += 5.0
+    assert chooser.rank(found)[0] == logits[0] + 5.0 * len(CHOOSER_ONLY)
+    assert chooser.confidence(found, logits, 0) == confidence

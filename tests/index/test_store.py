@@ -219,6 +219,25 @@ def test_an_edited_file_is_reindexed_and_its_old_text_is_gone(store, corpus, see
     assert not any("India ($500,000)" in h.node.text for h in hits)
 
 
+def test_a_retriever_pinned_to_a_generation_retrieves_from_it_after_a_switch(store, corpus):
+    """The pipeline reads an answer's sentences from the generation it loaded; its retrieval must come from that
+    generation too, or a switch in between hands it paragraphs that generation does not hold (no sentence vectors:
+    a right answer refused)."""
+    store.sync([corpus])
+    loaded = Searcher(store).corpus()
+    path = corpus / SEED_NAME
+    path.write_text(path.read_text(encoding="utf-8").replace("India (\\$500,000)", "Japan (\\$750,000)"),
+                    encoding="utf-8")
+    store.sync([corpus])
+    question = "Who gave $750,000 to the Countering Terrorist Travel Programme?"
+    pinned = Searcher(store).retriever(5, corpus=loaded).retrieve(question)
+    live = Searcher(store).retriever(5).retrieve(question)
+    assert pinned and all(h.node.node_id in loaded.paragraphs for h in pinned)
+    assert any("India ($500,000)" in h.node.text for h in pinned)
+    assert any("Japan ($750,000)" in h.node.text for h in live)
+    assert not any(h.node.node_id in loaded.paragraphs for h in live if "Japan" in h.node.text)
+
+
 def test_adding_a_bulletin_embeds_only_it_and_removing_it_drops_it(store, corpus, seed_chunks):
     first = store.sync([corpus])
     extra = corpus / f"{EXTRA_ID}.md"

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from index.text import name_spans, stem, words
+from index.text import name_spans, relation, stem, words
 from service.config import PROJECT_ROOT
 
 
@@ -64,3 +64,14 @@ _MONTH_ABBREVIATIONS = {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", 
 ])
 def test_names_are_runs_of_name_words_joined_by_connectors_and_ended_by_punctuation(text, proper, names):
     assert [text[start:end] for start, end in name_spans(text, proper)] == names
+
+
+@pytest.mark.parametrize("text, proper, asked", [
+    ("Who funded CT Travel?", frozenset(), "Who funded ?"),
+    ("who paid for the countering terrorist travel programme", frozenset({"countering", "terrorist", "travel"}),
+     "who paid for the programme"),
+    ("How much did Canada give in 2021?", frozenset(), "How much did give in ?"),
+    ("how much?", frozenset(), "how much?"),
+])
+def test_what_a_question_asks_is_the_question_without_its_names_and_figures(text, proper, asked):
+    assert relation(text, proper) == asked

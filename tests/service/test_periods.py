@@ -37,16 +37,11 @@ def donor(period: str) -> str:
     return MONTHLY[period][1].split(" (")[0]
 
 
-# Known miss of the shipped weights (strict: the marker must go when it is answered).
-QUOTES_THE_PROGRAMME = pytest.mark.xfail(strict=True, reason="abstains, quoting the sentence that introduces CT "
-                                         "Travel instead of the month's donor sentence (README)")
-
-
 @pytest.mark.parametrize("question, period", [
     ("Who funded CT Travel in January 2021?", "2021-01"),
-    pytest.param("who funded ct travel in february", "2021-02", marks=QUOTES_THE_PROGRAMME),
-    pytest.param("Who funded CT Travel in the latest bulletin?", NEWEST, marks=QUOTES_THE_PROGRAMME),
-    pytest.param("Who funded CT Travel last month?", NEWEST, marks=QUOTES_THE_PROGRAMME),
+    ("who funded ct travel in february", "2021-02"),
+    ("Who funded CT Travel in the latest bulletin?", NEWEST),
+    ("Who funded CT Travel last month?", NEWEST),
     ("Who funded CT Travel two months ago?", "2021-03"),
     ("Who funded CT Travel in 2020?", "2020-12"),
 ])
