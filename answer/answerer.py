@@ -112,7 +112,7 @@ class Answerer:
         what it asks without its names is embedded once more (`index.text.relation`)."""
         vector = np.asarray(embed_query(corpus.aliases.expand(question.standalone)), dtype=np.float32)
         asks = relation(question.asked, corpus.proper)
-        relation_vector = np.asarray(embed_query(asks), dtype=np.float32) if asks else vector
+        relation_vector = np.asarray(embed_query(asks), dtype=np.float32) if asks else None
         return candidates(question, hits, corpus, vector, relation_vector)
 
     def on_topic(self, found: list[Candidate]) -> set[str]:

@@ -2,14 +2,14 @@
 
 Every feature is a measurement that means the same on any corpus: the cosine of the question with the sentence
 (MiniLM vectors stored at index time, so no model pass here) and of what it asks without its names
-(`index.text.relation`; the chooser's alone, see `answer.scorer.CHOOSER_ONLY`), rarity-weighted word overlap with the sentence, with
-its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole paragraph,
-retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states, the
-near-miss signs (how many and how rare of this turn's words the sentence leaves unsaid, a name or number of the
+(`index.text.relation`; the chooser's alone, see `answer.scorer.CHOOSER_ONLY`), rarity-weighted word overlap with
+the sentence, with its context (section title, the paragraph's first sentence, a list's lead-in) and with the whole
+paragraph, retrieval's own scores, ranks and margins, the kind of fact asked against the facts the sentence states,
+the near-miss signs (how many and how rare of this turn's words the sentence leaves unsaid, a name or number of the
 question absent from the paragraph, a negation or an ordering word in only one of them, another item or period
 asked for than the sentence's), position and length. The bulletin's own title and id count as said by every
-sentence of it. None of them names a word of any bulletin: what they are worth is learned
-(bench/train_scorer.py), which is what lets them carry over to questions nobody wrote rules for.
+sentence of it. None of them names a word of any bulletin: what they are worth is learned (bench/train_scorer.py),
+which is what lets them carry over to questions nobody wrote rules for.
 """
 
 from __future__ import annotations
@@ -178,8 +178,9 @@ def candidates(
     order = np.argsort(-cos, kind="stable")
     cos_rank = np.empty(len(all_units))
     cos_rank[order] = np.arange(len(all_units))
-    rel = _cosines(all_units, corpus, vector if relation_vector is None else relation_vector)
-    rel_order = np.argsort(-rel, kind="stable")
+    # without a vector of its own (a question that is all names, or none given), the asking is the question
+    rel = cos if relation_vector is None else _cosines(all_units, corpus, relation_vector)
+    rel_order = order if relation_vector is None else np.argsort(-rel, kind="stable")
 
     max_fused = max((h.score or 0.0) for h in hits) or 1.0
     max_dense = max((h.node.metadata.get("dense_score") or 0.0) for h in hits)
