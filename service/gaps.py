@@ -21,9 +21,9 @@ import numpy as np
 from index.embed import MODEL_ID, embed_texts
 from service.db.base import Database, GapQuestion
 
-# Cosine similarity (all-MiniLM-L6-v2, the shipped uint8-weight ONNX file) every two questions of a gap reach; chosen by
+# Cosine similarity (all-MiniLM-L6-v2, the shipped 7-bit-weight ONNX file) every two questions of a gap reach; chosen by
 # bench/gap_threshold.py on bench/data/gap-questions.jsonl (pairwise F1 on held-out folds of information needs).
-SIMILARITY = 0.55
+SIMILARITY = 0.54
 LINKAGE = "complete"  # chosen there too, against single and average linkage: every two questions of a group are that close
 EXAMPLES = 5  # distinct example questions shown per group, most recent first
 

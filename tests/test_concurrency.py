@@ -34,7 +34,7 @@ READERS = 3
 READER_PAUSE = 0.01  # seconds between two requests of one reader
 JOIN_TIMEOUT = 240  # seconds; generous for a loaded 2-core machine, but a deadlock must not hang the suite
 
-CT_TRAVEL = "Who supported CT Travel in March?"
+CT_TRAVEL = "Who funded CT Travel in March?"
 CYBERSECURITY = "Who contributed to the Cybersecurity Programme?"
 TEMPLATE = """# UNOCT Highlights April 2021
 

@@ -139,19 +139,19 @@ def test_restarting_b_removes_nothing_and_both_still_answer(fleet):
 
 
 def test_a_conversation_started_on_a_goes_on_on_b(fleet):
-    first = fleet.a.ask("Who supported CT Travel in March?")
+    first = fleet.a.ask("Who funded CT Travel in March?")
     assert first["answerable"] and "India" in first["answer"]
     follow_up = fleet.b.ask("How much did they give?", conversation_id=first["conversation_id"])
     assert follow_up["turn"] == 2
     assert "CT Travel" in follow_up["resolved_question"]
     assert "500,000" in follow_up["answer"]
     history = requests.get(f"{fleet.a.url}/api/v1/conversations/{first['conversation_id']}", timeout=30).json()
-    assert [t["question"] for t in history["turns"]] == ["Who supported CT Travel in March?", "How much did they give?"]
+    assert [t["question"] for t in history["turns"]] == ["Who funded CT Travel in March?", "How much did they give?"]
 
 
 def test_the_same_slack_event_delivered_to_a_and_b_gets_one_reply(fleet):
     fleet.slack.reset()
-    body = json.dumps(event_callback(mention("who supported CT Travel in March?"))).encode()
+    body = json.dumps(event_callback(mention("who funded CT Travel in March?"))).encode()
     statuses = []
 
     def deliver(machine: Machine, retry: str | None) -> None:
@@ -229,7 +229,7 @@ def test_a_killed_mid_publish_b_keeps_serving_and_the_next_writer_completes(flee
     half_built = fleet.generations() - fleet.served_and_previous()
     assert half_built
 
-    assert fleet.b.ask("Who supported CT Travel in March?")["answerable"]  # B keeps serving
+    assert fleet.b.ask("Who funded CT Travel in March?")["answerable"]  # B keeps serving
     assert "unoct-highlights-2021-06" not in fleet.b.bulletins() | set(fleet.registry())  # no half of A's publish
     assert not held_writer_lock(fleet.database_url)  # PostgreSQL let go of the dead machine's lock
     published = fleet.b.publish("unoct-highlights-2021-07.md", BULLETIN.format(donor="Peru (US$120,000)")

@@ -40,7 +40,7 @@ from service.pipeline import BulletinQA
 JSON = "application/json"
 TOKEN = "robustness-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CT_TRAVEL = "Who supported CT Travel in March?"
+CT_TRAVEL = "Who funded CT Travel in March?"
 SEED_ID = "unoct-highlights-2021-03"
 MAX_UPLOAD = 200_000  # the private admin app's upload limit (the API's own body limit is 64 kB)
 
@@ -412,8 +412,8 @@ def test_ask_random_arguments(app, qa, generation, conversation_id, body, follow
     st.builds(lambda junk: b'{"question": "Who funded ' + junk + b' CT Travel?"}', st.binary(max_size=64)),
 ))
 @example(raw=b'{"question": "\xff\xfe"}')
-@example(raw=b'\xef\xbb\xbf{"question": "Who supported CT Travel in March?"}')
-@example(raw=b'{"question": "Who supported CT Travel in March?"}'.decode().encode("utf-16"))
+@example(raw=b'\xef\xbb\xbf{"question": "Who funded CT Travel in March?"}')
+@example(raw=b'{"question": "Who funded CT Travel in March?"}'.decode().encode("utf-16"))
 @example(raw=b'{"question": "\xed\xa0\x80"}')  # a surrogate spelled in (invalid) UTF-8 bytes
 def test_ask_invalid_utf8_bodies(app, qa, generation, raw):
     ask(app, qa, generation, raw)
@@ -432,17 +432,17 @@ NESTING = [
     ("question-900-deep", '{"question": ' + nested(900) + "}", 400, "invalid_question"),
     ("question-5000-deep", '{"question": ' + nested(5_000) + "}", 400, "invalid_json"),
     ("filters-900-deep",
-     '{"question": "Who supported CT Travel in March?", "filters": {"bulletin_ids": ' + nested(900) + "}}", 400, "invalid_filters"),
-    ("top-k-900-deep", '{"question": "Who supported CT Travel in March?", "top_k": ' + nested(900) + "}", 400, "invalid_top_k"),
+     '{"question": "Who funded CT Travel in March?", "filters": {"bulletin_ids": ' + nested(900) + "}}", 400, "invalid_filters"),
+    ("top-k-900-deep", '{"question": "Who funded CT Travel in March?", "top_k": ' + nested(900) + "}", 400, "invalid_top_k"),
     ("conversation-900-deep",
-     '{"question": "Who supported CT Travel in March?", "conversation_id": ' + '{"a":' * 900 + "1" + "}" * 900 + "}",
+     '{"question": "Who funded CT Travel in March?", "conversation_id": ' + '{"a":' * 900 + "1" + "}" * 900 + "}",
      400, "invalid_conversation_id"),
     ("unknown-900-deep", '{"question": "Who?", "x": ' + nested(900) + "}", 400, "unknown_field"),
-    ("5000-digit-top-k", '{"question": "Who supported CT Travel in March?", "top_k": ' + "9" * 5_000 + "}", 400, "invalid_json"),
-    ("1e999-top-k", '{"question": "Who supported CT Travel in March?", "top_k": 1e999}', 400, "invalid_top_k"),
-    ("nan-top-k", '{"question": "Who supported CT Travel in March?", "top_k": NaN}', 400, "invalid_top_k"),
+    ("5000-digit-top-k", '{"question": "Who funded CT Travel in March?", "top_k": ' + "9" * 5_000 + "}", 400, "invalid_json"),
+    ("1e999-top-k", '{"question": "Who funded CT Travel in March?", "top_k": 1e999}', 400, "invalid_top_k"),
+    ("nan-top-k", '{"question": "Who funded CT Travel in March?", "top_k": NaN}', 400, "invalid_top_k"),
     ("huge-body", json.dumps({"question": "a" * 70_000}), 413, "payload_too_large"),
-    ("1mb-question", json.dumps({"question": "Who supported CT Travel in March? " * 45_000}), 413, "payload_too_large"),
+    ("1mb-question", json.dumps({"question": "Who funded CT Travel in March? " * 45_000}), 413, "payload_too_large"),
     ("1mb-unicode-question", json.dumps({"question": "\u200f\U0001f600\u0301" * 300_000}), 413, "payload_too_large"),
     ("question-60k-chars", json.dumps({"question": "x" * 60_000}), 400, "question_too_long"),
     ("question-2001-emoji", json.dumps({"question": "\U0001f600" * 2_001}, ensure_ascii=False), 400, "question_too_long"),
@@ -685,7 +685,7 @@ def test_regression_lone_surrogate_in_question_is_refused(app):
 
 def test_regression_surrogate_bytes_in_body_are_refused(app):
     response = app.test_client().post(
-        "/api/v1/ask", data=b'{"question": "Who supported CT Travel in March?", "conversation_id": "\xed\xa0\x80"}',
+        "/api/v1/ask", data=b'{"question": "Who funded CT Travel in March?", "conversation_id": "\xed\xa0\x80"}',
         content_type=JSON,
     )
     check_error(response)
@@ -693,7 +693,7 @@ def test_regression_surrogate_bytes_in_body_are_refused(app):
 
 def test_regression_lone_surrogate_in_conversation_id_is_refused(app):
     response = app.test_client().post(
-        "/api/v1/ask", data=b'{"question": "Who supported CT Travel in March?", "conversation_id": "\\ud800"}', content_type=JSON
+        "/api/v1/ask", data=b'{"question": "Who funded CT Travel in March?", "conversation_id": "\\ud800"}', content_type=JSON
     )
     check_answer_or_error(response)
 
@@ -701,7 +701,7 @@ def test_regression_lone_surrogate_in_conversation_id_is_refused(app):
 def test_regression_lone_surrogate_in_bulletin_ids_filter_is_refused(app):
     response = app.test_client().post(
         "/api/v1/ask",
-        data=b'{"question": "Who supported CT Travel in March?", "filters": {"bulletin_ids": ["unoct-highlights-2021-03", "\\udfff"]}}',
+        data=b'{"question": "Who funded CT Travel in March?", "filters": {"bulletin_ids": ["unoct-highlights-2021-03", "\\udfff"]}}',
         content_type=JSON,
     )
     check_answer_or_error(response)

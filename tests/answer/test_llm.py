@@ -113,16 +113,16 @@ def test_a_correct_answer_passes_unchanged_with_its_citation(qa, vcr):
     assert "45 participants" in citation["quote"] and citation["quote"] in citation["text"]
 
 
-@pytest.mark.xfail(strict=True, reason="recorded again on 2026-12-01: the model writes 'established in 2017 [4]', "
-                   "whose [4] is corrected to [1], but the extractive answer it is checked against quotes the founding "
+@pytest.mark.xfail(strict=True, reason="recorded again on 2026-12-02: the model writes 'established in 2017 [3]', "
+                   "whose [3] is corrected to [1], but the extractive answer it is checked against quotes the founding "
                    "sentence with the list of functions it leads into, so the check gives that instead (README)")
 @pytest.mark.vcr
 def test_a_wrong_passage_number_is_corrected(qa, vcr):
     response = ask(with_llm(qa, *SMOLLM), "When was the Office of Counter-Terrorism established?")
     [draft] = replies(vcr)
-    assert draft.endswith("in 2017 [4].")  # passage [4] is one of the Office's functions, not its founding
+    assert draft.endswith("in 2017 [3].")  # passage [3] is not the Office's founding
     assert response["answerer"] == "llm" and response["removed_sentences"] == 0
-    assert response["answer"] == draft.replace("[4]", "[1]")
+    assert response["answer"] == draft.replace("[3]", "[1]")
     [citation] = response["citations"]
     assert citation["n"] == 1 and citation["paragraph_id"] == paragraph_holding(qa, "15 June 2017")
 
@@ -135,12 +135,14 @@ def test_a_list_left_incomplete_by_the_check_gives_the_extractive_answer(qa, vcr
     [draft] = replies(vcr)
     # Pillars I and II as the bulletin words them; III and IV are not the Strategy's.
     assert "1. Addressing the condition conducive to the spread of terrorism;" in draft
-    assert "3. Building a robust counter-terrorism capability;" in draft
-    assert "4. Strengthening human rights and gender equality in counter-terrorism;" in draft
+    assert "3. Building a counter-terrorism framework that is aligned with the UN's Sustainable Development Goals;" \
+        in draft
+    assert "4. Building forward better for resilient societies, including human rights and gender equality;" in draft
     assert "Ensuring human rights" not in draft and "Building States" not in draft
     checked = [r.getMessage() for r in caplog.records if r.getMessage().startswith("citation check:")]
     assert any("are:': asks or announces" in line for line in checked)  # the lead-in, taken out
-    # Each item is close enough to some passage to be kept; together they leave out what Pillars III and IV say.
+    assert sum("Building" in line and ("cites no given passage" in line) for line in checked) == 2  # III, IV taken out
+    # What is left (Pillars I and II) leaves out what Pillars III and IV say.
     left_out = next(r.getMessage() for r in caplog.records if "leaves out" in r.getMessage())
     assert "Pillar III" in left_out and "Pillar IV" in left_out
     assert response["answerer"] == "extractive" and response["answer"] == ask(qa, question)["answer"]
@@ -150,7 +152,7 @@ def test_a_list_left_incomplete_by_the_check_gives_the_extractive_answer(qa, vcr
 
 @pytest.mark.vcr
 def test_a_false_refusal_gives_the_extractive_answer(qa, vcr):
-    response = ask(with_llm(qa, *QWEN), "Who supported CT Travel in March?")
+    response = ask(with_llm(qa, *QWEN), "Who funded CT Travel in March?")
     [draft] = replies(vcr)
     assert draft == "NOT IN THE BULLETINS"  # although a passage names India's contribution
     assert response["answerer"] == "extractive" and response["answerable"] is True

@@ -28,7 +28,7 @@ from service.pipeline import BulletinQA
 
 qa = pytest.fixture(scope="module", params=DEPLOYMENTS, name="qa")(on_each_store)
 
-CT_TRAVEL = "Who supported CT Travel in March?"
+CT_TRAVEL = "Who funded CT Travel in March?"
 UNANSWERABLE = "What is the boiling point of water at sea level?"
 BULLETIN = "unoct-highlights-2021-03"
 
@@ -210,8 +210,8 @@ ERROR_CASES = [
     ("not-utf8", {"data": b'{"question": "\xff\xfe"}', "content_type": JSON}, 400, "invalid_json"),
     ("single-quotes", {"data": "{'question': 'Who?'}", "content_type": JSON}, 400, "invalid_json"),
     ("deeply-nested", {"data": "[" * 50_000, "content_type": JSON}, 400, "invalid_json"),
-    ("array", {"json": ["Who supported CT Travel in March?"]}, 400, "invalid_body"),
-    ("string", {"json": "Who supported CT Travel in March?"}, 400, "invalid_body"),
+    ("array", {"json": ["Who funded CT Travel in March?"]}, 400, "invalid_body"),
+    ("string", {"json": "Who funded CT Travel in March?"}, 400, "invalid_body"),
     ("null", {"data": "null", "content_type": JSON}, 400, "invalid_body"),
     ("unknown-key", {"json": {"question": CT_TRAVEL, "colour": "red"}}, 400, "unknown_field"),
     ("misspelt-key", {"json": {"questions": CT_TRAVEL}}, 400, "unknown_field"),

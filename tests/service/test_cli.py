@@ -23,7 +23,7 @@ def env(tmp_path, monkeypatch):
 
 
 def test_ask_json_is_the_api_shape_with_public_urls(env, capsys):
-    assert main(["ask", "--json", "Who supported CT Travel in March?"]) == 0
+    assert main(["ask", "--json", "Who funded CT Travel in March?"]) == 0
     response = json.loads(capsys.readouterr().out)
     assert response["answerable"] is True and "India" in response["answer"]
     citation = response["citations"][0]
@@ -179,11 +179,11 @@ def test_ask_narrows_to_a_period_and_a_bulletin(env, capsys):
     other = other_folder(env)
     assert main(["index", str(other)]) == 0
     capsys.readouterr()
-    assert main(["ask", "--json", "--period", "2021-03", "--bulletin", SEED_ID, "Who supported CT Travel in March?"]) == 0
+    assert main(["ask", "--json", "--period", "2021-03", "--bulletin", SEED_ID, "Who funded CT Travel in March?"]) == 0
     response = json.loads(capsys.readouterr().out)
     assert response["answerable"] is True and response["period"] == {"from": "2021-03", "to": "2021-03"}
     assert {c["bulletin_id"] for c in response["citations"]} == {SEED_ID}
-    assert main(["ask", "--json", "--period", "2021-04", "Who supported CT Travel in March?"]) == 0
+    assert main(["ask", "--json", "--period", "2021-04", "Who funded CT Travel in March?"]) == 0
     response = json.loads(capsys.readouterr().out)
     assert response["answerable"] is False
     assert all(c["period"] == "April 2021" for c in response["citations"])
@@ -207,7 +207,7 @@ def test_eval_is_not_throttled_by_the_api_rate_limit(env, capsys, monkeypatch):
     monkeypatch.setenv("BQA_RATE_LIMIT", "2")
     questions = env / "questions.jsonl"
     questions.write_text("\n".join(json.dumps({"id": f"q{i}", "turns": [{"question": q, "must_include": [m]}]})
-                                   for i, (q, m) in enumerate([("Who supported CT Travel in March?", "India")] * 4)))
+                                   for i, (q, m) in enumerate([("Who funded CT Travel in March?", "India")] * 4)))
     assert main(["eval", "--json", str(questions)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["answerable_turns"] == 4

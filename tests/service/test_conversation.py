@@ -46,7 +46,7 @@ def test_dev_follow_up_how_much_was_it(client):
 
 
 def test_pronoun_they_is_the_previous_answer(client):
-    _, second = chain(client, "Who supported CT Travel in March?", "How much did they give?")
+    _, second = chain(client, "Who funded CT Travel in March?", "How much did they give?")
     assert "India" in second["resolved_question"]
     assert "$500,000" in second["answer"] and "1,139,987" not in second["answer"]
 
@@ -89,7 +89,7 @@ def test_three_turn_chain_keeps_its_topic(client):
 
 
 def test_a_standalone_question_is_left_alone(client):
-    _, second = chain(client, "Who supported CT Travel in March?", "How many participants attended the ESAAMLG workshop?")
+    _, second = chain(client, "Who funded CT Travel in March?", "How many participants attended the ESAAMLG workshop?")
     assert second["resolved_question"] == "How many participants attended the ESAAMLG workshop?"
     assert "291" in second["answer"]
 
@@ -111,7 +111,7 @@ def test_conversations_expire(config, qa):
     short = replace(config, conversation_ttl=1)
     expiring = BulletinQA(short, qa.store, SQLiteDatabase(short.data_dir / "expiry.sqlite3", short.conversation_ttl))
     client = create_app(short, qa=expiring).test_client()
-    conversation_id = ask(client, "Who supported CT Travel in March?")["conversation_id"]
+    conversation_id = ask(client, "Who funded CT Travel in March?")["conversation_id"]
     time.sleep(1.2)
     response = client.post("/api/v1/ask", json={"question": "How much?", "conversation_id": conversation_id})
     assert response.status_code == 404
@@ -147,7 +147,7 @@ def test_concurrent_conversations_never_see_each_others_turns(client):
     scripts = {
         "canada": ["What did Canada fund in March?", "How much was it?", "and India?"],
         "arms": ["Tell me about the small arms workshop", "Which countries were involved?", "When was it held?"],
-        "ct": ["Who supported CT Travel in March?", "How much did they give?", "How many experts took part in the CT Travel introductory webinar?"],
+        "ct": ["Who funded CT Travel in March?", "How much did they give?", "How many experts took part in the CT Travel introductory webinar?"],
         "biometrics": ["How many participants did the panel on contactless biometrics bring together?", "Who contributed to it?"],
     }
     results, errors = {}, []
@@ -186,7 +186,7 @@ def live_server(config, qa):
 
 
 def test_streamed_answer_over_a_real_port(live_server):
-    question = {"question": "Who supported CT Travel in March?"}
+    question = {"question": "Who funded CT Travel in March?"}
     with requests.post(f"{live_server}/api/v1/ask/stream", json=question, stream=True, timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -222,7 +222,7 @@ def test_a_failure_after_the_stream_started_is_an_error_event(config, qa):
     with broken._connect() as db:  # the database loses its table: writing the turn fails mid-answer
         db.execute("DROP TABLE turns")
     app = create_app(config, qa=BulletinQA(config, qa.store, broken))
-    response = app.test_client().post("/api/v1/ask/stream", json={"question": "Who supported CT Travel in March?"})
+    response = app.test_client().post("/api/v1/ask/stream", json={"question": "Who funded CT Travel in March?"})
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert body.startswith("retry: ") and "\n\nid: 1\nevent: meta\n" in body and "\n\nid: 2\nevent: error\n" in body

@@ -17,7 +17,7 @@ def client(config, qa):
 
 
 def answer(client):
-    response = client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}).get_json()
+    response = client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}).get_json()
     assert response["turn"] == 1
     return response
 
@@ -34,7 +34,7 @@ def test_feedback_is_stored_and_listed_to_the_admin(client):
     newest = listed.get_json()["feedback"][0]
     assert newest["id"] == posted.get_json()["id"]
     assert (newest["rating"], newest["comment"], newest["turn"]) == ("down", "too long", 1)
-    assert newest["question"] == "Who supported CT Travel in March?" and "India" in newest["answer"]
+    assert newest["question"] == "Who funded CT Travel in March?" and "India" in newest["answer"]
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}", "Bearer"])

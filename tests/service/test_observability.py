@@ -32,7 +32,7 @@ def request_log():
 
 
 def test_every_response_carries_a_request_id_that_its_log_line_shares(client, request_log):
-    given = client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}, headers={"X-Request-ID": "trace-42"})
+    given = client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}, headers={"X-Request-ID": "trace-42"})
     assert given.headers["X-Request-ID"] == "trace-42"
     made = client.get("/healthz", headers={"X-Request-ID": "not a valid id; <script>"})
     assert made.headers["X-Request-ID"] and made.headers["X-Request-ID"] != "not a valid id; <script>"
@@ -69,7 +69,7 @@ def sample(families, name, suffix="", **labels):
 
 def test_metrics_count_requests_latency_answers_and_index_size(client):
     before = metrics(client)
-    client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"})
+    client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"})
     client.post("/api/v1/ask", json={"question": "What is the boiling point of water at sea level?"})
     client.post("/api/v1/ask", json={"question": ""})
     after = metrics(client)
@@ -89,9 +89,9 @@ def test_behind_a_trusted_proxy_clients_are_told_apart_by_their_own_address(conf
     app = create_app(replace(config, trusted_proxies=1, rate_limit=1), qa=qa)
     client = app.test_client()
     first = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "bulletins.example.org"}
-    answer = client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}, headers=first)
+    answer = client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}, headers=first)
     assert answer.status_code == 200
     assert answer.get_json()["citations"][0]["url"].startswith("https://bulletins.example.org/bulletins/")
-    assert client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}, headers=first).status_code == 429
+    assert client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}, headers=first).status_code == 429
     other = {"X-Forwarded-For": "198.51.100.9"}
-    assert client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}, headers=other).status_code == 200
+    assert client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}, headers=other).status_code == 200

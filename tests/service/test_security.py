@@ -70,7 +70,7 @@ def test_a_preflight_asking_for_more_than_the_widget_needs_is_refused(client, me
 
 
 def test_an_allowed_origin_can_read_answers_and_errors(client):
-    answered = client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}, headers={"Origin": ALLOWED})
+    answered = client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}, headers={"Origin": ALLOWED})
     assert answered.status_code == 200 and "India" in answered.get_json()["answer"]
     refused = client.post("/api/v1/ask", json={"question": " "}, headers={"Origin": ALLOWED})
     assert refused.status_code == 400

@@ -313,7 +313,7 @@ def test_url_verification_answers_the_challenge(client):
 
 
 def test_a_mention_gets_a_placeholder_at_once_then_the_answer_in_its_place(app, client, fake_slack, qa):
-    event = mention("who supported CT Travel in March?")
+    event = mention("who funded CT Travel in March?")
     response = post_json(client, "/slack/events", event_callback(event))
     assert response.status_code == 200
 
@@ -341,7 +341,7 @@ def test_a_mention_gets_a_placeholder_at_once_then_the_answer_in_its_place(app, 
 
 
 def test_direct_message_is_answered_in_a_thread(client, fake_slack):
-    event = direct_message("Who supported CT Travel in March?")
+    event = direct_message("Who funded CT Travel in March?")
     assert post_json(client, "/slack/events", event_callback(event)).status_code == 200
     (reply,) = fake_slack.answers()
     assert reply["channel"] == DM and reply["thread_ts"] == event["ts"]
@@ -349,7 +349,7 @@ def test_direct_message_is_answered_in_a_thread(client, fake_slack):
 
 
 def test_follow_up_mention_in_the_thread_continues_the_conversation(client, fake_slack, qa):
-    first = mention("who supported CT Travel in March?")
+    first = mention("who funded CT Travel in March?")
     post_json(client, "/slack/events", event_callback(first))
     (opening,) = fake_slack.answers()
 
@@ -362,13 +362,13 @@ def test_follow_up_mention_in_the_thread_continues_the_conversation(client, fake
     conversation_id, _, turn = button(reply, "bqa_feedback_up")["value"].rpartition(":")
     assert button(opening, "bqa_feedback_up")["value"] == f"{conversation_id}:1" and turn == "2"
     turns = qa.db.turns(conversation_id)
-    assert [t["question"] for t in turns] == ["who supported CT Travel in March?", "how much did they give?"]  # mention stripped
+    assert [t["question"] for t in turns] == ["who funded CT Travel in March?", "how much did they give?"]  # mention stripped
     assert "India" in turns[1]["resolved_question"]
 
 
 def test_a_new_thread_is_a_new_conversation(client, fake_slack):
-    post_json(client, "/slack/events", event_callback(mention("who supported CT Travel in March?")))
-    post_json(client, "/slack/events", event_callback(mention("who supported CT Travel in March?")))
+    post_json(client, "/slack/events", event_callback(mention("who funded CT Travel in March?")))
+    post_json(client, "/slack/events", event_callback(mention("who funded CT Travel in March?")))
     first, second = fake_slack.answers(2)
     assert button(first, "bqa_feedback_up")["value"].endswith(":1")
     assert button(second, "bqa_feedback_up")["value"].endswith(":1")
@@ -382,7 +382,7 @@ def test_a_failure_replaces_the_placeholder_with_an_apology(app, client, fake_sl
         raise RuntimeError("the index is on fire")
 
     monkeypatch.setattr(bot, "ask", broken)
-    post_json(client, "/slack/events", event_callback(mention("who supported CT Travel in March?")))
+    post_json(client, "/slack/events", event_callback(mention("who funded CT Travel in March?")))
     (reply,) = fake_slack.answers()
     assert reply["text"] == slack.FAILED and not blocks_of(reply)
 
@@ -391,7 +391,7 @@ def test_a_failure_replaces_the_placeholder_with_an_apology(app, client, fake_sl
 
 
 def test_the_asker_continues_a_thread_without_mentioning_the_bot(app, client, fake_slack, qa):
-    first = mention("who supported CT Travel in March?")
+    first = mention("who funded CT Travel in March?")
     post_json(client, "/slack/events", event_callback(first))
     fake_slack.answers()
     post_json(client, "/slack/events", event_callback(channel_message("how much did they give?", first["ts"])))
@@ -402,11 +402,11 @@ def test_the_asker_continues_a_thread_without_mentioning_the_bot(app, client, fa
 
 
 def test_other_peoples_chatter_in_the_thread_is_left_alone_unless_they_mention_the_bot(app, client, fake_slack):
-    first = mention("who supported CT Travel in March?")
+    first = mention("who funded CT Travel in March?")
     post_json(client, "/slack/events", event_callback(first))
     fake_slack.answers()
     post_json(client, "/slack/events", event_callback(channel_message("nice, thanks!", first["ts"], user=OTHER)))
-    post_json(client, "/slack/events", event_callback(channel_message("who supported CT Travel in March?")))  # not in a thread
+    post_json(client, "/slack/events", event_callback(channel_message("who funded CT Travel in March?")))  # not in a thread
     drain(app)
     assert len(fake_slack.posted("/api/chat.postMessage")) == 1
 
@@ -425,7 +425,7 @@ def test_other_peoples_chatter_in_the_thread_is_left_alone_unless_they_mention_t
 
 
 def test_threads_in_private_channels_continue_too(client, fake_slack):
-    first = mention("who supported CT Travel in March?", channel=GROUP)
+    first = mention("who funded CT Travel in March?", channel=GROUP)
     post_json(client, "/slack/events", event_callback(first))
     fake_slack.answers()
     reply_event = channel_message("how much did they give?", first["ts"], channel=GROUP, channel_type="group")
@@ -438,7 +438,7 @@ def test_threads_in_private_channels_continue_too(client, fake_slack):
 
 
 def test_forged_signature_is_refused_and_nothing_is_answered(app, client, fake_slack):
-    payload = event_callback(mention("who supported CT Travel in March?"))
+    payload = event_callback(mention("who funded CT Travel in March?"))
     forged = post_json(client, "/slack/events", payload, secret="not-the-signing-secret")
     assert forged.status_code == 401
     body = json.dumps(payload).encode()
@@ -459,7 +459,7 @@ def test_forged_signature_is_refused_and_nothing_is_answered(app, client, fake_s
 
 
 def test_stale_timestamp_is_refused(app, client, fake_slack):
-    payload = event_callback(mention("who supported CT Travel in March?"))
+    payload = event_callback(mention("who funded CT Travel in March?"))
     stale = post_json(client, "/slack/events", payload, timestamp=int(time.time()) - 6 * 60)
     assert stale.status_code == 401
     future = post_json(client, "/slack/events", payload, timestamp=int(time.time()) + 6 * 60)
@@ -524,7 +524,7 @@ def test_no_signed_payload_of_any_shape_gives_a_500(client, payload, as_form):
 
 
 def test_the_same_event_delivered_three_times_gets_one_reply(app, client, fake_slack):
-    payload = event_callback(mention("who supported CT Travel in March?"))
+    payload = event_callback(mention("who funded CT Travel in March?"))
     assert post_json(client, "/slack/events", payload).status_code == 200
     for retry in (1, 2):
         retried = post_json(
@@ -540,8 +540,8 @@ def test_the_same_event_delivered_three_times_gets_one_reply(app, client, fake_s
 def test_the_same_message_as_two_events_gets_one_reply(app, client, fake_slack):
     """A mention in a DM can arrive both as app_mention and as message.im: one message, one answer."""
     ts = new_ts()
-    post_json(client, "/slack/events", event_callback(mention("who supported CT Travel in March?", ts=ts, channel=DM)))
-    post_json(client, "/slack/events", event_callback(direct_message(f"<@{BOT_USER}> who supported CT Travel in March?", ts=ts)))
+    post_json(client, "/slack/events", event_callback(mention("who funded CT Travel in March?", ts=ts, channel=DM)))
+    post_json(client, "/slack/events", event_callback(direct_message(f"<@{BOT_USER}> who funded CT Travel in March?", ts=ts)))
     fake_slack.answers()
     drain(app)
     assert len(fake_slack.posted("/api/chat.postMessage")) == 1
@@ -552,7 +552,7 @@ def test_dedup_holds_across_apps_sharing_the_data_folder(config, qa, fake_slack)
     fake_slack.reset()
     cfg = slack_config(config, fake_slack)
     apps = [create_app(cfg, qa=qa), create_app(cfg, qa=qa)]
-    payload = event_callback(mention("who supported CT Travel in March?"))
+    payload = event_callback(mention("who funded CT Travel in March?"))
     post_json(apps[0].test_client(), "/slack/events", payload)
     post_json(apps[1].test_client(), "/slack/events", payload, headers={"X-Slack-Retry-Num": "1"})
     fake_slack.answers()
@@ -564,13 +564,13 @@ def test_dedup_holds_across_apps_sharing_the_data_folder(config, qa, fake_slack)
 @pytest.mark.parametrize(
     "event",
     [
-        direct_message("Who supported CT Travel in March?", user=BOT_USER, bot_id=BOT_ID),  # the bot's own message
-        direct_message("Who supported CT Travel in March?", bot_id="B0OTHER", subtype="bot_message"),  # another bot
-        direct_message("Who supported CT Travel in March?", bot_id="B0OTHER", app_id="A0OTHER"),  # another app, as a user
-        mention("who supported CT Travel in March?", bot_id="B0OTHER"),  # another bot mentioning us
-        direct_message("Who supported CT Travel in March?", subtype="message_changed"),  # an edit, not a new question
+        direct_message("Who funded CT Travel in March?", user=BOT_USER, bot_id=BOT_ID),  # the bot's own message
+        direct_message("Who funded CT Travel in March?", bot_id="B0OTHER", subtype="bot_message"),  # another bot
+        direct_message("Who funded CT Travel in March?", bot_id="B0OTHER", app_id="A0OTHER"),  # another app, as a user
+        mention("who funded CT Travel in March?", bot_id="B0OTHER"),  # another bot mentioning us
+        direct_message("Who funded CT Travel in March?", subtype="message_changed"),  # an edit, not a new question
         {"type": "message", "channel_type": "channel", "channel": CHANNEL, "user": USER, "team": TEAM,
-         "text": "Who supported CT Travel in March?", "ts": "1690000001.000001"},  # chatter outside the bot's threads
+         "text": "Who funded CT Travel in March?", "ts": "1690000001.000001"},  # chatter outside the bot's threads
         {"type": "message", "channel_type": "channel", "channel": CHANNEL, "user": USER, "team": TEAM,
          "text": "and Canada?", "ts": "1690000001.000002", "thread_ts": "1690000001.000001"},  # a thread it is not in
     ],
@@ -587,7 +587,7 @@ def test_bots_and_other_messages_are_ignored(app, client, fake_slack, event):
 
 
 def test_feedback_button_is_stored(client, fake_slack, qa):
-    post_json(client, "/slack/events", event_callback(mention("who supported CT Travel in March?")))
+    post_json(client, "/slack/events", event_callback(mention("who funded CT Travel in March?")))
     (reply,) = fake_slack.answers()
     value = button(reply, "bqa_feedback_down")["value"]
     response_url = f"{fake_slack.url}/actions/feedback-1"
@@ -598,7 +598,7 @@ def test_feedback_button_is_stored(client, fake_slack, qa):
     newest = qa.db.feedback(FeedbackQuery(limit=1))[0]  # stored before the click is acknowledged
     assert f"{newest.conversation_id}:{newest.turn}" == value
     assert (newest.rating, newest.source) == ("down", "slack")
-    assert newest.question == "who supported CT Travel in March?"
+    assert newest.question == "who funded CT Travel in March?"
     thanks = fake_slack.wait_for("/actions/feedback-1")[0]
     assert thanks["response_type"] == "ephemeral" and thanks["replace_original"] is False
 
@@ -615,7 +615,7 @@ def test_feedback_on_an_unknown_answer_stores_nothing(client, fake_slack, qa):
 
 def test_slash_command_answers_privately_and_shares_on_request(app, client, fake_slack, qa):
     response_url = f"{fake_slack.url}/commands/1"
-    acked = post_form(client, "/slack/commands", slash("Who supported CT Travel in March?", response_url))
+    acked = post_form(client, "/slack/commands", slash("Who funded CT Travel in March?", response_url))
     assert acked.status_code == 200
     assert acked.get_json() == {"text": slack.SEARCHING, "response_type": "ephemeral"}  # shown at once
 
@@ -678,7 +678,7 @@ def test_llm_answers_replace_the_placeholder_with_the_checked_answer(config, qa,
 def test_share_falls_back_to_the_response_url_outside_the_bots_channels(client, fake_slack):
     fake_slack.fail_channels.add(CHANNEL)
     response_url = f"{fake_slack.url}/commands/2"
-    post_form(client, "/slack/commands", slash("Who supported CT Travel in March?", response_url))
+    post_form(client, "/slack/commands", slash("Who funded CT Travel in March?", response_url))
     share = button(fake_slack.wait_for("/commands/2")[0], "bqa_share")
     post_form(client, "/slack/interactions",
               {"payload": json.dumps(block_actions("bqa_share", share["value"], response_url, ephemeral=True))})
@@ -721,7 +721,7 @@ def test_the_home_tab_says_how_to_ask_and_its_starter_questions_answer_in_the_dm
     messages_tab = post_json(client, "/slack/events", event_callback(dict(opened, tab="messages")))
     assert messages_tab.status_code == 200
 
-    question = "Who supported CT Travel in March?"
+    question = "Who funded CT Travel in March?"
     clicked = post_form(client, "/slack/interactions", {"payload": json.dumps(home_click(starters[0]["action_id"], question))})
     assert clicked.status_code == 200
     (reply,) = fake_slack.answers()
@@ -745,7 +745,7 @@ def test_the_home_tab_says_how_to_ask_and_its_starter_questions_answer_in_the_dm
 def test_without_a_public_url_links_use_the_address_slack_called(config, qa, fake_slack):
     fake_slack.reset()
     app = create_app(slack_config(config, fake_slack, public_url=None), qa=qa)
-    body = json.dumps(event_callback(mention("who supported CT Travel in March?"))).encode()
+    body = json.dumps(event_callback(mention("who funded CT Travel in March?"))).encode()
     response = app.test_client().post(
         "/slack/events", data=body, headers=signed_headers(body), content_type="application/json",
         base_url="https://bqa.internal.example/mounted/",
@@ -785,7 +785,7 @@ def test_not_configured_is_503_and_the_rest_runs(config, qa):
         response = client.post(path, data=b"{}", content_type="application/json")
         assert response.status_code == 503
         assert response.get_json()["error"]["code"] == "slack_not_configured"
-    assert client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}).status_code == 200
+    assert client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}).status_code == 200
     half = create_app(replace(config, slack_bot_token="xoxb-test", slack_signing_secret=None), qa=qa).test_client()
     assert half.post("/slack/events", data=b"{}", content_type="application/json").status_code == 503
     # Socket Mode only: the bot exists, its HTTP endpoints stay off (there is no secret to check requests with).
@@ -806,7 +806,7 @@ def test_creating_the_app_does_not_call_slack(config, qa, fake_slack):
 def test_bolt_verifies_signatures_itself_too(app):
     """The route's check comes first, but bolt's own RequestVerification stays on behind it."""
     bot = app.extensions[slack.EXTENSION]
-    body = json.dumps(event_callback(mention("who supported CT Travel in March?")))
+    body = json.dumps(event_callback(mention("who funded CT Travel in March?")))
     forged = BoltRequest(body=body, headers=signed_headers(body.encode(), secret="not-the-signing-secret"))
     assert bot.bolt.dispatch(forged).status == 401
     stale = BoltRequest(body=body, headers=signed_headers(body.encode(), timestamp=int(time.time()) - 600))
@@ -935,7 +935,7 @@ def test_socket_mode_acks_each_envelope_and_answers_with_a_placeholder_then_an_u
     assert next(c for c in fake_slack.calls if c["path"] == "/api/apps.connections.open")["auth"] == "Bearer xapp-1-test"
     assert server.paths == ["/link/?ticket=t0"]  # the URL apps.connections.open handed out
 
-    first = mention("who supported CT Travel in March?")
+    first = mention("who funded CT Travel in March?")
     envelope_id = server.send(websocket, event_callback(first))
     assert server.ack(envelope_id) == {"envelope_id": envelope_id}
     (reply,) = fake_slack.answers()
@@ -955,7 +955,7 @@ def test_socket_mode_acks_each_envelope_and_answers_with_a_placeholder_then_an_u
 def test_socket_mode_slash_command_acks_with_the_placeholder_then_replaces_it(socket_bot, fake_slack):
     server, websocket, app = socket_bot
     response_url = f"{fake_slack.url}/commands/socket"
-    envelope_id = server.send(websocket, slash("Who supported CT Travel in March?", response_url), kind="slash_commands")
+    envelope_id = server.send(websocket, slash("Who funded CT Travel in March?", response_url), kind="slash_commands")
     acked = server.ack(envelope_id)
     assert acked["payload"] == {"text": slack.SEARCHING, "response_type": "ephemeral"}
     (private,) = fake_slack.wait_for("/commands/socket")

@@ -32,7 +32,7 @@ def test_the_stream_retries_numbers_its_events_and_keeps_the_connection_alive(co
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with requests.post(f"http://127.0.0.1:{server.server_port}/api/v1/ask/stream",
-                           json={"question": "Who supported CT Travel in March?"}, stream=True, timeout=60) as response:
+                           json={"question": "Who funded CT Travel in March?"}, stream=True, timeout=60) as response:
             assert response.headers["Content-Type"].startswith("text/event-stream")
             stream = blocks(response)
             assert next(stream) == [f"retry: {sse.RETRY_MS}"]

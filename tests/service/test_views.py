@@ -152,7 +152,7 @@ def test_pages_load_nothing_from_elsewhere_and_forbid_inline_scripts(client, pat
 
 
 def cited(client) -> dict:
-    answer = client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"}).get_json()
+    answer = client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"}).get_json()
     return next(c for c in answer["citations"] if "India ($500,000)" in c["quote"])
 
 

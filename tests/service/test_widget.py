@@ -154,13 +154,13 @@ def test_suggestions_are_derived_from_the_corpus(client):
 
 
 def test_suggestions_can_be_configured(config, qa):
-    questions = ("Who supported CT Travel in March?", "What did Canada fund in March?")
+    questions = ("Who funded CT Travel in March?", "What did Canada fund in March?")
     client = create_app(replace(config, suggestions=questions), qa=qa).test_client()
     assert client.get("/api/v1/suggestions").get_json() == {"suggestions": list(questions), "source": "config"}
 
 
 def test_the_stream_names_the_turn_feedback_rates(client):
-    body = client.post("/api/v1/ask/stream", json={"question": "Who supported CT Travel in March?"}).get_data(as_text=True)
+    body = client.post("/api/v1/ask/stream", json={"question": "Who funded CT Travel in March?"}).get_data(as_text=True)
     citations = next(block for block in body.split("\n\n") if "\nevent: citations\n" in block)
     assert json.loads(citations.split("data: ", 1)[1])["turn"] == 1
 
@@ -176,7 +176,7 @@ def test_origin_says_whether_the_calling_site_may_use_the_api(config, qa):
     assert refused.headers["Access-Control-Allow-Origin"] == "*"  # readable by the refused page, and only this
     assert "no-store" in refused.headers["Cache-Control"]
     assert client.get("/api/v1/origin").get_json() == {"origin": None, "allowed": True}  # not a cross-origin call
-    ask = client.post("/api/v1/ask", json={"question": "Who supported CT Travel in March?"},
+    ask = client.post("/api/v1/ask", json={"question": "Who funded CT Travel in March?"},
                       headers={"Origin": "https://elsewhere.example"})
     assert "Access-Control-Allow-Origin" not in ask.headers  # the API itself still grants that site nothing
 
@@ -287,7 +287,7 @@ def test_sources_copy_and_the_source_view_at_every_size_in_both_themes(servers, 
         expect(widget.root.locator(".suggestion").first).to_be_visible()
         assert_accessible(page)
 
-        first = widget.ask("Who supported CT Travel in March?")
+        first = widget.ask("Who funded CT Travel in March?")
         assert_chip_labels_whole(widget, first)
         assert open_popover(page, widget, first) == "below"  # room enough under the first answer
         assert_accessible(page)  # with the popover open
@@ -306,7 +306,7 @@ def test_sources_copy_and_the_source_view_at_every_size_in_both_themes(servers, 
 
         # The latest answer sits at the bottom edge: its popover opens above the chip.
         questions = iter(["How much did they give?", "Who funded the Gender and Identities Platform?",
-                          "What did Canada fund in March?", "Who supported CT Travel in March?"])
+                          "What did Canada fund in March?", "Who funded CT Travel in March?"])
         scroller = widget.root.locator(".scroll")
         last = first
         while scroller.evaluate("s => s.scrollHeight <= s.clientHeight"):
@@ -370,7 +370,7 @@ def test_stop_aborts_an_answer_still_being_worked_out(config, qa, held_model, br
             looking(browser, site, size, theme) as page:
         widget = open_site(page, site)
         widget.open()
-        widget.input.fill("Who supported CT Travel in March?")
+        widget.input.fill("Who funded CT Travel in March?")
         widget.input.press("Enter")
         pending = widget.root.locator(".msg.bot.pending")
         expect(pending.locator(".typing")).to_be_visible(timeout=ANSWER_TIMEOUT)  # until the first words
@@ -432,7 +432,7 @@ def test_a_site_not_allowed_is_told_what_its_owner_can_do(servers, browser, size
         expect(notice).to_contain_text(f"This site ({other_site}) is not allowed to use the bulletin service at {api}")
         expect(notice).to_contain_text(f"add {other_site} to BQA_ALLOWED_ORIGINS")
         expect(widget.root.locator(".suggestion")).to_have_count(0)  # the suggestions were refused too
-        widget.input.fill("Who supported CT Travel in March?")
+        widget.input.fill("Who funded CT Travel in March?")
         widget.input.press("Enter")
         error = widget.root.locator(".msg.bot.error")
         expect(error).to_contain_text("BQA_ALLOWED_ORIGINS", timeout=ANSWER_TIMEOUT)
@@ -450,7 +450,7 @@ def test_a_service_out_of_reach_is_a_network_failure(servers, page):
     try:
         widget = open_site(page, url(site))
         widget.open()
-        widget.input.fill("Who supported CT Travel in March?")
+        widget.input.fill("Who funded CT Travel in March?")
         widget.input.press("Enter")
         error = widget.root.locator(".msg.bot.error")
         expect(error).to_have_text("Could not reach the service. Check your connection and try again.")
@@ -474,7 +474,7 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
                      .observe(live, {childList: true, characterData: true, subtree: true}); }"""
     )
 
-    answer = widget.ask("Who supported CT Travel in March?")
+    answer = widget.ask("Who funded CT Travel in March?")
     assert f"{api}/api/v1/ask/stream" in requests_made
     expect(answer).to_have_attribute("data-answerable", "true")
     expect(answer.locator(".bubble")).to_contain_text("India")
@@ -518,7 +518,7 @@ def test_answer_streams_in_with_citations_follow_ups_and_a_kept_conversation(ser
     page.reload()
     expect(widget.panel).to_be_visible()  # the panel stays open across the reload, with the conversation
     expect(widget.messages).to_have_count(4)
-    expect(widget.messages.nth(0)).to_have_text("Who supported CT Travel in March?")
+    expect(widget.messages.nth(0)).to_have_text("Who funded CT Travel in March?")
     expect(widget.answers.nth(1).locator(".bubble")).to_contain_text("$500,000")
     expect(widget.answers.nth(0).get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
         "aria-pressed", "true"
@@ -561,7 +561,7 @@ def test_keyboard_alone(servers, page):
     assert widget.shadow_focus() == "bqa-input"  # focus lands in the (labelled) question box
     expect(widget.root.get_by_role("log")).to_be_attached()
 
-    answer = widget.ask("Who supported CT Travel in March?")  # typed and sent with Enter
+    answer = widget.ask("Who funded CT Travel in March?")  # typed and sent with Enter
     for _ in range(4):  # back from the input into the answer: copy, 👎, 👍, then the chip
         page.keyboard.press("Shift+Tab")
     assert widget.shadow_focus() == "chip"
@@ -579,7 +579,7 @@ def test_keyboard_alone(servers, page):
 def test_markup_in_a_question_is_shown_as_text(servers, page):
     widget = open_site(page, servers[1])
     widget.open()
-    hostile = "<img src=x onerror=window.__pwned=1> Who supported CT Travel in March?"
+    hostile = "<img src=x onerror=window.__pwned=1> Who funded CT Travel in March?"
     widget.ask(hostile)
     expect(widget.messages.first).to_have_text(hostile)
     assert widget.root.locator("img").count() == 0
@@ -594,7 +594,7 @@ def test_phone_size(servers, browser, tmp_path):
         box = widget.launcher.bounding_box()
         assert box["x"] + box["width"] <= 360
         widget.open()
-        answer = widget.ask("Who supported CT Travel in March?")
+        answer = widget.ask("Who funded CT Travel in March?")
         assert_chip_labels_whole(widget, answer)  # readable at 360 px
         open_popover(page, widget, answer)
         panel = widget.panel.bounding_box()
@@ -617,7 +617,7 @@ def test_demo_page_embeds_the_widget_under_the_app_csp(servers, page, tmp_path):
     assert "script-src 'self'" in response.headers["content-security-policy"]
     widget = Widget(page)
     widget.open()
-    answer = widget.ask("Who supported CT Travel in March?")
+    answer = widget.ask("Who funded CT Travel in March?")
     expect(answer.locator(".bubble")).to_contain_text("India")
     expect(widget.root.locator(".launcher")).to_have_css("position", "fixed")  # the stylesheet applied
     answer.locator(".chip").first.click()
@@ -630,7 +630,7 @@ def test_the_rate_limit_is_explained(config, qa, page):
     with site_and_app(config, qa, rate_limit=1) as (_, site, _):
         widget = open_site(page, site)
         widget.open()
-        expect(widget.ask("Who supported CT Travel in March?")).to_have_attribute("data-answerable", "true")
+        expect(widget.ask("Who funded CT Travel in March?")).to_have_attribute("data-answerable", "true")
         widget.input.fill("How much did they give?")
         widget.input.press("Enter")
         refused = widget.root.locator(".msg.bot.error")

@@ -51,7 +51,7 @@ def test_upload_ask_replace_delete(app):
     answer = ask(client, "Who contributed to the Cybersecurity Programme?")
     assert answer["answerable"] is True and "Japan" in answer["answer"]
     assert answer["citations"][0]["bulletin_id"] == "unoct-highlights-2021-04"
-    assert ask(client, "Who supported CT Travel in March?")["answerable"] is True  # the bundled bulletin is still served
+    assert ask(client, "Who funded CT Travel in March?")["answerable"] is True  # the bundled bulletin is still served
 
     replaced = client.put(
         "/api/v1/bulletins/unoct-highlights-2021-04",

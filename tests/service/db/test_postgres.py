@@ -149,7 +149,7 @@ def test_a_database_restart_goes_unnoticed_and_an_unreachable_database_is_a_503(
     client = create_app(service.config, qa=service).test_client()
 
     def ask(conversation_id=None):
-        body = {"question": "Who supported CT Travel in March?"}
+        body = {"question": "Who funded CT Travel in March?"}
         if conversation_id:
             body["conversation_id"] = conversation_id
         return client.post("/api/v1/ask", json=body)
