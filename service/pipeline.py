@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from llama_index.core.schema import NodeWithScore
 
-from index import embed
+from index import embed, sentences
 from index.chunk import month_string
 from index.parse import Limits
 from index.periods import find_period
@@ -99,6 +99,7 @@ class BulletinQA:
         """Load the embedding model, the served generation and the scorer's weights now, so the first question
         does not wait seconds."""
         embed.warm_up()
+        sentences.warm_up()
         self.searcher.corpus()
         self.answerer.warm_up()
 
