@@ -96,8 +96,8 @@ class BulletinQA:
         return replace(filters, period_from=period.start, period_to=period.end), True
 
     def warm_up(self) -> None:
-        """Load the embedding model, the served generation and the scorer's weights now, so the first question
-        does not wait seconds."""
+        """Load the embedding model, the sentence splitter, the served generation and the answerer's weights and
+        patterns now, so the first question does not wait for them."""
         embed.warm_up()
         sentences.warm_up()
         self.searcher.corpus()
