@@ -1,7 +1,7 @@
 """Train the answer scorer from bench/data, choose its settings on held-out folds, write the shipped weights and
 print the held-out report.
 
-    .venv/bin/python bench/train_scorer.py [--out answer/weights/scorer.json] [--cache bench/results/cache]
+    .venv/bin/python bench/train_scorer.py [--out answer/weights/scorer.json] [--cache bench/results/cache] [--top-k 5]
 
 One command, deterministic (same data and embedding model: same weights). Training sees what the product sees:
 each corpus is indexed by the service's own store (`BulletinQA.index`, sentence vectors included; the index is
@@ -81,7 +81,6 @@ BULLETIN_SETS = (
 UNSEEN = DATA / "unseen"
 UNSEEN_QUESTIONS = DATA / "unseen-questions.jsonl"
 DEV = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
-TOP_K = Config.top_k
 C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strengths tried on the folds (per question of training weight)
 INNER_FOLDS = 4  # cross-fitting of the `choose` logits that `answerable` is trained on
 IRLS_STEPS = 40  # Newton steps at most; a step under 1e-5 in every coefficient ends the fit sooner
@@ -162,8 +161,8 @@ def bulletin_of(prefixes: dict[str, str]):
     return lambda cid: prefixes[cid.split("-")[0]]
 
 
-def service(name: str, corpus_dirs: list[Path], cache: Path) -> BulletinQA:
-    config = Config(data_dir=cache / name, corpus_dirs=tuple(corpus_dirs), rate_limit=0)
+def service(name: str, corpus_dirs: list[Path], cache: Path, top_k: int = Config.top_k) -> BulletinQA:
+    config = Config(data_dir=cache / name, corpus_dirs=tuple(corpus_dirs), rate_limit=0, top_k=top_k)
     qa = BulletinQA.from_config(config)
     change = qa.index(corpus_dirs)
     log(f"{name}: {'; '.join(change.lines())}")
@@ -212,7 +211,7 @@ def build_rows(turns: list[Turn], qa: BulletinQA) -> list[Row]:
         if turn.conversation != current:
             earlier, current = [], turn.conversation
         question = answerer.resolve(turn.question, earlier, corpus)
-        hits = qa.retrieve(question, corpus, TOP_K)
+        hits = qa.retrieve(question, corpus)
         found = answerer.candidates(question, hits, corpus) if hits else []
         labels = np.array([label(turn, question, c, corpus) for c in found], dtype=bool)
         retrieved = turn.answerable and any(in_gold_paragraph(turn, c, corpus) for c in found)
@@ -550,11 +549,12 @@ def losses(outcomes: list[Outcome], threshold: float) -> dict[str, dict[str, int
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
-def table(cache: Path) -> tuple[list[Row], dict[str, tuple[BulletinQA, list[dict]]], dict[str, BulletinQA]]:
+def table(cache: Path, top_k: int = Config.top_k) -> tuple[list[Row], dict[str, tuple[BulletinQA, list[dict]]],
+                                                          dict[str, BulletinQA]]:
     """The training table (SQuAD, then every bulletin set), each bulletin's service and conversations (for the
-    held-out pipeline report), and the services by corpus."""
-    rows = build_rows(squad_turns(), service("squad", [SQUAD / "corpus"], cache))
-    services = {name: service(name, [folder], cache) for name, folder in CORPORA.items()}
+    held-out pipeline report), and the services by corpus; `top_k` paragraphs retrieved per question."""
+    rows = build_rows(squad_turns(), service("squad", [SQUAD / "corpus"], cache, top_k))
+    services = {name: service(name, [folder], cache, top_k) for name, folder in CORPORA.items()}
     sets: dict[str, tuple[BulletinQA, list[dict]]] = {}
     for path, corpus_name, prefixes in BULLETIN_SETS:
         items = load_items(path)
@@ -569,10 +569,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "answer" / "weights" / "scorer.json")
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / "results" / "cache")
+    parser.add_argument("--top-k", type=int, default=Config.top_k,
+                        help="paragraphs retrieved per question (BQA_TOP_K), in training and in the reports")
     args = parser.parse_args()
     started = time.perf_counter()
 
-    rows, sets, services = table(args.cache)
+    rows, sets, services = table(args.cache, args.top_k)
     log(f"table: {len(rows)} questions, {sum(len(r.found) for r in rows)} candidates, "
         f"{sum(r.positive for r in rows)} with a positive candidate, {len(FEATURES)} features")
 
@@ -586,7 +588,7 @@ def main() -> int:
     threshold = searched[C][1]
     log(f"chosen: C={C}, threshold {threshold:.2f}")
 
-    report = {"settings": {"C": C, "threshold": threshold, "top_k": TOP_K,
+    report = {"settings": {"C": C, "threshold": threshold, "top_k": args.top_k,
                            "searched": {str(c): {"objective": round(v[0], 4), "threshold": v[1]}
                                         for c, v in searched.items()}}}
     report["held_out_diagnostics"] = diagnostics(outcomes[C])
@@ -601,7 +603,8 @@ def main() -> int:
         directory = Path(scratch)
         report["bulletin_folds"] = bulletin_fold_report(sets, rows, C, threshold, directory)
         log(f"bulletin folds: { {k: v for k, v in report['bulletin_folds'].items() if k != 'failures'} }")
-        report["unseen"] = pipeline_report(service("unseen", [UNSEEN], args.cache), load_items(UNSEEN_QUESTIONS),
+        report["unseen"] = pipeline_report(service("unseen", [UNSEEN], args.cache, args.top_k),
+                                           load_items(UNSEEN_QUESTIONS),
                                            final, directory)
         log(f"unseen: { {k: v for k, v in report['unseen'].items() if k != 'failures'} }")
         if DEV.exists():

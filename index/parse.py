@@ -8,7 +8,6 @@ lines; one structure pass then finds sections, repairs broken paragraphs and dro
 
 from __future__ import annotations
 
-import calendar
 from collections import Counter
 import hashlib
 import io
@@ -16,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index import periods
 from index.text import clean_markdown, fold
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html", ".pdf": "pdf"}
@@ -562,30 +562,16 @@ def _with_ids(section: _Draft, bulletin: str, repeats: Counter) -> Section:
 
 # --- title and period -----------------------------------------------------------------------------------------
 
-_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_RANGE = re.compile(_MONTH + r"\s*[-–—/]\s*" + _MONTH + r"\s+(\d{4})", re.I)
-_SINGLE = re.compile(r"\b" + _MONTH + r"\s+(\d{4})\b", re.I)
-_NUMERIC = re.compile(r"(?<!\d)(\d{4})[-_.](\d{2})(?!\d)")
-_ABBR = {name.lower()[:3]: i for i, name in enumerate(calendar.month_name) if name}
-
-
-def _month(token: str) -> int:
-    return _ABBR[token.lower()[:3]]
+_NUMERIC = re.compile(r"(?<!\d)(\d{4})[-_.](\d{2})(?!\d)")  # a date in a file name, left out of its title
 
 
 def _period(text: str) -> tuple[str, str, str] | None:
-    """(label, start "YYYY-MM", end "YYYY-MM") of the first period `text` states."""
-    if m := _RANGE.search(text):
-        first, last, year = _month(m.group(1)), _month(m.group(2)), m.group(3)
-        label = f"{calendar.month_abbr[first]}-{calendar.month_abbr[last]} {year}"
-        return label, f"{year}-{first:02d}", f"{year}-{last:02d}"
-    if m := _SINGLE.search(text):
-        month, year = _month(m.group(1)), m.group(2)
-        return f"{calendar.month_name[month]} {year}", f"{year}-{month:02d}", f"{year}-{month:02d}"
-    if (m := _NUMERIC.search(text)) and 1 <= int(m.group(2)) <= 12:
-        year, month = m.group(1), int(m.group(2))
-        return f"{calendar.month_name[month]} {year}", f"{year}-{month:02d}", f"{year}-{month:02d}"
-    return None
+    """(label, start "YYYY-MM", end "YYYY-MM") of the period `text` says a bulletin covers (`periods.covered`)."""
+    span = periods.covered(text)
+    if span is None:
+        return None
+    start, end = span
+    return periods.label(start, end), periods.month_text(start), periods.month_text(end)
 
 
 def _title_from_name(name: str, text: str) -> str:

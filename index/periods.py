@@ -44,11 +44,22 @@ _OF_YEAR = rf"(?:of\s+)?{_YEAR}\b"  # after a quarter
 _THIS_YEAR = r"\b(?:this|current)\s+year\b"
 _LAST_YEAR = r"\b(?:last|previous|past)\s+year\b|\ba\s+year\s+ago\b"
 _LAST_MONTH = r"\b(?:last|past|previous)\s+month\b"
+# What makes a period the one a question compares with, not the one it asks about: "than in 2020", "compared with
+# last year", "versus March".
+_COMPARED = re.compile(r"\b(?:than|compared\s+(?:to|with)|versus|vs\.?|relative\s+to)\s+(?:in\s+)?(?:the\s+)?$",
+                       re.I)
+
+
+# Meteorological seasons of the northern hemisphere, by their first month: a seasonal newsletter ("Spring 2025")
+# covers those three months; winter starts in the December before the year it names ("Winter 2025", "Winter 2024/25").
+_SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
+_SEASON = rf"\b({'|'.join(_SEASONS)})\s+{_YEAR}(?:\s*[-/–]\s*((?:19|20)?\d{{2}}))?\b"
+_YEAR_QUARTER = rf"{_YEAR}\s*[-_ ]\s*q([1-4])\b"  # "2025-q3", "2025 Q3": a file name's order
 
 
 def _month_range(joins: str) -> str:
     """ "Jan-Mar 2021", "December 2020 to February 2021": groups first month, its year or None, last month, year."""
-    return rf"{_MONTH}\s*{_YEAR}?\s*(?:-|–|to|until|through{joins})\s*{_MONTH}\s*{_YEAR}\b"
+    return rf"{_MONTH}\s*{_YEAR}?\s*(?:-|–|—|/|to|until|through{joins})\s*{_MONTH}\s*{_YEAR}\b"
 
 
 @dataclass(frozen=True)
@@ -111,13 +122,54 @@ def find_period(question: str, indexed: Iterable[tuple[str, str]]) -> Period | N
 
 
 def _read(question: str, newest: int, spans: list[tuple[int, int]]) -> tuple[int, int, str] | None:
+    """The first period the question asks about; one it only compares with ("than last year", "compared to 2020")
+    is blanked out (same length, so the match's place stays right) and the question read again."""
     text = question
     now = newest + 1  # the month the newest bulletin is read in
-    for reader in (_ranges, _quarter, _month_year, _numeric, _relative, _bulletin, _year, _month_alone):
-        found = reader(text, now, newest, spans)
-        if found is not None:
+    while True:
+        found = next((f for reader in (_ranges, _quarter, _month_year, _numeric, _relative, _bulletin, _year,
+                                       _month_alone) if (f := reader(text, now, newest, spans)) is not None), None)
+        if found is None or not _COMPARED.search(text[: found[2].start()]):
             return found
+        start, end = found[2].span()
+        text = text[:start] + " " * (end - start) + text[end:]
+
+
+def covered(text: str) -> tuple[int, int] | None:
+    """The months a bulletin says it covers, from its title, file name or opening lines: a range of months ("Jan-Mar
+    2021", "July to September 2025"), a quarter ("Q3 2025", "2025-q3", "the third quarter of 2025"), a season
+    ("Spring 2025"), a month ("March 2021") or a numeric month ("2021-03", "2021_03"); whichever of these kinds
+    comes first in that order, always with its year (nothing here is read against another date)."""
+    text = text.replace("_", "-")
+    if (m := _find(rf"\b{_month_range('')}", text)) and (span := _range_span(*m.groups(), 0)):
+        return span
+    if m := _find(rf"{_Q_NUMBER}\s*{_YEAR}\b", text) or _find(rf"{_NTH_QUARTER}\s+{_OF_YEAR}", text):
+        return _quarter_span(*m.groups(), 0)
+    if m := _find(_YEAR_QUARTER, text):
+        return _quarter_span(m.group(2), m.group(1), 0)
+    if m := _find(_SEASON, text):
+        first, year, later = _SEASONS[m.group(1).lower()], int(m.group(2)), m.group(3)
+        if first == 12:  # winter: the December before the year named, or the first of two years named
+            year = year if later else year - 1
+        start = year * 12 + first - 1
+        return start, start + 2
+    if m := _find(rf"\b{_MONTH_YEAR}", text):
+        month = _in_year(_month_of(m.group(1)), m.group(2), 0)
+        return month, month
+    if (m := _find(rf"(?<!\d){_YEAR}[-/.](0[1-9]|1[0-2])(?!\d)", text)):
+        month = _in_year(int(m.group(2)), m.group(1), 0)
+        return month, month
     return None
+
+
+def label(start: int, end: int) -> str:
+    """How a period is shown: "March 2021", "Jan-Mar 2021", "Dec 2024-Feb 2025"."""
+    (first_year, first), (last_year, last) = divmod(start, 12), divmod(end, 12)
+    if start == end:
+        return f"{calendar.month_name[first + 1]} {first_year}"
+    if first_year == last_year:
+        return f"{calendar.month_abbr[first + 1]}-{calendar.month_abbr[last + 1]} {last_year}"
+    return f"{calendar.month_abbr[first + 1]} {first_year}-{calendar.month_abbr[last + 1]} {last_year}"
 
 
 def _in_year(month: int, year: str | int | None, newest: int) -> int:

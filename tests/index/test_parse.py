@@ -175,6 +175,17 @@ def test_range_period_is_found_in_the_text_when_the_name_has_none():
     assert bulletin.id == "quarterly-report"
 
 
+def test_quarterly_and_seasonal_bulletins_cover_their_months():
+    quarterly = parse(b"# Quarterly Operations Report \xe2\x80\x94 July to September 2025\n\nThe Bank approved 14 "
+                      b"operations.\n", "mrdb-quarterly.md")
+    assert (quarterly.period, quarterly.period_start, quarterly.period_end) == ("Jul-Sep 2025", "2025-07", "2025-09")
+    by_name = parse(b"The Centre opened a second site.\n", "icscd-highlights-2023-q4.txt")
+    assert (by_name.period_start, by_name.period_end) == ("2023-10", "2023-12")
+    seasonal = parse(b"<html><head><title>Wingbeat \xe2\x80\x94 Spring 2025</title></head><body><p>Spring is our "
+                     b"season of counting.</p></body></html>", "wingbeat.html")
+    assert (seasonal.period, seasonal.period_start, seasonal.period_end) == ("Mar-May 2025", "2025-03", "2025-05")
+
+
 def test_markdown_headings():
     text = (
         "# Weekly Bulletin, April 2022\n\nSome framing words about the week.\n\n## Training\n\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.periods import find_period, month_index, month_text, stated
+from index.periods import covered, find_period, label, month_index, month_text, stated
 
 MONTHS = [("2020-11", "2020-11"), ("2020-12", "2020-12"), ("2021-01", "2021-01"), ("2021-02", "2021-02"),
           ("2021-03", "2021-03")]
@@ -58,6 +58,17 @@ def test_no_period_or_one_no_bulletin_covers_narrows_nothing(question):
     assert find_period(question, MONTHS) is None
 
 
+@pytest.mark.parametrize("question, start, end", [
+    ("how many more members than last year?", None, None),
+    ("did the colony grow compared to last year", None, None),
+    ("was it bigger in February 2021 than in January 2021?", "2021-02", "2021-02"),
+    ("versus december, how many trained in february?", "2021-02", "2021-02"),
+])
+def test_a_period_the_question_only_compares_with_narrows_nothing(question, start, end):
+    period = find_period(question, MONTHS)
+    assert (period.start, period.end) == (start, end) if start else period is None, period
+
+
 def test_nothing_is_narrowed_without_dated_bulletins():
     assert find_period("What happened in March 2021?", []) is None
     assert find_period("last month", [("", "")]) is None
@@ -90,3 +101,29 @@ def test_a_period_every_bulletin_is_of_narrows_nothing():
 ])
 def test_stated_reads_every_period_a_text_names_against_its_month(text, periods):
     assert [(month_text(a), month_text(b)) for a, b in stated(text, month_index("2025-11"))] == periods
+
+
+@pytest.mark.parametrize("text, start, end, shown", [
+    ("unoct-highlights-2021-03", "2021-03", "2021-03", "March 2021"),
+    ("bulletin_2021_03", "2021-03", "2021-03", "March 2021"),
+    ("Highlights, Sept. 2021", "2021-09", "2021-09", "September 2021"),
+    ("UN Counter-Terrorism Centre: Jan-Mar 2021", "2021-01", "2021-03", "Jan-Mar 2021"),
+    ("Quarterly Operations Report — July to September 2025", "2025-07", "2025-09", "Jul-Sep 2025"),
+    ("Review, November 2020 to February 2021", "2020-11", "2021-02", "Nov 2020-Feb 2021"),
+    ("Q3 2025 report", "2025-07", "2025-09", "Jul-Sep 2025"),
+    ("icscd-highlights-2023-q4", "2023-10", "2023-12", "Oct-Dec 2023"),
+    ("Results of the second quarter of 2024", "2024-04", "2024-06", "Apr-Jun 2024"),
+    ("Wingbeat — Spring 2025", "2025-03", "2025-05", "Mar-May 2025"),
+    ("Autumn 2024 newsletter", "2024-09", "2024-11", "Sep-Nov 2024"),
+    ("Winter 2024/25", "2024-12", "2025-02", "Dec 2024-Feb 2025"),
+    ("Winter 2025", "2024-12", "2025-02", "Dec 2024-Feb 2025"),
+])
+def test_the_period_a_bulletin_covers_is_read_from_its_title_or_name(text, start, end, shown):
+    span = covered(text)
+    assert span is not None and (month_text(span[0]), month_text(span[1])) == (start, end)
+    assert label(*span) == shown
+
+
+@pytest.mark.parametrize("text", ["Annual Report", "Resolution 2178 (2014)", "2021.13", "Strategy 2030 newsletter"])
+def test_a_title_without_a_period_covers_none(text):
+    assert covered(text) is None
