@@ -18,7 +18,7 @@ from index.parse import Bulletin, Paragraph
 
 PACK_TOKENS = 128
 # Bump when parsing or chunking changes what a file yields, so unchanged files are indexed again all the same.
-INDEX_FORMAT = 4  # 2: each generation has its sentence vectors; 3: taken from their chunks' runs; 4: quarters and seasons
+INDEX_FORMAT = 4  # 2: sentence vectors; 3: from their chunks' runs; 4: quarters and seasons, a one-thread graph
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"“(]?[A-Z0-9])")
 # Metadata that is stored with a node but not embedded: only the section title joins the text in the vector.
 _NOT_EMBEDDED = [
