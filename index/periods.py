@@ -48,8 +48,6 @@ _LAST_MONTH = r"\b(?:last|past|previous)\s+month\b"
 # last year", "versus March".
 _COMPARED = re.compile(r"\b(?:than|compared\s+(?:to|with)|versus|vs\.?|relative\s+to)\s+(?:in\s+)?(?:the\s+)?$",
                        re.I)
-
-
 # Meteorological seasons of the northern hemisphere, by their first month: a seasonal newsletter ("Spring 2025")
 # covers those three months; winter starts in the December before the year it names ("Winter 2025", "Winter 2024/25").
 _SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
@@ -156,7 +154,7 @@ def covered(text: str) -> tuple[int, int] | None:
     if m := _find(rf"\b{_MONTH_YEAR}", text):
         month = _in_year(_month_of(m.group(1)), m.group(2), 0)
         return month, month
-    if (m := _find(rf"(?<!\d){_YEAR}[-/.](0[1-9]|1[0-2])(?!\d)", text)):
+    if m := _find(rf"(?<!\d){_YEAR}[-/.](0[1-9]|1[0-2])(?!\d)", text):
         month = _in_year(int(m.group(2)), m.group(1), 0)
         return month, month
     return None
