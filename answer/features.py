@@ -174,12 +174,12 @@ def candidates(
     def share(present: frozenset[str]) -> float:
         return sum(w for t, w in weights.items() if t in present) / total
 
-    cos = _cosines(all_units, corpus, vector)
+    cos, rel = _cosines(all_units, corpus, vector, relation_vector)
     order = np.argsort(-cos, kind="stable")
     cos_rank = np.empty(len(all_units))
     cos_rank[order] = np.arange(len(all_units))
     # without a vector of its own (a question that is all names, or none given), the asking is the question
-    rel = cos if relation_vector is None else _cosines(all_units, corpus, relation_vector)
+    rel = cos if relation_vector is None else rel
     rel_order = order if relation_vector is None else np.argsort(-rel, kind="stable")
 
     max_fused = max((h.score or 0.0) for h in hits) or 1.0
@@ -315,17 +315,21 @@ def _beyond_list(asked: set[tuple[str, int]], text: str) -> bool:
     return any((numbers := [v for h, v in listed if h == head]) and n > max(numbers) for head, n in asked)
 
 
-def _cosines(all_units: list[Unit], corpus: Corpus | None, vector: np.ndarray | None) -> np.ndarray:
-    """The question's cosine with each unit: with its sentence's stored vector, or with the mean direction of its
-    sentences' vectors (a two-sentence unit; no model pass); 0 where no vector is stored."""
-    cos = np.zeros(len(all_units), dtype=np.float32)
-    if vector is None or corpus is None or not corpus.sentence_vectors.size:
-        return cos
+def _cosines(all_units: list[Unit], corpus: Corpus | None, *vectors: np.ndarray | None) -> list[np.ndarray]:
+    """Each vector's cosine with each unit: with its sentence's stored vector, or with the mean direction of its
+    sentences' vectors (a two-sentence unit; no model pass); 0 where no vector is stored or given. A unit's vectors
+    are summed once for all the question's vectors."""
+    out = [np.zeros(len(all_units), dtype=np.float32) for _ in vectors]
+    if corpus is None or not corpus.sentence_vectors.size or all(v is None for v in vectors):
+        return out
     for i, unit in enumerate(all_units):
         if unit.rows:
             summed = corpus.sentence_vectors[list(unit.rows)].sum(axis=0)
-            cos[i] = summed @ vector / (float(np.linalg.norm(summed)) or 1.0)
-    return cos
+            norm = float(np.linalg.norm(summed)) or 1.0
+            for cos, vector in zip(out, vectors):
+                if vector is not None:
+                    cos[i] = summed @ vector / norm
+    return out
 
 
 def _best_other(values: np.ndarray, order: np.ndarray, i: int) -> float:

@@ -25,8 +25,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_scorer as trainer  # noqa: E402  (first: it sets one BLAS thread and pins the model offline)
@@ -43,30 +41,13 @@ def kept(row: trainer.Row, share: float) -> bool:
     return digest % 1000 < share * 1000
 
 
-def held_out(rows: list[trainer.Row], train_filter=lambda row: True) -> list[trainer.Outcome]:
-    """`train_scorer.held_out` with the training rows of every fold filtered."""
-    outcomes = []
-    for group in sorted({r.turn.group for r in rows}):
-        train = [r for r in rows if r.turn.group != group and train_filter(r)]
-        outcomes += trainer.predict([r for r in rows if r.turn.group == group], trainer.fit(train, C))
-    return outcomes
-
-
-def auc(outcomes: list[trainer.Outcome]) -> float:
-    """How well the confidence ranks a right chosen sentence above a wrong one or an unanswerable question."""
-    confidence = np.array([o.confidence for o in outcomes])
-    right = np.array([o.turn.answerable and o.correct for o in outcomes])
-    above = confidence[right][:, None] - confidence[~right][None, :]
-    return float((above > 0).mean() + 0.5 * (above == 0).mean())
-
-
 def summary(outcomes: list[trainer.Outcome]) -> dict:
     """The objective at its best threshold, and per data set its two rates there and the confidence's AUC."""
     threshold = max(trainer.THRESHOLDS, key=lambda t: trainer.objective(outcomes, t))
     out = {"objective": round(trainer.objective(outcomes, threshold), 4), "threshold": float(threshold)}
     for name, group in trainer.by_dataset(outcomes).items():
         right, abstained = trainer.rates(group, threshold)
-        out[name] = {"right": round(right, 3), "abstained": round(abstained, 3), "auc": round(auc(group), 3)}
+        out[name] = {"right": round(right, 3), "abstained": round(abstained, 3), "auc": round(trainer.auc(group), 3)}
     return out
 
 
@@ -77,14 +58,14 @@ def main() -> int:
     rows, _, _ = trainer.table(args.cache)
     report = {"learning_curve": {}, "per_kind_of_document": {}}
     for share in SHARES:
-        outcomes = held_out(rows, lambda row: kept(row, share))
+        outcomes = trainer.held_out(rows, C, lambda row: kept(row, share))
         report["learning_curve"][str(share)] = summary(outcomes)
         trainer.log(f"bulletin share {share}: {report['learning_curve'][str(share)]}")
     joint = trainer.by_dataset(outcomes)  # the last share is all the data
     for name, group in joint.items():
         # each scored at its own best threshold, the joint model's outcomes on that data set included
         report["per_kind_of_document"][name] = {
-            "joint": summary(group), "alone": summary(held_out([r for r in rows if r.turn.dataset == name]))}
+            "joint": summary(group), "alone": summary(trainer.held_out([r for r in rows if r.turn.dataset == name], C))}
         trainer.log(f"{name}: {report['per_kind_of_document'][name]}")
     print(json.dumps(report, indent=1))
     return 0

@@ -426,11 +426,12 @@ def reliability(outcomes: list[Outcome]) -> dict:
     return table
 
 
-def held_out(rows: list[Row], C: float) -> list[Outcome]:
-    """Every row predicted by a model trained without its group (a SQuAD article, or a bulletin fold)."""
+def held_out(rows: list[Row], C: float, trained_on=lambda row: True) -> list[Outcome]:
+    """Every row predicted by a model trained without its group (a SQuAD article, or a bulletin fold), on the other
+    groups' rows that `trained_on` keeps (bench/data_needs.py's learning curve keeps a share)."""
     outcomes = []
     for group in sorted({r.turn.group for r in rows}):
-        train = [r for r in rows if r.turn.group != group]
+        train = [r for r in rows if r.turn.group != group and trained_on(r)]
         outcomes += predict([r for r in rows if r.turn.group == group], fit(train, C))
     return outcomes
 
@@ -519,12 +520,17 @@ def diagnostics(outcomes: list[Outcome]) -> dict:
     out = {}
     for name, group in by_dataset(outcomes).items():
         reachable = [o for o in group if o.reachable]
-        right = np.array([o.confidence for o in group if o.correct])
-        wrong = np.array([o.confidence for o in group if not o.correct])
-        auc = float((right[:, None] > wrong[None, :]).mean() + 0.5 * (right[:, None] == wrong[None, :]).mean())
         out[name] = {"choice": round(sum(o.correct for o in reachable) / max(len(reachable), 1), 3),
-                     "auc": round(auc, 3)}
+                     "auc": round(auc(group), 3)}
     return out
+
+
+def auc(outcomes: list[Outcome]) -> float:
+    """How often the confidence ranks a right chosen sentence above a wrong one or an unanswerable question (ties
+    count half)."""
+    right = np.array([o.confidence for o in outcomes if o.correct])
+    wrong = np.array([o.confidence for o in outcomes if not o.correct])
+    return float((right[:, None] > wrong[None, :]).mean() + 0.5 * (right[:, None] == wrong[None, :]).mean())
 
 
 LOSSES = ("not_retrieved", "no_right_candidate", "not_chosen", "under_threshold", "answered_right")

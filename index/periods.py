@@ -141,8 +141,8 @@ def covered(text: str) -> tuple[int, int] | None:
     text = text.replace("_", "-")
     if (m := _find(rf"\b{_month_range('')}", text)) and (span := _range_span(*m.groups(), 0)):
         return span
-    if m := _find(rf"{_Q_NUMBER}\s*{_YEAR}\b", text) or _find(rf"{_NTH_QUARTER}\s+{_OF_YEAR}", text):
-        return _quarter_span(*m.groups(), 0)
+    if found := _quarter(text, 0, 0, []):  # its year is part of the phrase: nothing is read against `newest`
+        return found[:2]
     if m := _find(_YEAR_QUARTER, text):
         return _quarter_span(m.group(2), m.group(1), 0)
     if m := _find(_SEASON, text):
@@ -151,9 +151,8 @@ def covered(text: str) -> tuple[int, int] | None:
             year = year if later else year - 1
         start = year * 12 + first - 1
         return start, start + 2
-    if m := _find(rf"\b{_MONTH_YEAR}", text):
-        month = _in_year(_month_of(m.group(1)), m.group(2), 0)
-        return month, month
+    if found := _month_year(text, 0, 0, []):
+        return found[:2]
     if m := _find(rf"(?<!\d){_YEAR}[-/.](0[1-9]|1[0-2])(?!\d)", text):
         month = _in_year(int(m.group(2)), m.group(1), 0)
         return month, month
