@@ -83,7 +83,8 @@ def narrow(question: Question, chosen: Candidate, corpus: Corpus | None) -> Span
     if len(typed) < 2:
         return chosen.unit.span
     names = question_names(question.asked, corpus) or set(terms(question.standalone))
-    scores = [sum(idf(corpus, t) for t in names & expanded_terms(corpus, p.text)) for p in typed]
+    # summed in sorted order: in a set's order the tie test below could go either way from one process to the next
+    scores = [sum(idf(corpus, t) for t in sorted(names & expanded_terms(corpus, p.text))) for p in typed]
     order = sorted(range(len(typed)), key=lambda i: -scores[i])
     if scores[order[0]] <= 0 or scores[order[0]] == scores[order[1]]:
         return chosen.unit.span

@@ -347,9 +347,10 @@ def _bigram_share(q_bigrams: set, text: str) -> float:
 
 
 def _missing_share(names: set[str], present: frozenset[str], weights: dict[str, float]) -> float:
-    """The rarity-weighted share of the question's names absent from `present`."""
+    """The rarity-weighted share of the question's names absent from `present`, summed in one order whatever the
+    process's string hashing (a set's order would move the last bit from run to run)."""
     if not names:
         return 0.0
-    weight = {n: weights.get(n, 1.0) for n in names}
+    weight = {n: weights.get(n, 1.0) for n in sorted(names)}
     return sum(w for n, w in weight.items() if n not in present) / (sum(weight.values()) or 1.0)
 
