@@ -154,7 +154,8 @@ SCHEMAS = {
                 "properties": {"from": _STRING_OR_NULL, "to": _STRING_OR_NULL},
                 "description": "The months (YYYY-MM) the search was narrowed to: the filters' period, or the one "
                 "the question names (\"in March 2021\", \"last month\", \"in the latest bulletin\"); null when "
-                "every period was searched.",
+                "every period was searched, as when the bulletins of the period named do not answer and another "
+                "bulletin does (\"in July\", answered by August's report of July's figures).",
             },
             "citations": {
                 "type": "array",

@@ -4,7 +4,8 @@
 The Flask app and the CLI both build exactly one of these (see `BulletinQA.from_config`), so a question asked over
 HTTP, in Slack or on the command line goes through the same steps and returns the same JSON. This module is the
 only builder of that JSON (described in `service.openapi`). A question that names a period ("in March 2021", "last
-month") is searched in the bulletins of that period (`index.periods`), unless the caller's filters name one.
+month") is searched in the bulletins of that period (`index.periods`), unless the caller's filters name one, and in
+every bulletin when those do not answer it.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class BulletinQA:
             turns = self.db.turns(conversation_id)  # raises ConversationNotFound before any work is done
         corpus = self.searcher.corpus()
         resolved = self.answerer.resolve(question, [_stored(turn) for turn in turns], corpus)
+        asked_filters = filters
         filters, by_period = self.narrowed(resolved.standalone, filters, corpus)
         # once the period is a filter, its words ("January") would only favour the sentences that name the month
         searched = without_period(resolved, corpus) if by_period else resolved
@@ -144,6 +146,14 @@ class BulletinQA:
         retrieved = time.perf_counter()
         written = self.answerer.stream(searched, hits, corpus)
         answer = next(written)  # the extractive answer: its confidence is final
+        if by_period and not answer.answerable:
+            # the period is where to look first, not a wall: a bulletin may report an earlier month (August's
+            # reports July's figures), and "this month" is the newest bulletin of any publisher. Every bulletin is
+            # searched with the period's words kept, so the scorer sees a sentence whose own period is another.
+            wider = self.answerer.stream(resolved, self.retrieve(resolved, corpus, top_k, asked_filters), corpus)
+            widened = next(wider)
+            if widened.answerable:  # else the closest sentence quoted is the period's
+                written, answer, filters = wider, widened, asked_filters or Filters()
         yield "meta", {"conversation_id": conversation_id, "resolved_question": resolved.standalone,
                        "confidence": round(answer.confidence, 4)}
         for part in written:

@@ -1,15 +1,19 @@
 """Periods end to end, over five monthly bulletins made from the seed (tests.conftest.MONTHLY): a question that names
 a period is answered from that period's bulletin, relative periods are read against the newest bulletin, citations
-carry their period, and boilerplate every issue repeats is cited once, from the newest issue.
+carry their period, and boilerplate every issue repeats is cited once, from the newest issue. Over two publishers'
+bulletins: when the period named does not answer, every bulletin is searched.
 
 Whether the answerer is confident enough to answer is its own business (tests/answer/); here what matters is where
 the answer, or the closest sentence it quotes when it abstains, comes from."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from service.app import create_app
+from service.pipeline import BulletinQA
 from tests.conftest import BOILERPLATE, MONTHLY, private_app
 
 NEWEST = "2021-04"
@@ -101,3 +105,65 @@ def test_a_month_published_while_serving_is_a_period_the_next_question_can_name(
                             headers={"Authorization": f"Bearer {TOKEN}"})
     assert published.status_code == 201, published.get_json()
     assert ask(client, question)["period"] == {"from": "2021-04", "to": "2021-04"}
+
+
+# Two publishers in one folder: the newest bulletin (August) is the health programme's, and it reports July's figures.
+TB_AUGUST = """# Highlands TB Programme Bulletin, August 2025
+
+## Case notification
+
+In August, health facilities notified 1,284 people with TB, up from 1,197 in July. Men accounted for 61 per cent of \
+notifications and children under 15 for 9 per cent.
+
+## Treatment outcomes
+
+Of the people who started treatment a year earlier, 88 per cent completed it successfully. Kapsiro county reached 92 \
+per cent.
+"""
+BANK_JULY = """# Harbour Development Bank Update, July 2025
+
+## Lending
+
+In July, the Board approved three loans worth US$42 million in total, for port dredging, a coastal road and a water \
+utility.
+
+## Staff
+
+The Bank opened a liaison office in Mombasa and appointed Ms. Amina Odhiambo as its first head.
+"""
+
+
+@pytest.fixture(scope="module")
+def publishers(config, tmp_path_factory):
+    root = tmp_path_factory.mktemp("publishers")
+    folder = root / "corpus"
+    folder.mkdir()
+    (folder / "highlands-tb-bulletin-2025-08.md").write_text(TB_AUGUST, encoding="utf-8")
+    (folder / "harbour-bank-update-2025-07.md").write_text(BANK_JULY, encoding="utf-8")
+    qa = BulletinQA.from_config(replace(config, data_dir=root / "data", corpus_dirs=(folder,)))
+    qa.index()
+    return create_app(config, qa=qa).test_client()
+
+
+@pytest.mark.parametrize("question, said, cited", [
+    ("how many tb cases were notified in july", "1,197 in July", "August 2025"),
+    ("who was appointed head of the Mombasa office this month", "Amina Odhiambo", "July 2025"),
+])
+def test_when_the_period_named_does_not_answer_every_bulletin_is_searched(publishers, question, said, cited):
+    """July's bulletin is the bank's, and "this month" is the newest bulletin, the health programme's."""
+    response = ask(publishers, question)
+    assert response["answerable"] is True and said in response["answer"]
+    assert response["period"] is None  # the answer is not from the period the question named
+    assert [c["period"] for c in response["citations"]] == [cited]
+
+
+def test_the_period_named_is_searched_first(publishers):
+    response = ask(publishers, "how many loans were approved in july")
+    assert response["period"] == {"from": "2025-07", "to": "2025-07"}
+    assert response["answerable"] is True and "three loans" in response["answer"]
+
+
+def test_a_fact_of_another_month_does_not_answer_a_question_about_this_one(publishers):
+    response = ask(publishers, "How many loans did the board approve in August?")
+    assert response["answerable"] is False
+    assert response["period"] == {"from": "2025-08", "to": "2025-08"}
